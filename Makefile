@@ -1,0 +1,35 @@
+# Two commands: `make demo` (run the app) and `make test` (lint + the whole test suite).
+# Both create .venv on first use; the stamp files re-install only when a requirements file changes.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8501
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vaegan needs Python 3.11+")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(BIN)/.dev-installed: requirements-dev.txt $(BIN)/.installed
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/streamlit run demo/Home.py --server.port $(PORT) --server.headless true
+
+test: $(BIN)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.dev-installed
+	$(BIN)/ruff check .
+
+bench: $(BIN)/.dev-installed
+	$(BIN)/python bench/vae.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,21 @@
+"""One small error hierarchy, so the CLI and the app can turn any failure into one clear line."""
+
+
+class VaeganError(Exception):
+    """Base class: every error the library raises on purpose derives from this."""
+
+
+class CheckpointError(VaeganError):
+    """A weights file is missing, not safetensors, corrupt, of an unknown kind or of the wrong shapes."""
+
+
+class DataError(VaeganError):
+    """A dataset could not be found, downloaded, verified or parsed."""
+
+
+class TrainingError(VaeganError):
+    """Training cannot go on (a NaN/inf loss, a resume state that does not match the run, ...)."""
+
+
+class ConfigError(VaeganError):
+    """A configuration value is out of range or inconsistent."""
