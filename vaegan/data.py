@@ -204,7 +204,7 @@ def _from_arrays(arrays: dict[str, np.ndarray], name: str, seed: int) -> BinaryS
 
 
 def load_torchvision_mnist(root: Path | None = None, download_missing: bool = True) -> dict[str, np.ndarray]:
-    """torchvision MNIST as uint8 grey: train = first 50k, valid = last 10k of the 60k, test = the 10k."""
+    """torchvision MNIST as uint8 grey: valid = the last sixth of the training images (10k of 60k), test = test."""
     from torchvision.datasets import MNIST
 
     root = root or default_data_root()
@@ -213,7 +213,8 @@ def load_torchvision_mnist(root: Path | None = None, download_missing: bool = Tr
         test = MNIST(str(root), train=False, download=download_missing).data.numpy()
     except (RuntimeError, OSError) as exc:
         raise DataError(f"could not load torchvision MNIST under {root}: {exc}") from exc
-    return {"train": train[:50000], "valid": train[50000:], "test": test}
+    n_train = len(train) - len(train) // 6
+    return {"train": train[:n_train], "valid": train[n_train:], "test": test}
 
 
 def load_binary_mnist(
@@ -246,3 +247,160 @@ def minibatches(
     else:
         for start in range(0, n, batch_size):
             yield x[start : start + batch_size]
+
+
+# ================================================================================ 32x32 RGB image sets (GANs)
+# The GAN side of the project works on (N, 3, 32, 32) float32 images in [-1, 1] (the Tanh range of the generator).
+# A spec here is one or more sources joined with "+", each optionally sliced by rows with "@start:stop":
+#
+#   svhn                          torchvision SVHN, split train (downloaded when online)
+#   mnist                         torchvision MNIST train, grey 28x28 padded to 32x32, repeated to 3 channels
+#   PATH.npz                      keys X (+ optional y) or train; uint8 0-255 / 0-1 / [0,1] floats; HxW or HxWx3
+#   FOLDER                        every image in the folder, as RGB resized to 32x32
+#   ../shared/data/mnist_train_5k.npz+../shared/data/mnist_test.npz@0:8000
+
+
+RGB_SIDE = 32
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor  # (N, 3, 32, 32) float32 in [-1, 1]
+    labels: torch.Tensor | None  # (N,) int64 digit labels when the source has them (SVHN: 10 -> 0), else None
+    name: str  # the spec it came from (goes into checkpoint metadata)
+
+
+def to_rgb32(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Images of any of the accepted layouts -> float32 (N, 3, 32, 32) in [-1, 1].
+
+    Accepted: (N, H, W) grey, (N, H, W, 3) RGB or (N, 3, H, W) RGB; values uint8 0-255, {0, 1} or floats in
+    [0, 1]. Grey is repeated to three channels. 28x28 is padded by 2 pixels of background (the MNIST convention
+    keeps the digit's scale); any other size but 32 is resized with antialiasing.
+    """
+    t = torch.as_tensor(np.asarray(x))
+    if t.dim() == 3:
+        t = t.unsqueeze(1)
+    elif t.dim() == 4 and t.shape[-1] in (1, 3) and t.shape[1] not in (1, 3):
+        t = t.permute(0, 3, 1, 2)
+    if t.dim() != 4 or t.shape[1] not in (1, 3):
+        raise DataError(f"expected images as (N, H, W), (N, H, W, 3) or (N, 3, H, W), got shape {tuple(t.shape)}")
+    if t.shape[0] == 0:
+        raise DataError("the image set is empty")
+    scale_255 = bool(t.max() > 1.0)  # uint8 {0, 1} (binarized digits) stays 0/1, like floats in [0, 1]
+    t = t.float()
+    if scale_255:
+        t = t / 255.0
+    if t.min() < 0.0 or t.max() > 1.0:
+        raise DataError("pixel values must lie in [0, 1] or 0-255")
+    if t.shape[-2:] == (28, 28):
+        t = torch.nn.functional.pad(t, (2, 2, 2, 2), value=0.0)
+    elif t.shape[-2:] != (RGB_SIDE, RGB_SIDE):
+        t = torch.nn.functional.interpolate(t, size=(RGB_SIDE, RGB_SIDE), mode="bilinear", antialias=True)
+        t = t.clamp(0.0, 1.0)
+    if t.shape[1] == 1:
+        t = t.expand(-1, 3, -1, -1)
+    return (t * 2.0 - 1.0).contiguous()
+
+
+def _local_svhn_class():  # noqa: ANN202 - a torchvision Dataset subclass, built lazily (torchvision import is slow)
+    from torchvision.datasets import SVHN
+
+    class LocalSVHN(SVHN):
+        """torchvision's SVHN reader for a `.mat` that is already on disk.
+
+        torchvision checks the MD5 of the official file; a local file the user put there (or a test fixture in the
+        same layout) is read as it is. Downloads still go through torchvision, which verifies the MD5.
+        """
+
+        def _check_integrity(self) -> bool:
+            return os.path.isfile(os.path.join(self.root, self.filename))
+
+    return LocalSVHN
+
+
+def load_svhn_train(root: Path | None = None, download_missing: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """SVHN split train through torchvision: uint8 (N, 3, 32, 32) and int64 labels with 10 -> 0."""
+    from torchvision.datasets import SVHN
+
+    folder = (root or default_data_root()) / "svhn"
+    try:
+        if (folder / "train_32x32.mat").exists():
+            dataset = _local_svhn_class()(str(folder), split="train")
+        elif download_missing:
+            dataset = SVHN(str(folder), split="train", download=True)
+        else:
+            raise DataError(f"{folder / 'train_32x32.mat'} is missing and downloads are off")
+    except (RuntimeError, OSError, ValueError, KeyError) as exc:
+        raise DataError(f"could not load SVHN under {folder}: {exc}; offline? pass --data PATH.npz instead") from exc
+    return np.asarray(dataset.data), np.asarray(dataset.labels, dtype=np.int64) % 10
+
+
+def _load_one_rgb32(spec: str, root: Path | None, download_missing: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    if spec == "svhn":
+        x, y = load_svhn_train(root, download_missing)
+        return to_rgb32(x), torch.as_tensor(y)
+    if spec == "mnist":
+        from torchvision.datasets import MNIST
+
+        folder = root or default_data_root()
+        try:
+            dataset = MNIST(str(folder), train=True, download=download_missing)
+        except (RuntimeError, OSError) as exc:
+            raise DataError(f"could not load torchvision MNIST under {folder}: {exc}") from exc
+        return to_rgb32(dataset.data.numpy()), dataset.targets.to(torch.int64)
+    path = Path(spec)
+    if not path.exists():
+        raise DataError(f"--data {spec!r} is neither svhn, mnist nor an existing .npz file or folder")
+    if path.is_dir():
+        return to_rgb32(read_image_folder(path, side=RGB_SIDE, mode="RGB")), None
+    if path.suffix != ".npz":
+        raise DataError(f"{path}: expected a .npz file or a folder of images")
+    arrays = read_npz(path)
+    if "X" in arrays:
+        x, y = arrays["X"], arrays.get("y")
+    elif "train" in arrays:
+        x, y = arrays["train"], arrays.get("train_y")
+    else:
+        raise DataError(f"{path}: expected an array X (optionally y) or train, found {', '.join(arrays) or 'none'}")
+    labels = None
+    if y is not None:
+        labels = torch.as_tensor(np.asarray(y)).reshape(-1).to(torch.int64)
+        if labels.shape[0] != len(x):
+            raise DataError(f"{path}: {len(x)} images but {labels.shape[0]} labels")
+    return to_rgb32(x), labels
+
+
+def _split_slice(part: str) -> tuple[str, slice | None]:
+    """'path@10:20' -> ('path', slice(10, 20)); a part without a trailing @start:stop is returned whole."""
+    source, at, rows = part.rpartition("@")
+    if not at or ":" not in rows:
+        return part, None
+    start_text, _, stop_text = rows.partition(":")
+    try:
+        start = int(start_text) if start_text else None
+        stop = int(stop_text) if stop_text else None
+    except ValueError as exc:
+        raise DataError(f"{part!r}: rows must be @start:stop with whole numbers, e.g. @0:8000") from exc
+    return source, slice(start, stop)
+
+
+def load_rgb32(spec: str, root: Path | None = None, *, download_missing: bool = True) -> ImageSet:
+    """Resolve a spec (see the comment above ImageSet) to one in-memory ImageSet."""
+    if not spec.strip():
+        raise DataError("empty data spec")
+    images, labels = [], []
+    for part in spec.split("+"):
+        source, rows = _split_slice(part.strip())
+        x, y = _load_one_rgb32(source, root, download_missing)
+        if rows is not None:
+            n = x.shape[0]
+            start, stop, _ = rows.indices(n)
+            if not (rows.start is None or -n <= rows.start < n) or not (rows.stop is None or -n <= rows.stop <= n):
+                raise DataError(f"{part!r}: rows {rows.start}:{rows.stop} are outside 0:{n}")
+            if start >= stop:
+                raise DataError(f"{part!r}: the row range {rows.start}:{rows.stop} is empty")
+            x, y = x[start:stop], (y[start:stop] if y is not None else None)
+        images.append(x)
+        labels.append(y)
+    all_labels = torch.cat(labels) if all(y is not None for y in labels) else None
+    return ImageSet(images=torch.cat(images), labels=all_labels, name=spec)

@@ -1,0 +1,163 @@
+"""Dataset specs: the download paths are tested offline on small files written in the real formats."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vaegan import data
+from vaegan.errors import DataError
+
+
+def _write_amat(path: Path, images: np.ndarray) -> None:
+    path.write_text("\n".join(" ".join(str(int(v)) for v in row) for row in images.reshape(len(images), -1)) + "\n")
+
+
+@pytest.fixture
+def larochelle_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, np.ndarray]]:
+    """Three tiny .amat files in Larochelle's format, with the checksums patched to theirs."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "binarized_mnist"
+    folder.mkdir()
+    arrays, sums = {}, {}
+    for split, n in (("train", 12), ("valid", 4), ("test", 5)):
+        arrays[split] = (rng.random((n, 784)) < 0.13).astype(np.uint8)
+        path = folder / f"binarized_mnist_{split}.amat"
+        _write_amat(path, arrays[split])
+        sums[split] = hashlib.sha1(path.read_bytes()).hexdigest()
+    monkeypatch.setattr(data, "LAROCHELLE_SHA1", sums)
+    return tmp_path, arrays
+
+
+def test_larochelle_amat_files_parse_and_cache(larochelle_root: tuple[Path, dict[str, np.ndarray]]) -> None:
+    root, arrays = larochelle_root
+    splits = data.load_binary_mnist("binarized-mnist", root)
+    assert not splits.dynamic
+    for name in data.SPLITS:
+        np.testing.assert_array_equal(splits.split(name).numpy(), arrays[name].astype(np.float32))
+    assert (root / "binarized_mnist" / "binarized_mnist.npz").exists()
+    # The cache is used the second time, even with the text files gone.
+    for p in (root / "binarized_mnist").glob("*.amat"):
+        p.unlink()
+    again = data.load_binary_mnist("binarized-mnist", root)
+    assert torch.equal(again.test, splits.test)
+
+
+def test_larochelle_download_is_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake_download(url: str, dest: str) -> None:
+        Path(dest).write_text("0 1\n")  # not the file whose checksum we expect
+
+    monkeypatch.setattr(data.urllib.request, "urlretrieve", fake_download)
+    with pytest.raises(DataError, match="checksum mismatch"):
+        data.load_binary_mnist("binarized-mnist", tmp_path)
+    assert not list((tmp_path / "binarized_mnist").glob("*.amat"))  # nothing half-verified is kept
+
+
+def test_download_failure_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(url: str, dest: str) -> None:
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(data.urllib.request, "urlretrieve", offline)
+    with pytest.raises(DataError, match="offline"):
+        data.load_binary_mnist("binarized-mnist", tmp_path)
+
+
+def _write_idx_images(path: Path, images: np.ndarray) -> None:
+    path.write_bytes(struct.pack(">IIII", 0x803, *images.shape) + images.astype(np.uint8).tobytes())
+
+
+def _write_idx_labels(path: Path, labels: np.ndarray) -> None:
+    path.write_bytes(struct.pack(">II", 0x801, len(labels)) + labels.astype(np.uint8).tobytes())
+
+
+def test_torchvision_mnist_path_with_dynamic_binarization(tmp_path: Path) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    train = rng.integers(0, 256, (60, 28, 28), dtype=np.uint8)
+    test = rng.integers(0, 256, (10, 28, 28), dtype=np.uint8)
+    _write_idx_images(raw / "train-images-idx3-ubyte", train)
+    _write_idx_labels(raw / "train-labels-idx1-ubyte", rng.integers(0, 10, 60))
+    _write_idx_images(raw / "t10k-images-idx3-ubyte", test)
+    _write_idx_labels(raw / "t10k-labels-idx1-ubyte", rng.integers(0, 10, 10))
+
+    splits = data.load_binary_mnist("mnist", tmp_path, download_missing=False)
+    assert splits.dynamic
+    assert splits.train.shape == (50, 784) and splits.valid.shape == (10, 784) and splits.test.shape == (10, 784)
+    np.testing.assert_allclose(splits.train.numpy(), train[:50].reshape(50, -1) / 255.0, rtol=1e-6)
+    assert data.is_binary(splits.valid) and data.is_binary(splits.test)
+    # Each call of binarize_batch is a fresh sample with the grey level as probability.
+    a, b = data.binarize_batch(splits.train), data.binarize_batch(splits.train)
+    assert data.is_binary(a) and not torch.equal(a, b)
+
+
+def test_torchvision_mnist_reads_real_idx_bytes(shared_data: Path, tmp_path: Path) -> None:
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for kind in ("images-idx3", "labels-idx1"):
+        real = gzip.decompress((shared_data / "mnist_raw" / f"t10k-{kind}-ubyte.gz").read_bytes())
+        (raw / f"t10k-{kind}-ubyte").write_bytes(real)
+        (raw / f"train-{kind}-ubyte").write_bytes(real)  # the real test digits stand in for the train file
+    splits = data.load_binary_mnist("mnist", tmp_path, download_missing=False)
+    expected = np.load(shared_data / "mnist_test.npz")["X"]
+    np.testing.assert_allclose(splits.train[:5].numpy(), expected[:5].reshape(5, -1) / 255.0, rtol=1e-6)
+
+
+def test_npz_with_named_splits_and_with_x_only(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    binary = {s: (rng.random((n, 28, 28)) < 0.2).astype(np.uint8) for s, n in (("train", 8), ("valid", 3), ("test", 2))}
+    np.savez(tmp_path / "splits.npz", **binary)
+    splits = data.load_binary_mnist(str(tmp_path / "splits.npz"))
+    assert not splits.dynamic and splits.train.shape == (8, 784)
+
+    np.savez(tmp_path / "grey.npz", X=rng.integers(0, 256, (50, 28, 28), dtype=np.uint8))
+    grey = data.load_binary_mnist(str(tmp_path / "grey.npz"), seed=3)
+    assert grey.dynamic and grey.train.shape == (40, 784) and grey.valid.shape == (5, 784)
+    assert data.is_binary(grey.test)
+    again = data.load_binary_mnist(str(tmp_path / "grey.npz"), seed=3)
+    assert torch.equal(grey.valid, again.valid)  # evaluation splits are fixed for a seed
+
+
+def test_image_folder(tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    for i in range(20):
+        Image.fromarray(rng.integers(0, 256, (40, 40), dtype=np.uint8)).save(tmp_path / f"{i:02d}.png")
+    splits = data.load_binary_mnist(str(tmp_path))
+    assert splits.train.shape == (16, 784) and splits.dynamic
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: str(d / "missing.npz"), "neither binarized-mnist"),
+        (lambda d: (d / "x.txt").write_text("hi") and str(d / "x.txt"), "expected a .npz"),
+        (lambda d: (np.savez(d / "k.npz", images=np.zeros((4, 28, 28))), str(d / "k.npz"))[1], "expected arrays"),
+        (lambda d: (np.savez(d / "s.npz", X=np.zeros((30, 32, 32))), str(d / "s.npz"))[1], "784 pixels"),
+        (lambda d: (d / "c.npz").write_bytes(b"junk") and str(d / "c.npz"), "cannot read"),
+    ],
+)
+def test_bad_specs_are_one_line_errors(tmp_path: Path, make, message: str) -> None:  # noqa: ANN001
+    with pytest.raises(DataError, match=message):
+        data.load_binary_mnist(make(tmp_path))
+
+
+def test_real_binarized_mnist_file(shared_data: Path) -> None:
+    splits = data.load_binary_mnist(str(shared_data / "binarized_mnist.npz"))
+    assert (splits.train.shape, splits.valid.shape, splits.test.shape) == ((50000, 784), (10000, 784), (10000, 784))
+    assert not splits.dynamic
+    assert abs(splits.train.mean().item() - 0.131) < 0.002
+
+
+def test_minibatches_cover_every_row_once() -> None:
+    x = torch.arange(10).float()[:, None]
+    seen = torch.cat(list(data.minibatches(x, 3, generator=torch.Generator().manual_seed(0))))
+    assert sorted(seen.squeeze(1).tolist()) == list(range(10))
+    assert [len(b) for b in data.minibatches(x, 4, shuffle=False)] == [4, 4, 2]
