@@ -59,6 +59,9 @@ def test_resume_with_other_settings_is_refused(tiny_splits: BinarySplits, tmp_pa
     train_vae(cfg, tiny_splits, VAETrainConfig(epochs=1, batch_size=32), state_path=tmp_path / "s")
     with pytest.raises(TrainingError, match="other settings"):
         train_vae(cfg, tiny_splits, VAETrainConfig(epochs=2, batch_size=16), state_path=tmp_path / "s", resume=True)
+    # A larger --epochs extends the finished run instead.
+    _, history = train_vae(cfg, tiny_splits, VAETrainConfig(epochs=2, batch_size=32), state_path=tmp_path / "s", resume=True)
+    assert [r.epoch for r in history] == [1, 2]
 
 
 def test_nan_loss_stops_with_a_clear_error(tiny_splits: BinarySplits, monkeypatch: pytest.MonkeyPatch) -> None:
