@@ -17,7 +17,8 @@ from vaegan.vae import VAE, VAEConfig
 @pytest.fixture
 def vae_file(tmp_path: Path) -> Path:
     model = VAE(VAEConfig(latent_dim=4, hidden=16))
-    return save_model(model, tmp_path / "vae.safetensors", dataset="unit-test", steps=7, metrics={"valid_neg_elbo": 1.5})
+    path = tmp_path / "vae.safetensors"
+    return save_model(model, path, dataset="unit-test", steps=7, metrics={"valid_neg_elbo": 1.5})
 
 
 def test_round_trip_rebuilds_the_model_from_the_file_alone(tmp_path: Path) -> None:
@@ -86,7 +87,7 @@ def _rewrite_metadata(path: Path, **changes: str) -> None:
 
     with safe_open(str(path), framework="pt") as f:
         metadata = dict(f.metadata())
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
     metadata.update(changes)
     save_file(tensors, str(path), metadata=metadata)
 

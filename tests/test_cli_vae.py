@@ -18,7 +18,12 @@ from vaegan.checkpoint import read_info
 def run_cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
     return subprocess.run(
-        [sys.executable, str(REPO_ROOT / "cli.py"), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+        [sys.executable, str(REPO_ROOT / "cli.py"), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
     )
 
 
@@ -27,7 +32,8 @@ def real_subset(shared_data: Path, tmp_path: Path) -> Path:
     """A small slice of the real binarized MNIST (shuffled: the file's rows are grouped by class)."""
     rng = np.random.default_rng(0)
     with np.load(shared_data / "binarized_mnist.npz") as f:
-        subset = {s: f[s][rng.choice(len(f[s]), n, replace=False)] for s, n in (("train", 2000), ("valid", 300), ("test", 300))}
+        sizes = {"train": 2000, "valid": 300, "test": 300}
+        subset = {s: f[s][rng.choice(len(f[s]), n, replace=False)] for s, n in sizes.items()}
     path = tmp_path / "subset.npz"
     np.savez(path, **subset)
     return path
@@ -37,7 +43,8 @@ def real_subset(shared_data: Path, tmp_path: Path) -> Path:
 def test_train_then_eval_json(real_subset: Path, tmp_path: Path) -> None:
     out = tmp_path / "vae.safetensors"
     trained = run_cli(
-        "train", "vae", "--data", str(real_subset), "--epochs", "1", "--hidden", "64", "--latent-dim", "8", "--lr", "3e-3",
+        "train", "vae", "--data", str(real_subset), "--epochs", "1", "--hidden", "64", "--latent-dim", "8",
+        "--lr", "3e-3",
         "--out", str(out), "--run-dir", str(tmp_path / "run"), "--device", "cpu",
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr

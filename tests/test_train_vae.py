@@ -35,13 +35,13 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(tiny_splits: BinarySp
     straight, _ = train_vae(cfg, tiny_splits, VAETrainConfig(epochs=3, batch_size=32), state_path=tmp_path / "a")
 
     # "Interrupt" after one epoch: a run that only had time for epoch 1 leaves its state file behind...
-    class Killed(Exception):
+    class KilledError(Exception):
         pass
 
     def die_after_first_epoch(report: train_module.EpochReport) -> None:
-        raise Killed
+        raise KilledError
 
-    with pytest.raises(Killed):
+    with pytest.raises(KilledError):
         train_vae(cfg, tiny_splits, VAETrainConfig(epochs=3, batch_size=32), state_path=tmp_path / "b",
                   on_epoch=die_after_first_epoch)  # fmt: skip
     # ... and a new process (fresh global RNG) resumes from it.
@@ -60,7 +60,8 @@ def test_resume_with_other_settings_is_refused(tiny_splits: BinarySplits, tmp_pa
     with pytest.raises(TrainingError, match="other settings"):
         train_vae(cfg, tiny_splits, VAETrainConfig(epochs=2, batch_size=16), state_path=tmp_path / "s", resume=True)
     # A larger --epochs extends the finished run instead.
-    _, history = train_vae(cfg, tiny_splits, VAETrainConfig(epochs=2, batch_size=32), state_path=tmp_path / "s", resume=True)
+    longer = VAETrainConfig(epochs=2, batch_size=32)
+    _, history = train_vae(cfg, tiny_splits, longer, state_path=tmp_path / "s", resume=True)
     assert [r.epoch for r in history] == [1, 2]
 
 
@@ -72,7 +73,9 @@ def test_nan_loss_stops_with_a_clear_error(tiny_splits: BinarySplits, monkeypatc
 
 
 def test_dynamic_binarization_feeds_binary_batches(tiny_splits: BinarySplits, monkeypatch: pytest.MonkeyPatch) -> None:
-    grey = BinarySplits(train=torch.rand(64, 784), valid=tiny_splits.valid, test=tiny_splits.test, dynamic=True, name="g")
+    grey = BinarySplits(
+        train=torch.rand(64, 784), valid=tiny_splits.valid, test=tiny_splits.test, dynamic=True, name="g"
+    )
     seen: list[torch.Tensor] = []
     real = train_module.neg_elbo
 

@@ -83,7 +83,9 @@ class _ConvDecoder(nn.Module):
         super().__init__()
         c = max(cfg.hidden // 4, 8)
         self.c = c
-        self.fc = nn.Sequential(nn.Linear(cfg.latent_dim, cfg.hidden), nn.ELU(), nn.Linear(cfg.hidden, 4 * c * 7 * 7), nn.ELU())
+        self.fc = nn.Sequential(
+            nn.Linear(cfg.latent_dim, cfg.hidden), nn.ELU(), nn.Linear(cfg.hidden, 4 * c * 7 * 7), nn.ELU()
+        )
         self.net = nn.Sequential(
             nn.ConvTranspose2d(4 * c, 2 * c, 4, stride=2, padding=1), nn.ELU(),  # 14x14
             nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.ELU(),
