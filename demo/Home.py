@@ -1,7 +1,43 @@
-"""vaegan demo - home page (placeholder until the app issue lands)."""
+"""The app's entry point: `streamlit run demo/Home.py` (or `make demo`).
 
-import streamlit as st
+This file is the frame around every page: page config, the navigation menu, the sidebar. Each page is one file in
+`demo/views/`; Streamlit runs this file on every rerun and then the selected page.
 
+The folder is deliberately not called `pages/`: when a `pages/` folder sits beside the entry point, Streamlit starts
+in its older folder-based mode and, for a session that opens a page's URL before any session has run this file,
+runs that page without this frame (no page config, no menu titles).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run demo/Home.py` puts demo/ on sys.path, not the repository root where the vaegan package lives.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+import streamlit as st  # noqa: E402
+
+# Nothing here imports torch: on a cold start the first page can draw its title and text while the page's own
+# imports (torch, the models) are still loading.
 st.set_page_config(page_title="vaegan", page_icon="🧪", layout="wide")
-st.title("vaegan")
-st.write("VAEs and GANs you can train, measure and poke at.")
+
+PAGES_DIR = Path(__file__).parent / "views"
+PAGES = [
+    st.Page(PAGES_DIR / "home.py", title="Home", icon=":material/home:", default=True),
+    st.Page(PAGES_DIR / "divergences.py", title="Divergences", icon=":material/show_chart:", url_path="divergences"),
+    st.Page(PAGES_DIR / "samples.py", title="Samples", icon=":material/grid_view:", url_path="samples"),
+    st.Page(PAGES_DIR / "latent.py", title="Latent space", icon=":material/tune:", url_path="latent"),
+    st.Page(
+        PAGES_DIR / "interpolation.py", title="Interpolation", icon=":material/timeline:", url_path="interpolation"
+    ),
+    st.Page(PAGES_DIR / "vae.py", title="VAE", icon=":material/blur_on:", url_path="vae"),
+]
+
+# Digits are 28-32 pixels: whenever the browser scales an image, keep every pixel a crisp square.
+st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
+
+page = st.navigation(PAGES)
+page.run()

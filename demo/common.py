@@ -1,0 +1,362 @@
+"""What every page of the app shares: where files live, cached model loading that explains itself, image display.
+
+Pages stay thin: they read widgets, call one function of `vaegan/`, and hand the tensors to `show_images` /
+`show_strip`. Nothing here is maths: the test-digit helpers only pick a file and call `vaegan.data`, and the
+classifier hook calls `vaegan.metrics`.
+
+Environment variables (all optional):
+
+* ``VAEGAN_CHECKPOINTS`` - folder with ``vae.safetensors``, ``wgan.safetensors``, ``classifier.safetensors``
+  (default: ``checkpoints/`` of the repository). The tests point it at tiny random-weight models.
+* ``VAEGAN_RESULTS`` - folder with the precomputed divergence sweeps (default: ``results/``).
+* ``VAEGAN_APP_DATA`` - a dataset spec (``binarized-mnist``, ``mnist``, a ``.npz`` or an image folder) whose
+  test split the VAE page reconstructs. Without it the page looks for binarized MNIST in the download cache.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+import torch
+from PIL import Image
+
+from vaegan.checkpoint import TRAIN_COMMANDS, load_model, read_info
+from vaegan.errors import CheckpointError, VaeganError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# One intra-op thread: the app's forward passes are small (1-64 images), and there torch's thread pool costs more
+# than it gives; on a busy 2-core machine a 2-image generator pass measured 36-50 ms with 2 threads and 5-11 ms
+# with 1. One thread per session also leaves the other cores to concurrent sessions.
+APP_THREADS = int(os.environ.get("VAEGAN_APP_THREADS", "1"))
+
+# On-screen size of one image cell. Digits are 28 or 32 pixels: upscaled with nearest-neighbour so every pixel is a
+# crisp square instead of the browser's blur.
+DISPLAY_SCALE = 4
+# A strip of images fits this many pixels (the main column of the wide layout on a laptop screen); Streamlit puts
+# about STRIP_GAP pixels between images.
+STRIP_WIDTH = 880
+STRIP_GAP = 10
+
+
+# ------------------------------------------------------------------------------------------- where files live
+
+
+def checkpoints_dir() -> Path:
+    return Path(os.environ.get("VAEGAN_CHECKPOINTS", REPO_ROOT / "checkpoints"))
+
+
+def results_dir() -> Path:
+    return Path(os.environ.get("VAEGAN_RESULTS", REPO_ROOT / "results"))
+
+
+def shown_path(path: Path) -> str:
+    """A path as a user would type it from the repository root."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class ModelSlot:
+    """One model file the app knows about."""
+
+    kind: str  # registry kind in vaegan.checkpoint.MODEL_REGISTRY
+    filename: str
+    title: str
+
+    @property
+    def path(self) -> Path:
+        return checkpoints_dir() / self.filename
+
+    @property
+    def create_command(self) -> str:
+        return f"{TRAIN_COMMANDS.get(self.kind, 'python cli.py train ...')} --out {shown_path(self.path)}"
+
+
+VAE_SLOT = ModelSlot("vae", "vae.safetensors", "VAE")
+WGAN_SLOT = ModelSlot("wgan-generator", "wgan.safetensors", "WGAN-GP generator")
+CLASSIFIER_SLOT = ModelSlot("digit-classifier", "classifier.safetensors", "Digit classifier")
+SLOTS = (VAE_SLOT, WGAN_SLOT, CLASSIFIER_SLOT)
+
+
+# ------------------------------------------------------------------------------------------- model loading
+
+
+def file_stamp(path: Path) -> tuple[int, int]:
+    """(mtime in ns, size): part of every cache key, so a retrained checkpoint is picked up without a restart."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return (0, 0)
+    return (stat.st_mtime_ns, stat.st_size)
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=16)
+def _load_model_cached(path: str, kind: str, stamp: tuple[int, int]) -> torch.nn.Module:
+    # A CheckpointError propagates and is not cached: fixing the file fixes the page on the next rerun.
+    del stamp  # only part of the cache key
+    return load_model(path, kind=kind)
+
+
+def model_token(slot: ModelSlot) -> str:
+    """A string that changes whenever the file does: the key under which derived results are cached."""
+    return f"{slot.path}@{file_stamp(slot.path)}"
+
+
+def try_load(slot: ModelSlot) -> torch.nn.Module | None:
+    """The model, or None when the file is missing or unusable (no message: for optional models)."""
+    inference_only()
+    if not slot.path.exists():
+        return None
+    try:
+        return _load_model_cached(str(slot.path), slot.kind, file_stamp(slot.path))
+    except VaeganError:
+        return None
+
+
+def explain_missing(slot: ModelSlot, error: VaeganError | None = None) -> None:
+    """The friendly version of a loading error: what is wrong and the one command that fixes it."""
+    if error is None or not slot.path.exists():
+        st.info(
+            f"**No {slot.title} checkpoint yet** — this page needs `{shown_path(slot.path)}`. "
+            "Train one from the repository root with:",
+            icon=":material/model_training:",
+        )
+    else:
+        st.error(
+            f"**The {slot.title} checkpoint could not be loaded.** {error}\n\nRe-create it with:",
+            icon=":material/broken_image:",
+        )
+    st.code(slot.create_command, language="bash", wrap_lines=True)
+
+
+def inference_only() -> None:
+    """Settings for this page run: no autograd graphs (pages never train) and APP_THREADS intra-op threads.
+
+    Grad mode is per thread and Streamlit runs every page run in a thread of its own, so each run sets it again.
+    The thread count is process-wide for threads that have not run parallel work yet (such as each new page-run
+    thread); tests/test_app.py gives the test process its own value back after each test.
+    """
+    torch.set_grad_enabled(False)
+    torch.set_num_threads(APP_THREADS)
+
+
+def require_model(slot: ModelSlot) -> torch.nn.Module:
+    """The loaded model, or a friendly message and the end of this page's run."""
+    inference_only()
+    if not slot.path.exists():
+        explain_missing(slot)
+        st.stop()
+    try:
+        return _load_model_cached(str(slot.path), slot.kind, file_stamp(slot.path))
+    except VaeganError as exc:  # CheckpointError, or a ConfigError from a config the code no longer accepts
+        explain_missing(slot, exc)
+        st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises
+
+
+def model_card(slot: ModelSlot) -> None:
+    """What a checkpoint says about itself: kind, config, data, training length, stored metrics."""
+    with st.container(border=True):
+        st.markdown(f"**{slot.title}** · `{slot.filename}`")
+        if not slot.path.exists():
+            st.caption("Not trained yet. Create it with:")
+            st.code(slot.create_command, language="bash", wrap_lines=True)
+            return
+        try:
+            info = read_info(slot.path)
+        except CheckpointError as exc:
+            st.error(str(exc))
+            st.code(slot.create_command, language="bash", wrap_lines=True)
+            return
+        size_mb = slot.path.stat().st_size / 1e6
+        config = ", ".join(f"{k}={v}" for k, v in info.config.items())
+        unit = "epoch" if slot.kind == "vae" else "step"
+        lines = [
+            f"- **config**: {config}",
+            f"- **data**: {info.dataset or 'unknown'}",
+            f"- **trained for**: {info.steps:,} {unit}{'' if info.steps == 1 else 's'}",
+            f"- **file**: {size_mb:.1f} MB, vaegan {info.version or '?'}",
+        ]
+        lines += [f"- **{name}**: {format_number(value)}" for name, value in info.metrics.items()]
+        st.markdown("\n".join(lines))
+
+
+def format_number(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}" if math.isfinite(value) and abs(value) < 1e5 else f"{value:.4g}"
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------------------- images
+
+
+def to_pil(images: torch.Tensor, nrow: int, *, scale: int = DISPLAY_SCALE, padding: int = 2) -> Image.Image:
+    """A batch (B, C, H, W) in [-1, 1] as one grid image, upscaled `scale` times with nearest-neighbour."""
+    from vaegan.images import make_grid_image
+
+    grid = Image.fromarray(make_grid_image(images, nrow=nrow, padding=padding))
+    if scale != 1:
+        grid = grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST)
+    return grid
+
+
+def show_images(
+    images: torch.Tensor, *, nrow: int | None = None, caption: str | None = None, scale: int = DISPLAY_SCALE
+) -> Image.Image:
+    """Display a batch (B, C, H, W) in [-1, 1] as one grid; returns the PIL image (for downloads)."""
+    nrow = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))
+    picture = to_pil(images, nrow, scale=scale)
+    st.image(picture, caption=caption)
+    return picture
+
+
+def show_strip(
+    images: torch.Tensor, captions: Sequence[str], *, scale: int = DISPLAY_SCALE, row_width: int = STRIP_WIDTH
+) -> None:
+    """One row of separately captioned images (ε values, t values ... plus the classifier's digit when there is
+    one), each shown at most `scale` times its size and small enough for the row to fit `row_width` pixels."""
+    labels = digit_labels(images)
+    if labels is not None:
+        captions = [f"{c} · {label}" for c, label in zip(captions, labels, strict=True)]
+    width = min(images.shape[-1] * scale, row_width // images.shape[0] - STRIP_GAP)
+    st.image(strip_pictures(images, scale=scale), caption=list(captions), width=width)
+
+
+def strip_pictures(images: torch.Tensor, *, scale: int = DISPLAY_SCALE) -> list[Image.Image]:
+    return [to_pil(image[None], 1, scale=scale, padding=0) for image in images]
+
+
+def animated_gif(frames: Sequence[Image.Image], *, frame_ms: int = 150, bounce: bool = True) -> bytes:
+    """An endlessly looping GIF of `frames` (forth and back when `bounce`), for st.image."""
+    sequence = list(frames) + (list(frames[-2:0:-1]) if bounce else [])
+    buffer = io.BytesIO()
+    sequence[0].save(buffer, format="GIF", save_all=True, append_images=sequence[1:], duration=frame_ms, loop=0)
+    return buffer.getvalue()
+
+
+def classify(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(predicted digit, its probability) per image from the digit classifier, or None while there is none.
+
+    This is the one place that knows about the classifier. It reads the WGAN's format, (N, 3, 32, 32) in
+    [-1, 1]; other images (the VAE's 28x28 grey digits) get None.
+    """
+    if images.dim() != 4 or tuple(images.shape[1:]) != (3, 32, 32):
+        return None
+    classifier = try_load(CLASSIFIER_SLOT)
+    if classifier is None:
+        return None
+    from vaegan.metrics import predict_digits
+
+    return predict_digits(classifier, images)
+
+
+def digit_labels(images: torch.Tensor) -> list[str] | None:
+    """Captions such as "7 (0.98)" for strips and interpolations, or None while there is no classifier."""
+    prediction = classify(images)
+    if prediction is None:
+        return None
+    digits, probabilities = prediction
+    return [f"{int(d)} ({float(p):.2f})" for d, p in zip(digits, probabilities, strict=True)]
+
+
+# ------------------------------------------------------------------------------------------- test digits
+# The VAE page reconstructs real test digits. The app never needs them to start: it looks for a dataset the user
+# pointed it at, then for binarized MNIST in vaegan's download cache, and otherwise offers to download only the
+# 10,000-digit test split (Larochelle's text file, SHA-1 checked by vaegan.data.download).
+
+
+def _larochelle_folder() -> Path:
+    from vaegan.data import default_data_root
+
+    return default_data_root() / "binarized_mnist"
+
+
+def real_digits_source() -> str | None:
+    """A dataset spec or `.amat` path holding test digits, or None when there is none on this machine."""
+    if spec := os.environ.get("VAEGAN_APP_DATA"):
+        return spec
+    folder = _larochelle_folder()
+    if (folder / "binarized_mnist.npz").exists():
+        return "binarized-mnist"
+    if (folder / "binarized_mnist_test.amat").exists():
+        return str(folder / "binarized_mnist_test.amat")
+    return None
+
+
+def real_digits_key() -> str:
+    """Changes whenever the test digits would: a cache key for results computed on them."""
+    source = real_digits_source()
+    return f"{source}@{file_stamp(Path(source))}" if source else "none"
+
+
+@st.cache_resource(show_spinner="Loading test digits…", max_entries=4)
+def _load_real_digits_cached(source: str, key: str) -> torch.Tensor:
+    from vaegan.data import load_binary_mnist, parse_amat, to_unit_float
+
+    del key  # only part of the cache key
+    if source.endswith(".amat"):
+        return to_unit_float(parse_amat(Path(source)))
+    return load_binary_mnist(source, download_missing=False).test
+
+
+def load_real_digits() -> torch.Tensor | None:
+    """Binarized test digits (N, 784) in {0, 1}, or None (with the reason on the page) when there are none."""
+    source = real_digits_source()
+    if source is None:
+        return None
+    try:
+        return _load_real_digits_cached(source, real_digits_key())
+    except VaeganError as exc:
+        st.error(f"Could not read test digits from `{source}`: {exc}")
+        return None
+
+
+def download_real_digits() -> None:
+    from vaegan.data import LAROCHELLE_SHA1, LAROCHELLE_URL, download
+
+    download(
+        LAROCHELLE_URL.format(split="test"),
+        _larochelle_folder() / "binarized_mnist_test.amat",
+        LAROCHELLE_SHA1["test"],
+    )
+
+
+def real_digits_help() -> None:
+    """What to do when there are no test digits: download the test split, or point the app at a dataset."""
+    st.info(
+        "**No test digits on this machine yet.** Download the 10,000 binarized-MNIST test digits (one 30 MB text "
+        f"file, into `{_larochelle_folder()}`), or start the app with `VAEGAN_APP_DATA=PATH.npz` "
+        "(any dataset spec that `--data` accepts).",
+        icon=":material/download:",
+    )
+    if st.button("Download the test digits", key="download_digits"):
+        try:
+            with st.spinner("Downloading…"):
+                download_real_digits()
+        except VaeganError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+
+
+# --------------------------------------------------------------------------------------------- page chrome
+
+
+def page_header(title: str, intro: str) -> None:
+    st.title(title)
+    st.markdown(intro)
+
+
+def share_hint() -> None:
+    st.caption(
+        ":material/link: Every setting on this page lives in the URL: copy the address bar to share exactly this view."
+    )

@@ -1,0 +1,136 @@
+"""Latent space: edit one generated sample with per-dimension ε sliders; strips and a ranking of the dims."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from demo.common import (
+    WGAN_SLOT,
+    model_token,
+    page_header,
+    require_model,
+    share_hint,
+    show_images,
+    show_strip,
+)
+from vaegan.latent import generate, perturbation_strip, rank_latent_dims, sample_latents
+
+CANDIDATES = 8  # samples to pick from
+TOP_DIMS = 6  # ε sliders for this many top-ranked dims (plus the one chosen below)
+STRIP_EPS = [float(e) for e in range(-5, 5)]  # ε ∈ {-5, ..., 4}
+
+page_header(
+    "Latent space",
+    "The generator turns a vector z of independent N(0, 1) coordinates into an image. Here you move single "
+    "coordinates: z' = z + Σ_d ε_d e_d. Most dims do little on their own — the generator spreads a feature over "
+    "many of them — but a few change the stroke, the slant or even the digit. The dims are **ranked by effect**: "
+    "the root-mean-square pixel change between G(z + e_d) and G(z) for this sample (pixels in [−1, 1]).",
+)
+generator = require_model(WGAN_SLOT)
+token = model_token(WGAN_SLOT)
+latent_dim = generator.latent_dim
+
+# ------------------------------------------------------------------------------------------ pick a sample
+left, right = st.columns([1, 4], vertical_alignment="bottom")
+seed = left.number_input("seed", 0, 1_000_000, 0, key="seed", bind="query-params")
+candidates_z = sample_latents(CANDIDATES, latent_dim, int(seed))
+
+
+@st.cache_data(max_entries=32)
+def candidate_images(model_key: str, seed: int) -> torch.Tensor:
+    """G(z) of the candidates: computed once per seed, so moving a slider costs one forward pass (the edit)."""
+    return generate(generator, candidates_z)
+
+
+candidates = candidate_images(token, int(seed))
+with right:
+    show_strip(candidates, [f"#{i}" for i in range(CANDIDATES)], scale=2, row_width=680)
+index = st.segmented_control(
+    "sample to edit (the numbers under the thumbnails)", list(range(CANDIDATES)), default=0, required=True,
+    key="sample", bind="query-params",
+)  # fmt: skip
+z = candidates_z[int(index)]
+
+
+@st.cache_data(show_spinner="Ranking latent dims…", max_entries=32)
+def ranked_dims(model_key: str, seed: int, index: int) -> list[tuple[int, float]]:
+    """(dim, effect) from the most to the least effective dim, for one sample. Keys: model file, seed, sample."""
+    return [(int(d), float(effect)) for d, effect in rank_latent_dims(generator, z)]
+
+
+ranking = ranked_dims(token, int(seed), int(index))
+top = [d for d, _ in ranking[:TOP_DIMS]]
+
+# ---------------------------------------------------------------------------------------------- ε sliders
+st.subheader("Edit it")
+sliders, pictures = st.columns([3, 2])
+with sliders:
+    chosen_dim = st.number_input(
+        "also edit dim", 0, latent_dim - 1, ranking[TOP_DIMS][0] if len(ranking) > TOP_DIMS else top[-1],
+        key="dim", bind="query-params", help="Any latent dim, ranked or not: it gets a slider and the strip below.",
+    )  # fmt: skip
+    slider_dims = top + ([int(chosen_dim)] if int(chosen_dim) not in top else [])
+    effect = dict(ranking)
+    with st.container(key="eps_sliders"):
+        eps = {
+            d: st.slider(
+                f"ε for dim {d} (rank {[r for r, _ in ranking].index(d) + 1}, effect {effect[d]:.3f})",
+                -5.0, 5.0, 0.0, 0.25, key=f"eps{d}", bind="query-params",
+            )  # fmt: skip
+            for d in slider_dims
+        }
+
+    def reset() -> None:
+        for d in slider_dims:
+            st.session_state[f"eps{d}"] = 0.0
+
+    st.button("Reset all ε to 0", on_click=reset, key="reset", icon=":material/restart_alt:")
+
+edited_z = z.clone()
+for d, value in eps.items():
+    edited_z[d] += value
+original = candidates[int(index)]
+edited = generate(generator, edited_z[None])[0]
+with pictures:
+    left, right = st.columns(2)
+    with left:
+        show_images(original[None], nrow=1, caption="G(z)", scale=6)
+    with right, st.container(key="edited"):
+        moved = {d: v for d, v in eps.items() if v != 0.0}
+        show_images(edited[None], nrow=1, caption="G(z + Σ ε_d e_d)" if moved else "G(z) — move a slider", scale=6)
+    st.caption(
+        f"‖z‖ = {z.norm():.2f}, ‖z'‖ = {edited_z.norm():.2f}; typical ‖z‖ ≈ √{latent_dim} = {latent_dim**0.5:.1f}"
+    )
+
+# ------------------------------------------------------------------------------------------------- a strip
+st.subheader(f"One dim, ε from −5 to 4: dim {int(chosen_dim)}")
+st.caption("G(z + ε e_d) for ε ∈ {−5, …, 4}; ε = 0 is the sample itself.")
+
+
+@st.cache_data(max_entries=64)
+def strip_for(model_key: str, seed: int, index: int, dim: int) -> torch.Tensor:
+    return perturbation_strip(generator, z, [dim], STRIP_EPS)[0]
+
+
+show_strip(strip_for(token, int(seed), int(index), int(chosen_dim)), [f"ε={e:g}" for e in STRIP_EPS])
+
+# ------------------------------------------------------------------------------------------------ ranking
+st.subheader("Dims ranked by effect")
+shown = ranking[:30]
+figure = go.Figure(
+    go.Bar(
+        x=[str(d) for d, _ in shown],
+        y=[e for _, e in shown],
+        marker_color=["#e11d48" if d == int(chosen_dim) else "#4f46e5" for d, _ in shown],
+    )
+)
+figure.update_layout(
+    height=260,
+    margin=dict(l=10, r=10, t=10, b=10),
+    xaxis=dict(title="latent dim", type="category"),
+    yaxis=dict(title="RMS pixel change"),
+)
+st.plotly_chart(figure, key="ranking_chart")
+share_hint()

@@ -1,0 +1,200 @@
+"""VAE: reconstructions of real test digits, samples from the prior, latent traversals, -ELBO and log p(x)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from demo.common import (
+    VAE_SLOT,
+    format_number,
+    load_real_digits,
+    model_token,
+    page_header,
+    real_digits_help,
+    real_digits_key,
+    require_model,
+    share_hint,
+    show_images,
+)
+from vaegan.latent import perturbation_strip
+from vaegan.vae import IMAGE_SIDE, gaussian_kl_to_standard_normal, neg_elbo
+
+page_header(
+    "VAE on binarized MNIST",
+    "A variational autoencoder learns an encoder q(z|x), a decoder p(x|z) and nothing else: training maximises the "
+    "**ELBO** = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z)) ≤ log p(x). The first term rewards faithful reconstructions, "
+    "the second pulls every posterior towards the prior N(0, I) — which is why samples from the prior look like "
+    "digits, and why the model switches off the latent dims it does not need.",
+)
+vae = require_model(VAE_SLOT)
+token = model_token(VAE_SLOT)
+info = vae.checkpoint_info
+
+stored = {k: v for k, v in info.metrics.items() if "elbo" in k or "log_px" in k}
+columns = st.columns(4)
+columns[0].metric("latent dims", vae.latent_dim)
+columns[1].metric("architecture", f"{vae.config.arch}, {vae.config.hidden} wide")
+columns[2].metric("trained for", f"{info.steps} epoch{'' if info.steps == 1 else 's'}", help=info.dataset or None)
+if "valid_neg_elbo" in stored:
+    columns[3].metric(
+        "−ELBO on validation", f"{stored['valid_neg_elbo']:.2f} nats", help="Stored in the checkpoint at training time."
+    )
+
+
+def signed(images: torch.Tensor) -> torch.Tensor:
+    """[0, 1] (Bernoulli means, binary digits) -> [-1, 1], the range vaegan.images draws."""
+    return images.reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE) * 2.0 - 1.0
+
+
+class DecodedImages(torch.nn.Module):
+    """The decoder as a `vaegan.latent` generator: z (N, D) -> Bernoulli means as images (N, 1, 28, 28) in [-1, 1]."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return signed(torch.sigmoid(self.model.decode(z)))
+
+
+digits = load_real_digits()
+digits_key = real_digits_key()
+if digits is not None:
+    # One fixed shuffle: some files group the digits by class (the first 1000 would all be zeros), and every
+    # "first N digits" below should be a fair sample of the test set.
+    digits = digits[torch.randperm(digits.shape[0], generator=torch.Generator().manual_seed(0))]
+
+# ------------------------------------------------------------------------------------------ reconstructions
+st.header("Reconstructions of test digits")
+st.markdown(
+    "Pairs of rows: real binarized test digits the model never saw, and under them the decoder's Bernoulli means "
+    "at the posterior mean z = μ(x). Grey is uncertainty: a pixel at 0.5 is a coin flip for the model."
+)
+if digits is None:
+    real_digits_help()
+else:
+    left, right = st.columns(2)
+    n_reconstruct = left.slider("how many digits", 8, 48, 16, step=8, key="n_rec", bind="query-params")
+    digits_seed = right.number_input("which digits (seed)", 0, 10_000, 0, key="digits", bind="query-params")
+    order = torch.randperm(digits.shape[0], generator=torch.Generator().manual_seed(int(digits_seed)))
+    chosen = digits[order[:n_reconstruct]]
+    # (rows, 8, C, H, W) with each row of originals followed by its reconstructions
+    pairs = torch.stack([signed(chosen), signed(vae.reconstruct(chosen))]).view(2, -1, 8, 1, IMAGE_SIDE, IMAGE_SIDE)
+    show_images(pairs.transpose(0, 1).reshape(-1, 8, 1, IMAGE_SIDE, IMAGE_SIDE), scale=3)
+    per_digit = neg_elbo(vae, chosen, generator=torch.Generator().manual_seed(0))
+    st.caption(f"−ELBO of these {n_reconstruct} digits: {per_digit.mean():.2f} nats on average (one z sample each).")
+
+# ------------------------------------------------------------------------------------------------- samples
+st.header("Samples from the prior")
+st.markdown("z ~ N(0, I), then the decoder's Bernoulli means: what the model thinks a digit is.")
+left, right = st.columns(2)
+n_samples = left.slider("how many samples", 8, 64, 32, step=8, key="n_samples", bind="query-params")
+sample_seed = right.number_input("seed", 0, 10_000, 0, key="sample_seed", bind="query-params")
+show_images(signed(vae.sample(n_samples, torch.Generator().manual_seed(int(sample_seed)))), nrow=8, scale=3)
+
+# ---------------------------------------------------------------------------------------- latent traversals
+st.header("Latent traversals")
+st.markdown(
+    "Each row moves one latent dim of a digit's posterior mean by ε and decodes. The dims are ranked by their "
+    "**average KL** to the prior over test digits: a dim with KL ≈ 0 has q(z_d|x) = p(z_d) for every x, so it "
+    "carries no information and moving it changes nothing (posterior collapse of that unit)."
+)
+
+
+@st.cache_data(show_spinner="Ranking latent dims…", max_entries=8)
+def kl_per_dim(model_key: str, data_key: str, n_digits: int) -> list[float]:
+    """Mean KL(q(z_d|x) ‖ N(0, 1)) per latent dim d over n test digits (or prior samples)."""
+    x = digits[:n_digits] if digits is not None else vae.sample(n_digits, torch.Generator().manual_seed(0))
+    mu, logvar = vae.encode(x.reshape(x.shape[0], -1))
+    # the library's closed form summed over a trailing axis of size 1 = one KL per dim
+    return gaussian_kl_to_standard_normal(mu[..., None], logvar[..., None]).mean(0).tolist()
+
+
+kl = torch.tensor(kl_per_dim(token, digits_key, 2000))
+ranked = torch.argsort(kl, descending=True)
+active = int((kl > 0.01).sum())
+left, right = st.columns([2, 3])
+with left:
+    n_rows = st.slider(
+        "dims to show", 1, min(10, vae.latent_dim), min(5, vae.latent_dim), key="rows", bind="query-params"
+    )
+    source_index = st.number_input(
+        "start from test digit #" if digits is not None else "start from prior sample #",
+        0,
+        (digits.shape[0] if digits is not None else 100) - 1,
+        0,
+        key="start",
+        bind="query-params",
+    )
+    st.caption(f"**{active} of {vae.latent_dim}** dims have an average KL above 0.01 nats.")
+with right:
+    top = ranked[: min(30, vae.latent_dim)]
+    figure = go.Figure(go.Bar(x=[str(int(d)) for d in top], y=kl[top].tolist(), marker_color="#4f46e5"))
+    figure.update_layout(
+        height=240,
+        margin=dict(l=10, r=10, t=30, b=10),
+        title="average KL per latent dim (nats), most active first",
+        xaxis=dict(title="latent dim", type="category"),
+    )
+    st.plotly_chart(figure, key="kl_chart")
+
+if digits is not None:
+    start_x = digits[int(source_index)][None]
+    z0 = vae.encode(start_x)[0]
+else:
+    z0 = torch.randn(int(source_index) + 1, vae.latent_dim, generator=torch.Generator().manual_seed(0))[-1:]
+eps_values = [-3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0]
+dims = [int(d) for d in ranked[:n_rows]]
+strip = perturbation_strip(DecodedImages(vae), z0[0], dims, eps_values)  # (dims, eps, C, H, W)
+show_images(strip, scale=3)
+st.caption(
+    f"Columns: ε = {', '.join(f'{e:g}' for e in eps_values)} (ε = 0 is the reconstruction). Rows, top to bottom: "
+    + ", ".join(f"dim {d} (KL {kl[d]:.2f} nats)" for d in dims)
+    + "."
+)
+
+# ------------------------------------------------------------------------------------ -ELBO and log p(x)
+st.header("How good is it? −ELBO and log p(x)")
+st.markdown(
+    "log p(x) = log E_q[p(x|z) p(z) / q(z|x)] is estimated by importance sampling with K samples from the encoder; "
+    "it is ≥ ELBO for every K and approaches the true log-likelihood as K grows. The gap log p(x) − ELBO is "
+    "KL(q(z|x) ‖ p(z|x)): how far the encoder is from the true posterior."
+)
+if stored:
+    st.markdown(
+        "Stored in the checkpoint: " + ", ".join(f"**{k}** = {format_number(v)}" for k, v in stored.items())
+    )
+
+
+@st.cache_data(show_spinner="Measuring on test digits…", max_entries=16)
+def measure(model_key: str, data_key: str, n_digits: int, k: int) -> tuple[float, float]:
+    from vaegan.train_vae import evaluate_log_px, evaluate_neg_elbo
+
+    x = digits[:n_digits]
+    return evaluate_neg_elbo(vae, x), evaluate_log_px(vae, x, k)
+
+
+if digits is None:
+    st.caption("Live measurement needs test digits (see above).")
+else:
+    left, right = st.columns(2)
+    sizes = sorted({n for n in (100, 500, 1000, 2000) if n < digits.shape[0]} | {min(2000, digits.shape[0])})
+    n_eval = left.select_slider(
+        "test digits", sizes, min(500, sizes[-1]), key="n_eval", bind="query-params",
+        help="N test digits (a fixed random subset). log p(x) costs N × K decoder passes.",
+    )  # fmt: skip
+    k_eval = right.select_slider("importance samples K", [1, 10, 50, 200], 50, key="k", bind="query-params")
+    n_used = n_eval
+    neg_elbo_value, log_px_value = measure(token, digits_key, n_used, k_eval)
+    columns = st.columns(3)
+    columns[0].metric("−ELBO (nats)", f"{neg_elbo_value:.2f}")
+    columns[1].metric(f"log p(x), K={k_eval} (nats)", f"{log_px_value:.2f}")
+    columns[2].metric("gap log p(x) − ELBO", f"{log_px_value + neg_elbo_value:.2f}")
+    st.caption(
+        f"On {n_used:,} test digits (a fixed random subset), with fixed noise seeds "
+        "(vaegan.train_vae.evaluate_neg_elbo / evaluate_log_px, the numbers `python cli.py eval vae` prints)."
+    )
+
+share_hint()

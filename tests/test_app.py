@@ -1,0 +1,403 @@
+"""Every page of the Streamlit app under `streamlit.testing.v1.AppTest`.
+
+Each page renders without an exception, and changing any of its widgets changes what the page shows. The pages
+run on tiny random-weight checkpoints and a tiny divergence sweep written into a temporary folder (the app reads
+VAEGAN_CHECKPOINTS / VAEGAN_RESULTS / VAEGAN_APP_DATA), so these tests check the app, not how well the shipped
+models are trained; one test at the end runs every page on the real `checkpoints/` and `results/` when they exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block, Widget
+
+from vaegan.checkpoint import save_model
+from vaegan.divergences import REFERENCE_SETTING, SweepConfig, run_sweep, theta_range
+from vaegan.latent import sample_latents
+from vaegan.metrics import ClassifierConfig, DigitClassifier
+from vaegan.train_vae import evaluate_log_px, evaluate_neg_elbo
+from vaegan.vae import VAE, VAEConfig
+from vaegan.wgan import Generator, WGANConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HOME = str(REPO_ROOT / "demo" / "Home.py")
+PAGES = [
+    "views/home.py",
+    "views/divergences.py",
+    "views/samples.py",
+    "views/latent.py",
+    "views/interpolation.py",
+    "views/vae.py",
+]
+# A sweep that trains in about a second: enough to have snapshots, heat maps and a reference-style variant.
+TINY_SWEEP = dict(
+    thetas=theta_range(0.0, 2.0, 5),
+    iters=20,
+    eval_size=512,
+    snapshot_every=5,
+    snapshot_eval_size=256,
+    heatmap_thetas=(0.5, 1.0),
+    heatmap_every=10,
+    heatmap_size=11,
+)
+
+
+# ------------------------------------------------------------------------------------------------- fixtures
+
+
+@dataclass(frozen=True)
+class AppFiles:
+    checkpoints: Path
+    results: Path
+    digits: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "VAEGAN_CHECKPOINTS": str(self.checkpoints),
+            "VAEGAN_RESULTS": str(self.results),
+            "VAEGAN_APP_DATA": str(self.digits),
+        }
+
+
+def lively_generator() -> Generator:
+    """A tiny random generator whose images vary: a freshly initialised DCGAN draws an almost flat grey (pixel std
+    0.06), so an ε edit would not change a single 8-bit pixel. Scaling each transposed convolution by 4 gives
+    pixel std ~0.4, and every test that checks "the image changed" checks something visible."""
+    generator = Generator(WGANConfig(latent_dim=16, width=8))
+    with torch.no_grad():
+        for module in generator.modules():
+            if isinstance(module, torch.nn.ConvTranspose2d):
+                module.weight.mul_(4.0)
+    return generator
+
+
+def make_app_files(root: Path) -> AppFiles:
+    """Tiny random-weight models, two tiny sweeps and 600 random binary test 'digits' under `root`."""
+    files = AppFiles(root / "checkpoints", root / "results", root / "digits.npz")
+    files.checkpoints.mkdir(parents=True, exist_ok=True)
+    files.results.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    save_model(
+        VAE(VAEConfig(latent_dim=8, hidden=32)),
+        files.checkpoints / "vae.safetensors",
+        dataset="random",
+        steps=1,
+        metrics={"valid_neg_elbo": 543.21},
+    )
+    save_model(lively_generator(), files.checkpoints / "wgan.safetensors", steps=1)
+    run_sweep(SweepConfig(**TINY_SWEEP)).save(files.results / "divergences.json")
+    reference = dataclasses.replace(REFERENCE_SETTING, width=16, depth=2, **TINY_SWEEP)
+    run_sweep(reference).save(files.results / "divergences_reference.json")
+    rng = np.random.default_rng(0)
+    sizes = {"train": 40, "valid": 40, "test": 600}
+    splits = {s: (rng.random((n, 28, 28)) < 0.2).astype(np.uint8) for s, n in sizes.items()}
+    np.savez(files.digits, **splits)
+    return files
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads() -> Iterator[None]:
+    """The pages set torch's intra-op thread count for their own runs (demo.common.inference_only); torch keeps
+    that value for threads it has not initialised yet, so give the rest of the test session its value back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def app_files(tmp_path_factory: pytest.TempPathFactory) -> AppFiles:
+    return make_app_files(tmp_path_factory.mktemp("app"))
+
+
+OpenPage = Callable[..., AppTest]
+
+
+@pytest.fixture
+def open_page(app_files: AppFiles, monkeypatch: pytest.MonkeyPatch) -> OpenPage:
+    """open_page(path, query=None, env=None) -> an AppTest that has run the page (with query params)."""
+    for name, value in app_files.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("VAEGAN_DATA", str(app_files.results / "no-downloads-here"))
+
+    def open_(path: str, query: dict[str, str] | None = None, env: dict[str, str | None] | None = None) -> AppTest:
+        for name, value in (env or {}).items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        at = AppTest.from_file(HOME, default_timeout=120)
+        if path != "views/home.py":  # Home is the default page
+            # Before a first run AppTest finds a page by its file name, which is also each page's url_path here:
+            # one run of the page instead of a run of Home and then one of the page.
+            at.switch_page(path)
+        at.query_params.update(query or {})
+        return at.run()
+
+    return open_
+
+
+# -------------------------------------------------------------------------------------------------- helpers
+
+
+def shown(at: AppTest) -> list[str]:
+    """Everything the page displays except its widgets: markdown, captions, metrics, image URLs (content
+    hashes), chart specs, tables. Two runs show the same page exactly when these lists are equal."""
+    return [
+        f"{node.type}: {node.proto}"
+        for node in at.main
+        if not isinstance(node, (Widget, Block)) and node.type not in ("exception",)
+    ]
+
+
+def widget_keys(at: AppTest) -> set[str]:
+    return {node.key for node in at.main if isinstance(node, Widget) and node.key}
+
+
+def assert_healthy(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [i.value for i in at.info]
+    parts += [e.value for e in at.error] + [c.value for c in at.code]
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------------- every page, every widget
+
+# New values for the widgets of each page; each must change the page's output. The ε sliders of the latent page
+# have keys that depend on the ranking ("eps<dim>"), so they are matched by prefix.
+WIDGET_CHANGES: dict[str, dict[str, object]] = {
+    "views/home.py": {},
+    "views/divergences.py": {
+        "family": "gaussian",
+        "reference": True,
+        "train": ["jensen-shannon"],
+        "iters": 20,
+        "n_theta": 5,
+        "opt": "sgd",
+        "lr": 1e-3,
+        "show": ["wasserstein"],
+        "theta": 0.5,
+        "critic": "wasserstein",
+    },
+    "views/samples.py": {"seed": 3, "n": 16},
+    "views/latent.py": {"seed": 2, "sample": 3, "dim": 0, "eps*": 2.5},
+    "views/interpolation.py": {"a": 5, "b": 6, "steps": 4, "mode": "lerp"},
+    "views/vae.py": {
+        "n_rec": 8,
+        "digits": 1,
+        "n_samples": 16,
+        "sample_seed": 2,
+        "rows": 2,
+        "start": 3,
+        "n_eval": 100,
+        "k": 10,
+    },
+}
+# Buttons (actions, tested on their own below) and the download button (its payload is the image shown).
+ACTIONS = {"run", "regenerate", "reset", "download"}
+
+
+def change_for(page: str, key: str) -> object:
+    changes = WIDGET_CHANGES[page]
+    if key in changes:
+        return changes[key]
+    prefixed = [pattern for pattern in changes if pattern.endswith("*") and key.startswith(pattern[:-1])]
+    assert prefixed, f"{page}: widget {key!r} has no test that changes it (add it to WIDGET_CHANGES)"
+    return changes[prefixed[0]]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_and_every_widget_changes_the_output(page: str, open_page: OpenPage) -> None:
+    at = open_page(page)
+    assert_healthy(at)
+    baseline = shown(at)
+    assert baseline, f"{page} shows nothing"
+    assert shown(open_page(page)) == baseline, f"{page}: the same inputs must show the same page"
+    keys = sorted(widget_keys(at) - ACTIONS)
+    for key in keys:
+        fresh = open_page(page)
+        widget = fresh.main.get_by_key(key)
+        value = change_for(page, key)
+        assert widget.value != value, f"{page}: {key} already is {value!r}; pick another test value"
+        widget.set_value(value).run()
+        assert_healthy(fresh)
+        assert shown(fresh) != baseline, f"{page}: setting {key} to {value!r} did not change the output"
+
+
+# ---------------------------------------------------------------------------------------------- URL state
+
+
+def test_page_state_comes_from_the_url(open_page: OpenPage) -> None:
+    at = open_page("views/samples.py", query={"seed": "7", "n": "16"})
+    assert at.main.get_by_key("seed").value == 7
+    assert at.main.get_by_key("n").value == 16
+    assert "16 samples, seed 7" in [c for img in at.image for c in img.captions]
+    # The other direction, widget -> URL, is written by the browser: tests/test_browser.py checks it.
+
+    shared = open_page("views/interpolation.py", query={"mode": "lerp", "steps": "5"})
+    assert shared.main.get_by_key("mode").value == "lerp"
+    assert len(shared.image[0].value) == 5
+
+
+# ------------------------------------------------------------------------------------------------ actions
+
+
+def test_regenerate_moves_to_the_next_seed_and_the_download_is_the_shown_grid(open_page: OpenPage) -> None:
+    at = open_page("views/samples.py")
+    before = shown(at)
+    at.main.get_by_key("regenerate").click().run()
+    assert_healthy(at)
+    assert at.main.get_by_key("seed").value == 1
+    assert shown(at) != before
+    download = at.main.get_by_key("download")
+    assert download.proto.label == "Download PNG"
+
+
+def test_latent_edit_moves_exactly_the_slider_dims_and_reset_restores(open_page: OpenPage, app_files: AppFiles) -> None:
+    at = open_page("views/latent.py", query={"seed": "4", "sample": "2"})
+    before = shown(at)
+    slider_keys = sorted(k for k in widget_keys(at) if k.startswith("eps"))
+    assert len(slider_keys) >= 2
+    at.main.get_by_key(slider_keys[0]).set_value(3.0)
+    at.main.get_by_key(slider_keys[1]).set_value(-1.5).run()
+    assert_healthy(at)
+    # The caption reports ||z'||: check it against an independent computation of z + 3 e_a - 1.5 e_b.
+    z = sample_latents(8, 16, 4)[2]
+    edited = z.clone()
+    edited[int(slider_keys[0][3:])] += 3.0
+    edited[int(slider_keys[1][3:])] -= 1.5
+    assert f"‖z'‖ = {edited.norm():.2f}" in texts(at)
+    assert f"‖z‖ = {z.norm():.2f}" in texts(at)
+
+    at.main.get_by_key("reset").click().run()
+    assert_healthy(at)
+    assert all(at.main.get_by_key(k).value == 0.0 for k in slider_keys)
+    assert shown(at) == before
+
+
+def test_training_your_own_critics_shows_your_run(open_page: OpenPage) -> None:
+    at = open_page("views/divergences.py")
+    at.main.get_by_key("train").set_value(["total-variation"])
+    at.main.get_by_key("iters").set_value(20)
+    at.main.get_by_key("n_theta").set_value(5)
+    at.main.get_by_key("run").click().run()
+    assert_healthy(at)
+    assert "your run in this session" in texts(at)
+    assert at.main.get_by_key("show").options == ["total-variation"]
+    frames = re.findall(r'\\"name\\":\\"(\d+)\\"', str(at.main.get_by_key("sweep_chart").proto))
+    assert frames, "the sweep chart should be animated: one frame per snapshot"
+
+
+def test_vae_numbers_are_the_library_numbers(open_page: OpenPage, app_files: AppFiles) -> None:
+    at = open_page("views/vae.py", query={"n_eval": "100", "k": "10"})
+    assert_healthy(at)
+    model = VAE.from_pretrained(str(app_files.checkpoints / "vae.safetensors"))
+    with np.load(app_files.digits) as f:
+        test = torch.from_numpy(f["test"]).float().reshape(-1, 784)
+    x = test[torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:100]]  # the page's subset
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["−ELBO (nats)"] == f"{evaluate_neg_elbo(model, x):.2f}"
+    assert metrics["log p(x), K=10 (nats)"] == f"{evaluate_log_px(model, x, 10):.2f}"
+    assert "valid_neg_elbo" in texts(at) and "543.210" in texts(at)
+
+
+def test_divergence_table_shows_the_sweep_and_its_closed_forms(open_page: OpenPage, app_files: AppFiles) -> None:
+    from vaegan.divergences import SweepResult, exact_divergence
+
+    at = open_page("views/divergences.py")
+    table = at.dataframe[0].value
+    result = SweepResult.load(app_files.results / "divergences.json")
+    assert list(table["θ"]) == result.thetas
+    assert list(table["Wasserstein-1 estimate"]) == [round(v, 4) for v in result.estimates["wasserstein"]]
+    assert list(table["Wasserstein-1 truth"]) == [round(abs(t), 4) for t in result.thetas]
+    hellinger_truth = [exact_divergence("lines", "hellinger", t) for t in result.thetas]
+    assert list(table["squared Hellinger truth"]) == [round(v, 4) for v in hellinger_truth]
+    assert hellinger_truth[0] == 0.0 and all(math.isclose(v, 2.0) for v in hellinger_truth[1:])
+
+
+# ------------------------------------------------------------------------------------ friendly failures
+
+
+@pytest.mark.parametrize("page", PAGES[2:])
+def test_missing_checkpoint_shows_the_command_that_makes_it(page: str, open_page: OpenPage, tmp_path: Path) -> None:
+    at = open_page(page, env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
+    assert not at.exception
+    assert any("checkpoint yet" in info.value for info in at.info)
+    command = "python cli.py train vae" if page.endswith("vae.py") else "python cli.py train wgan"
+    assert any(code.value.startswith(command) and str(tmp_path) in code.value for code in at.code)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not a safetensors file at all", b"\x08\x00\x00\x00\x00\x00\x00\x00{}", None],
+    ids=["garbage", "truncated", "wrong-kind"],
+)
+def test_corrupt_or_wrong_checkpoint_is_a_friendly_error(
+    content: bytes | None, open_page: OpenPage, app_files: AppFiles, tmp_path: Path
+) -> None:
+    target = tmp_path / "wgan.safetensors"
+    if content is None:  # a VAE file where the generator should be
+        target.write_bytes((app_files.checkpoints / "vae.safetensors").read_bytes())
+    else:
+        target.write_bytes(content)
+    at = open_page("views/samples.py", env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
+    assert not at.exception
+    assert len(at.error) == 1 and "could not be loaded" in at.error[0].value
+    assert any(code.value.startswith("python cli.py train wgan") for code in at.code)
+
+    home = open_page("views/home.py", env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
+    assert not home.exception
+
+
+def test_missing_sweep_and_missing_digits_are_explained(open_page: OpenPage, tmp_path: Path) -> None:
+    at = open_page("views/divergences.py", env={"VAEGAN_RESULTS": str(tmp_path)})
+    assert not at.exception
+    assert any(code.value.startswith("python cli.py compare") for code in at.code)
+
+    vae = open_page("views/vae.py", env={"VAEGAN_APP_DATA": None, "VAEGAN_DATA": str(tmp_path)})
+    assert_healthy(vae)
+    assert any("No test digits" in info.value for info in vae.info)
+    assert vae.main.get_by_key("download_digits").proto.label == "Download the test digits"
+    assert len(vae.image) >= 2  # samples and traversals still work without data
+
+
+def test_classifier_labels_appear_under_strips(open_page: OpenPage, app_files: AppFiles, tmp_path: Path) -> None:
+    for name in ("vae.safetensors", "wgan.safetensors"):
+        (tmp_path / name).write_bytes((app_files.checkpoints / name).read_bytes())
+    save_model(DigitClassifier(ClassifierConfig(width=4, feature_dim=8)), tmp_path / "classifier.safetensors")
+    at = open_page("views/interpolation.py", env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
+    assert_healthy(at)
+    captions = [c for img in at.image[:2] for c in img.captions]
+    assert captions and all(re.fullmatch(r"t=\d\.\d\d · \d \(\d\.\d\d\)", c) for c in captions), captions
+
+
+# ------------------------------------------------------------------------------------- the shipped files
+
+
+def test_every_page_on_the_real_checkpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    # results/ may still lack a sweep: the Divergences page then explains how to make one (checked: no error).
+    needed = [REPO_ROOT / "checkpoints" / name for name in ("vae.safetensors", "wgan.safetensors")]
+    missing = [str(p.relative_to(REPO_ROOT)) for p in needed if not p.exists()]
+    if missing:
+        pytest.skip(f"the shipped files are not there yet: {', '.join(missing)}")
+    for name in ("VAEGAN_CHECKPOINTS", "VAEGAN_RESULTS", "VAEGAN_APP_DATA"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(HOME, default_timeout=300).run()
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert not at.error, (page, [e.value for e in at.error])
