@@ -243,29 +243,32 @@ def animated_gif(frames: Sequence[Image.Image], *, frame_ms: int = 150, bounce: 
     return buffer.getvalue()
 
 
-def classify(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """(predicted digit, its probability) per image from the digit classifier, or None while there is none.
+def classifier_for(images: torch.Tensor) -> torch.nn.Module | None:
+    """The digit classifier when it can read `images`, else None.
 
-    This is the one place that knows about the classifier. It reads the WGAN's format, (N, 3, 32, 32) in
-    [-1, 1]; other images (the VAE's 28x28 grey digits) get None.
+    This is the one place that decides whether the classifier applies. It reads the WGAN's format, (N, 3, 32, 32)
+    in [-1, 1]; other images (the VAE's 28x28 grey digits) get None, and so does every image while there is no
+    classifier file.
     """
     if images.dim() != 4 or tuple(images.shape[1:]) != (3, 32, 32):
         return None
-    classifier = try_load(CLASSIFIER_SLOT)
-    if classifier is None:
-        return None
+    return try_load(CLASSIFIER_SLOT)
+
+
+def classify(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(predicted digit, its probability) per image, or None while no classifier applies."""
     from vaegan.metrics import predict_digits
 
-    return predict_digits(classifier, images)
+    classifier = classifier_for(images)
+    return None if classifier is None else predict_digits(classifier, images)
 
 
 def digit_labels(images: torch.Tensor) -> list[str] | None:
-    """Captions such as "7 (0.98)" for strips and interpolations, or None while there is no classifier."""
-    prediction = classify(images)
-    if prediction is None:
-        return None
-    digits, probabilities = prediction
-    return [f"{int(d)} ({float(p):.2f})" for d, p in zip(digits, probabilities, strict=True)]
+    """Captions such as "7 (0.98)" for strips and interpolations, or None while no classifier applies."""
+    from vaegan.metrics import label_images
+
+    classifier = classifier_for(images)
+    return None if classifier is None else label_images(classifier, images)
 
 
 # ------------------------------------------------------------------------------------------- test digits

@@ -7,6 +7,7 @@ import streamlit as st
 import torch
 
 from demo.common import (
+    CLASSIFIER_SLOT,
     WGAN_SLOT,
     model_token,
     page_header,
@@ -14,6 +15,7 @@ from demo.common import (
     share_hint,
     show_images,
     show_strip,
+    try_load,
 )
 from vaegan.latent import generate, perturbation_strip, rank_latent_dims, sample_latents
 
@@ -133,4 +135,36 @@ figure.update_layout(
     yaxis=dict(title="RMS pixel change"),
 )
 st.plotly_chart(figure, key="ranking_chart")
+
+# ------------------------------------------------------------------------------------- semantic ranking
+classifier = try_load(CLASSIFIER_SLOT)
+if classifier is not None:
+    st.subheader("Dims ranked by how often they change the digit")
+    st.caption(
+        "Pixel change is not meaning: a dim can move many pixels and keep a 7 a 7. Here the digit classifier reads "
+        "G(z + ε e_d) for ε ∈ {−5, …, 4} (ε ≠ 0) and counts how often the predicted digit differs from the one "
+        "of G(z)."
+    )
+
+    @st.cache_data(show_spinner="Reading digits along every dim…", max_entries=32)
+    def semantic_ranking(model_key: str, seed: int, index: int) -> list[tuple[int, float]]:
+        from vaegan.metrics import semantic_rank
+
+        return semantic_rank(generator, classifier, z[None], [e for e in STRIP_EPS if e != 0.0])
+
+    semantic = semantic_ranking(token + model_token(CLASSIFIER_SLOT), int(seed), int(index))[:30]
+    semantic_figure = go.Figure(
+        go.Bar(
+            x=[str(d) for d, _ in semantic],
+            y=[rate for _, rate in semantic],
+            marker_color=["#e11d48" if d == int(chosen_dim) else "#0d9488" for d, _ in semantic],
+        )
+    )
+    semantic_figure.update_layout(
+        height=260,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(title="latent dim", type="category"),
+        yaxis=dict(title="share of ε that change the digit", range=[0, 1]),
+    )
+    st.plotly_chart(semantic_figure, key="semantic_chart")
 share_hint()

@@ -1,0 +1,65 @@
+"""Tensors -> image grids -> PNG bytes/files. The CLI and the app share these, so both show the same pictures.
+
+Images in the library are float tensors in [-1, 1] (the generator's Tanh range); `to_unit` maps them to [0, 1]
+and everything after that is torchvision's `make_grid` plus PIL's PNG encoder.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vaegan.checkpoint import atomic_write_bytes
+from vaegan.errors import ConfigError
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> [0, 1] (clamped, so small overshoots of a model do not wrap around when quantised)."""
+    return ((images.detach().float() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def make_grid_image(images: torch.Tensor, nrow: int = 8, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1], or (R, K, C, H, W) as R rows of K -> uint8 (height, width, 3) grid.
+
+    A 5-d input is laid out row by row with K images per row, whatever `nrow` says (strips and interpolations
+    are tables: rows mean something). Grey (C = 1) is shown as RGB. Padding is white by default.
+    """
+    from torchvision.utils import make_grid  # lazy: importing torchvision costs seconds, training does not need it
+
+    if images.dim() == 5:
+        nrow = images.shape[1]
+        images = images.reshape(-1, *images.shape[2:])
+    if images.dim() != 4 or images.shape[1] not in (1, 3) or images.shape[0] == 0:
+        raise ConfigError(f"expected images (N, 1|3, H, W) or (R, K, 1|3, H, W), got shape {tuple(images.shape)}")
+    grid = make_grid(to_unit(images.cpu()), nrow=max(1, nrow), padding=padding, pad_value=pad_value)
+    if grid.shape[0] == 1:
+        grid = grid.expand(3, -1, -1)
+    return (grid.permute(1, 2, 0) * 255.0).round().to(torch.uint8).numpy()
+
+
+def png_bytes(images_or_array: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 2) -> bytes:
+    """A PNG of a grid of images (tensor in [-1, 1]) or of a ready uint8 (H, W, 3) array."""
+    from PIL import Image
+
+    if isinstance(images_or_array, torch.Tensor):
+        array = make_grid_image(images_or_array, nrow=nrow, padding=padding)
+    else:
+        array = np.asarray(images_or_array)
+        if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+            raise ConfigError(f"expected a uint8 (H, W, 3) array, got {array.dtype} {array.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_png(
+    path: str | os.PathLike[str], images_or_array: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 2
+) -> Path:
+    """Write `png_bytes(...)` to `path` atomically (a viewer never sees half a file)."""
+    path = Path(path)
+    atomic_write_bytes(path, png_bytes(images_or_array, nrow=nrow, padding=padding))
+    return path

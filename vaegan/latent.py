@@ -1,0 +1,245 @@
+"""Latent-space tools for a generator z -> image: sampling, perturbation strips, interpolation and ranking of the
+directions that change the image most.
+
+Pure functions on tensors. The generator runs in eval mode (BatchNorm uses its running statistics, so an image
+depends on its own z only) and is put back in its previous mode afterwards; everything is deterministic given the
+seeds. A "generator" is any module mapping (N, D) -> (N, C, H, W); images are in [-1, 1].
+
+The one measure of "how much a direction v changes the image" used throughout:
+
+    change(v) = mean over the latents z_i of RMS over pixels of  G(z_i + eps * v) - G(z_i)
+
+in [-1, 1] image units (0: no change; 2: every pixel flips from black to white).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from vaegan.errors import ConfigError
+
+INTERPOLATION_MODES = ("lerp", "slerp")
+
+
+@contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was_training)
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    for tensor in module.parameters():
+        return tensor.device
+    return torch.device("cpu")
+
+
+# ---------------------------------------------------------------------------------------------- sampling
+
+
+def sample_latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
+    """n draws from the prior N(0, I), (n, latent_dim), from a private RNG seeded by `seed` (CPU, float32)."""
+    if n < 1 or latent_dim < 1:
+        raise ConfigError("need n >= 1 latents of latent_dim >= 1")
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """G(z) for z (N, D), in batches, as float32 on the CPU; values in [-1, 1]."""
+    if z.dim() != 2:
+        raise ConfigError(f"expected latents of shape (N, D), got {tuple(z.shape)}")
+    device = _device_of(generator)
+    with _eval_mode(generator):
+        parts = [generator(chunk.to(device)).float().cpu() for chunk in z.split(max(1, batch_size))]
+    return torch.cat(parts)
+
+
+# ---------------------------------------------------------------------------------------- perturbations
+
+
+def parse_eps(text: str) -> list[float]:
+    """'start:stop:count' -> count evenly spaced values from start to stop (both included); '-1,0,2' -> a list."""
+    try:
+        if ":" in text:
+            start, stop, count = text.split(":")
+            return torch.linspace(float(start), float(stop), int(count)).tolist()
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"eps {text!r}: expected start:stop:count (e.g. -5:4:10) or a comma list") from exc
+
+
+def direction_strip(
+    generator: nn.Module, z: torch.Tensor, directions: torch.Tensor, eps_values: Sequence[float]
+) -> torch.Tensor:
+    """Images of z + eps * v for each direction v (rows) and each eps (columns): (R, K, C, H, W)."""
+    z = z.reshape(1, -1)
+    if directions.dim() != 2 or directions.shape[1] != z.shape[1]:
+        raise ConfigError(f"directions must be (R, {z.shape[1]}), got {tuple(directions.shape)}")
+    eps = torch.as_tensor(list(eps_values), dtype=z.dtype)
+    if eps.numel() == 0:
+        raise ConfigError("need at least one eps value")
+    latents = z + eps.view(1, -1, 1) * directions.to(z.dtype).unsqueeze(1)  # (R, K, D)
+    images = generate(generator, latents.reshape(-1, z.shape[1]))
+    return images.reshape(directions.shape[0], eps.numel(), *images.shape[1:])
+
+
+def perturbation_strip(
+    generator: nn.Module, z: torch.Tensor, dims: Sequence[int], eps_values: Sequence[float]
+) -> torch.Tensor:
+    """Images of z + eps * e_d: rows are latent dims d, columns eps values -> (len(dims), len(eps), C, H, W)."""
+    latent_dim = z.numel()
+    if not dims:
+        raise ConfigError("need at least one latent dim")
+    bad = [d for d in dims if not 0 <= d < latent_dim]
+    if bad:
+        raise ConfigError(f"latent dims {bad} are outside 0..{latent_dim - 1}")
+    return direction_strip(generator, z, torch.eye(latent_dim)[list(dims)], eps_values)
+
+
+# ---------------------------------------------------------------------------------------- interpolation
+
+
+def interpolate_latent(z0: torch.Tensor, z1: torch.Tensor, steps: int, mode: str = "lerp") -> torch.Tensor:
+    """`steps` latents from z0 to z1 (both included), (steps, D).
+
+    lerp: (1 - t) z0 + t z1. slerp: along the great circle, sin((1 - t) w) / sin w * z0 + sin(t w) / sin w * z1
+    with w the angle between z0 and z1 (norms are interpolated too). In high dimension a Gaussian sample lies near
+    the sphere of radius sqrt(D); lerp cuts through its inside (the midpoint of two independent draws has norm
+    ~ sqrt(D/2)), slerp stays near typical norms.
+    """
+    z0, z1 = z0.reshape(-1).float(), z1.reshape(-1).float()
+    if z0.shape != z1.shape:
+        raise ConfigError(f"z0 and z1 differ in size: {z0.numel()} vs {z1.numel()}")
+    if steps < 2:
+        raise ConfigError("an interpolation needs steps >= 2")
+    if mode not in INTERPOLATION_MODES:
+        raise ConfigError(f"unknown interpolation mode {mode!r}; choose one of {', '.join(INTERPOLATION_MODES)}")
+    t = torch.linspace(0.0, 1.0, steps).unsqueeze(1)
+    if mode == "slerp":
+        cos = torch.dot(z0, z1) / (z0.norm() * z1.norm()).clamp_min(1e-12)
+        omega = torch.arccos(cos.clamp(-1.0, 1.0))
+        if omega.abs() > 1e-4 and (math.pi - omega).abs() > 1e-4:
+            s = torch.sin(omega)
+            return torch.sin((1.0 - t) * omega) / s * z0 + torch.sin(t * omega) / s * z1
+        # (anti)parallel: the great circle is not unique (or is a point); fall back to the straight line.
+    return (1.0 - t) * z0 + t * z1
+
+
+def interpolation_rows(
+    generator: nn.Module, z0: torch.Tensor, z1: torch.Tensor, steps: int, mode: str = "lerp"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(latent_row, fade_row), each (steps, C, H, W): G along the latent path vs a cross-fade of G(z0) and G(z1).
+
+    The two rows share their end images; what differs is the middle: a good latent space morphs one digit into
+    another, a pixel fade superimposes them.
+    """
+    latent_row = generate(generator, interpolate_latent(z0, z1, steps, mode))
+    t = torch.linspace(0.0, 1.0, steps).view(-1, 1, 1, 1)
+    fade_row = (1.0 - t) * latent_row[:1] + t * latent_row[-1:]
+    return latent_row, fade_row
+
+
+# -------------------------------------------------------------------------------------------- ranking
+
+
+def output_change(generator: nn.Module, z: torch.Tensor, directions: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """change(v) of the module docstring for each row v of `directions` (R, D) over the latents z (N, D) -> (R,)."""
+    z = z.reshape(-1, directions.shape[1]).float()
+    base = generate(generator, z)
+    moved = generate(generator, (z.unsqueeze(0) + eps * directions.float().unsqueeze(1)).reshape(-1, z.shape[1]))
+    diff = moved.reshape(directions.shape[0], z.shape[0], -1) - base.reshape(1, z.shape[0], -1)
+    return diff.pow(2).mean(dim=2).sqrt().mean(dim=1)
+
+
+def rank_latent_dims(generator: nn.Module, z: torch.Tensor, eps: float = 1.0) -> list[tuple[int, float]]:
+    """Every latent dim d with change(e_d) over the latents z (N, D), largest change first."""
+    latent_dim = z.shape[-1]
+    scores = output_change(generator, z, torch.eye(latent_dim), eps)
+    order = torch.argsort(scores, descending=True, stable=True)
+    return [(int(d), float(scores[d])) for d in order]
+
+
+@dataclass
+class PrincipalDirections:
+    directions: torch.Tensor  # (k, D) unit latent directions, most important first
+    variance: torch.Tensor  # (k,) what the PCA ranks by (eigenvalue of E[J^T J], or feature-PCA variance)
+    scores: torch.Tensor  # (k,) change(v) with the eps given, comparable with rank_latent_dims
+    method: str
+
+
+def _fix_signs(directions: torch.Tensor) -> torch.Tensor:
+    """Eigenvectors are defined up to sign; make each one's largest entry positive, so results are reproducible."""
+    index = directions.abs().argmax(dim=1, keepdim=True)
+    return directions * torch.sign(directions.gather(1, index))
+
+
+def jacobian_gram(generator: nn.Module, z: torch.Tensor, h: float = 1e-2) -> torch.Tensor:
+    """E_z[J(z)^T J(z)] / P (D x D), J = dG/dz by central differences, P = pixels: the mean squared change per
+    pixel of G when z moves by a unit vector v is v^T M v (for small steps)."""
+    z = z.float()
+    n, latent_dim = z.shape
+    basis = torch.eye(latent_dim) * h
+    gram = torch.zeros(latent_dim, latent_dim, dtype=torch.float64)
+    for zi in z:
+        plus = generate(generator, zi + basis)
+        minus = generate(generator, zi - basis)
+        jac = ((plus - minus).reshape(latent_dim, -1) / (2.0 * h)).double()  # (D, P): row d = dG/dz_d
+        gram += jac @ jac.T / jac.shape[1]
+    return (gram / n).float()
+
+
+def principal_directions(
+    generator: nn.Module,
+    z: torch.Tensor,
+    *,
+    k: int = 10,
+    method: str = "jacobian",
+    layer: int = 1,
+    eps: float = 1.0,
+) -> PrincipalDirections:
+    """The k latent directions that change the generator's output most, GANSpace-style.
+
+    method "jacobian": eigenvectors of E_z[J^T J] (the PCA of output changes under small latent steps); v^T M v is
+    the mean squared pixel change per unit step along v, so the top eigenvector is the single most effective
+    direction. method "features": GANSpace (Harkonen et al., 2020) for a generator without a mapping network:
+    PCA of the activations after block `layer` (generator.features), each principal component carried back to
+    latent space by least squares regression of z on the PCA coordinates.
+    """
+    z = z.reshape(-1, z.shape[-1]).float()
+    latent_dim = z.shape[1]
+    k = min(k, latent_dim)
+    if k < 1:
+        raise ConfigError("k must be >= 1")
+    if method == "jacobian":
+        eigenvalues, eigenvectors = torch.linalg.eigh(jacobian_gram(generator, z).double())
+        order = torch.argsort(eigenvalues, descending=True)[:k]
+        directions, variance = eigenvectors[:, order].T.float(), eigenvalues[order].float()
+    elif method == "features":
+        if not hasattr(generator, "features"):
+            raise ConfigError("method 'features' needs a generator with a features(z, layer) method")
+        if z.shape[0] <= k:
+            raise ConfigError(f"feature PCA needs more latents than directions ({z.shape[0]} <= {k})")
+        device = _device_of(generator)
+        with _eval_mode(generator):
+            feats = generator.features(z.to(device), layer).float().cpu().reshape(z.shape[0], -1)
+        centred = feats - feats.mean(dim=0)
+        _, singular, v_t = torch.linalg.svd(centred.double(), full_matrices=False)
+        coords = centred.double() @ v_t[:k].T  # (N, k) PCA coordinates
+        # z ~ coords @ U: row i of U is the latent direction that moves along feature component i.
+        u = torch.linalg.lstsq(coords, (z - z.mean(dim=0)).double()).solution  # (k, D)
+        directions = (u / u.norm(dim=1, keepdim=True).clamp_min(1e-12)).float()
+        variance = (singular[:k] ** 2 / (z.shape[0] - 1)).float()
+    else:
+        raise ConfigError(f"unknown method {method!r}; choose jacobian or features")
+    directions = _fix_signs(directions)
+    return PrincipalDirections(directions, variance, output_change(generator, z, directions, eps), method)

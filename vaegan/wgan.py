@@ -1,0 +1,239 @@
+"""WGAN-GP for 32x32 RGB images: a DCGAN generator, a BatchNorm-free critic, the gradient penalty and one step
+of each player.
+
+Read top to bottom: config -> generator -> critic -> gradient penalty -> critic step -> generator step -> EMA.
+
+The objective (Gulrajani et al., 2017) for a critic f and generator G with prior z ~ N(0, I):
+
+    critic loss    = E[f(G(z))] - E[f(x)] + lambda * E[(||grad_x_hat f(x_hat)||_2 - 1)^2]
+    generator loss = -E[f(G(z))]
+
+where x_hat = a * x + (1 - a) * G(z) with ONE a ~ U(0, 1) per sample and the norm taken over the whole sample
+(C x H x W). E[f(x)] - E[f(G(z))] is the critic's estimate of the Wasserstein-1 distance ("W estimate").
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from vaegan.errors import ConfigError
+
+IMAGE_SIDE = 32
+
+
+@dataclass(frozen=True)
+class WGANConfig:
+    latent_dim: int = 100
+    width: int = 64  # channels of the 16x16 layer; the 8x8 and 4x4 layers have 2x and 4x this many
+    channels: int = 3
+
+    def __post_init__(self) -> None:
+        if self.latent_dim < 1 or self.width < 1 or self.channels < 1:
+            raise ConfigError("latent_dim, width and channels must be positive")
+
+
+# ------------------------------------------------------------------------------------------ networks
+
+
+class Generator(nn.Module):
+    """z (B, latent_dim) -> images (B, channels, 32, 32) in [-1, 1]: 1x1 -> 4x4 -> 8x8 -> 16x16 -> 32x32."""
+
+    config_class = WGANConfig
+
+    def __init__(self, config: WGANConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or WGANConfig()
+        w, c, z = self.config.width, self.config.channels, self.config.latent_dim
+        # Convolutions before BatchNorm carry no bias: BatchNorm's shift would cancel it.
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(z, 4 * w, 4, 1, 0, bias=False), nn.BatchNorm2d(4 * w), nn.ReLU(True),
+            nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(True),
+            nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(True),
+            nn.ConvTranspose2d(w, c, 4, 2, 1), nn.Tanh(),
+        )  # fmt: skip
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.reshape(z.shape[0], -1, 1, 1))
+
+    def features(self, z: torch.Tensor, layer: int) -> torch.Tensor:
+        """The activation after block `layer` (0: 4x4, 1: 8x8, 2: 16x16), for GANSpace-style feature PCA."""
+        if layer not in (0, 1, 2):
+            raise ConfigError(f"generator feature layer must be 0, 1 or 2, got {layer}")
+        return self.net[: 3 * (layer + 1)](z.reshape(z.shape[0], -1, 1, 1))
+
+    def from_features(self, h: torch.Tensor, layer: int) -> torch.Tensor:
+        """The rest of the generator, from the activation `features(z, layer)` returns."""
+        return self.net[3 * (layer + 1) :](h)
+
+
+class Critic(nn.Module):
+    """images (B, channels, 32, 32) -> one real score per image, (B,). No BatchNorm: the penalty is per sample."""
+
+    config_class = WGANConfig
+
+    def __init__(self, config: WGANConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or WGANConfig()
+        w, c = self.config.width, self.config.channels
+        self.net = nn.Sequential(
+            nn.Conv2d(c, w, 4, 2, 1), nn.LeakyReLU(0.2, True),  # 16x16
+            nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(0.2, True),  # 8x8
+            nn.Conv2d(2 * w, 4 * w, 4, 2, 1), nn.LeakyReLU(0.2, True),  # 4x4
+            nn.Conv2d(4 * w, 1, 4, 1, 0),  # 1x1
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).reshape(x.shape[0])
+
+
+# ---------------------------------------------------------------------------------- gradient penalty
+
+
+def interpolate(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
+    """x_hat = a * real + (1 - a) * fake with one a ~ U(0, 1) per sample (broadcast over C, H, W)."""
+    if alpha is None:
+        alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    return alpha * real + (1.0 - alpha) * fake
+
+
+def per_sample_grad_norm(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """||d outputs[i] / d inputs[i]||_2 over all of C x H x W, one number per sample, differentiable.
+
+    Summing the outputs is exact here because sample i's score depends on sample i's input only (the critic has
+    no BatchNorm), so d(sum)/d inputs[i] = d outputs[i] / d inputs[i].
+    """
+    (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
+    return grad.float().flatten(1).norm(2, dim=1)
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[(||grad f(x_hat)|| - 1)^2] with one interpolation coefficient and one gradient norm per sample."""
+    x_hat = interpolate(real, fake.detach()).requires_grad_(True)
+    return ((per_sample_grad_norm(critic(x_hat), x_hat) - 1.0) ** 2).mean()
+
+
+# ------------------------------------------------------------------------------------- training steps
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """How a step runs: penalty weight, autocast dtype, batching of the critic passes, memory format."""
+
+    gp_weight: float = 10.0
+    autocast_dtype: torch.dtype | None = None  # None: fp32; torch.bfloat16 / torch.float16: autocast
+    fused_critic_batch: bool = True  # one critic pass over [real; fake] instead of two
+    channels_last: bool = False  # NHWC activations (oneDNN/cuDNN convolutions are faster in it)
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+
+@dataclass
+class CriticStats:
+    """Detached scalars of one critic step (tensors: reading them with .item() is left to the caller)."""
+
+    loss: torch.Tensor
+    wasserstein: torch.Tensor  # E[f(real)] - E[f(fake)]
+    penalty: torch.Tensor  # unweighted
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):  # noqa: ANN202 - a context manager
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+
+
+def _backward(loss: torch.Tensor, scaler: torch.amp.GradScaler | None) -> None:
+    (scaler.scale(loss) if scaler is not None else loss).backward()
+
+
+def _step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+
+
+def critic_step(
+    generator: nn.Module,
+    critic: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    real: torch.Tensor,
+    options: StepOptions = StepOptions(),
+    scaler: torch.amp.GradScaler | None = None,
+) -> CriticStats:
+    """One critic update on a real batch and as many fresh fakes (z ~ N(0, I) from the global RNG)."""
+    batch = real.shape[0]
+    with torch.no_grad(), _autocast(real.device, options.autocast_dtype):
+        fake = generator(torch.randn(batch, generator.config.latent_dim, device=real.device)).to(real.dtype)
+    fake = fake.contiguous(memory_format=options.memory_format)
+    x_hat = interpolate(real, fake).requires_grad_(True)
+    with _autocast(real.device, options.autocast_dtype):
+        if options.fused_critic_batch:
+            # The critic has no BatchNorm, so scoring real and fake together gives the same numbers as two passes,
+            # with one larger convolution per layer. x_hat stays separate: in a joint graph the inner gradient
+            # (create_graph) would be pushed back through the real and fake rows too, tripling its cost.
+            real_score, fake_score = critic(torch.cat([real, fake])).float().split(batch)
+        else:
+            real_score, fake_score = critic(real).float(), critic(fake).float()
+        hat_score = critic(x_hat).float()
+    # The inner gradient is taken unscaled even under fp16 loss scaling: the penalty keeps its norm near 1, so its
+    # entries (~1/sqrt(C*H*W)) sit well inside fp16's range, while scaling them by 2^16 overflows (the AMP notes'
+    # recipe, tried first, gave inf penalties). The outer backward is scaled as usual, and the scaler skips steps
+    # whose parameter gradients overflow.
+    penalty = ((per_sample_grad_norm(hat_score, x_hat) - 1.0) ** 2).mean()
+    wasserstein = real_score.mean() - fake_score.mean()
+    loss = -wasserstein + options.gp_weight * penalty
+    optimizer.zero_grad(set_to_none=True)
+    _backward(loss, scaler)
+    _step(optimizer, scaler)
+    return CriticStats(loss=loss.detach(), wasserstein=wasserstein.detach(), penalty=penalty.detach())
+
+
+def generator_step(
+    generator: nn.Module,
+    critic: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch_size: int,
+    device: torch.device,
+    options: StepOptions = StepOptions(),
+    scaler: torch.amp.GradScaler | None = None,
+) -> torch.Tensor:
+    """One generator update: minimise -E[f(G(z))]. Returns the detached loss.
+
+    Only the generator's optimizer steps; the critic's parameter gradients this leaves behind are cleared by the
+    next critic step's zero_grad, and the critic's weights do not change here.
+    """
+    z = torch.randn(batch_size, generator.config.latent_dim, device=device)
+    with _autocast(device, options.autocast_dtype):
+        fake = generator(z).contiguous(memory_format=options.memory_format)
+        loss = -critic(fake).float().mean()
+    optimizer.zero_grad(set_to_none=True)
+    _backward(loss, scaler)
+    _step(optimizer, scaler)
+    return loss.detach()
+
+
+# ------------------------------------------------------------------------------------------------- EMA
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BatchNorm statistics) are copied."""
+    ema_params = list(ema.parameters())
+    torch._foreach_lerp_(ema_params, [p.detach() for p in model.parameters()], 1.0 - decay)
+    for ema_buffer, buffer in zip(ema.buffers(), model.buffers(), strict=True):
+        ema_buffer.copy_(buffer)
+
+
+def ema_decay(step: int, target: float) -> float:
+    """Warm-up schedule min(target, (1 + t) / (10 + t)): early on the average forgets the random init quickly."""
+    return min(target, (1.0 + step) / (10.0 + step))
