@@ -14,12 +14,16 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vaegan.errors import VaeganError
+
+if TYPE_CHECKING:
+    import torch
 
 app = typer.Typer(
     help="Train, evaluate and explore VAEs and GANs. Weights are exported as self-describing .safetensors.",
@@ -396,6 +400,32 @@ app.add_typer(explore_app, name="explore")
 WGAN_CKPT = Path("checkpoints/wgan.safetensors")
 
 
+CLASSIFIER_CKPT = Path("checkpoints/classifier.safetensors")
+
+
+def _save_labelled(
+    out: Path, table: torch.Tensor, row_names: list[str], column_names: list[str], classifier: Path, device: Device
+) -> None:
+    """Save an (R, K, 3, 32, 32) table as PNG; with a classifier file, caption every image with its digit and print
+    the readings (so "the 9 turns into a 4" is measured, not described by eye)."""
+    from vaegan.checkpoint import load_model
+    from vaegan.images import captioned_grid, save_png
+    from vaegan.metrics import label_images
+    from vaegan.train_vae import resolve_device
+
+    if not classifier.exists():
+        err_console.print(f"no classifier at {classifier}: images are not labelled")
+        save_png(out, table)
+        return
+    model = load_model(classifier, kind="digit-classifier", device=resolve_device(device.value))
+    labels = label_images(model, table.reshape(-1, *table.shape[2:]))
+    save_png(out, captioned_grid(table, labels))
+    cols = table.shape[1]
+    typer.echo(f"{'':>8s}  " + "  ".join(f"{c:>9s}" for c in column_names))
+    for r, name in enumerate(row_names):
+        typer.echo(f"{name:>8s}  " + "  ".join(f"{label:>9s}" for label in labels[r * cols : (r + 1) * cols]))
+
+
 def _load_wgan(ckpt: Path, device: Device):  # noqa: ANN202 - a vaegan.wgan.Generator
     from vaegan.checkpoint import load_model
     from vaegan.train_vae import resolve_device
@@ -429,11 +459,11 @@ def explore_perturb_command(
     eps: str = typer.Option("-5:4:10", help="start:stop:count (both ends included) or a comma list; one column each."),
     seed: int = typer.Option(0, help="Seeds the base latent z."),
     out: Path = typer.Option(Path("perturb.png"), help="The PNG to write (rows: dims, columns: eps)."),
+    classifier: Path = typer.Option(CLASSIFIER_CKPT, help="Digit classifier that labels every image (if present)."),
     device: Device = typer.Option(Device.auto),
 ) -> None:
-    """Images of z + eps * e_d: one row per latent dim d, one column per eps."""
+    """Images of z + eps * e_d: one row per latent dim d, one column per eps, each labelled with its digit."""
     from vaegan.errors import ConfigError
-    from vaegan.images import save_png
     from vaegan.latent import parse_eps, perturbation_strip, sample_latents
 
     try:
@@ -443,7 +473,8 @@ def explore_perturb_command(
     eps_values = parse_eps(eps)
     generator = _load_wgan(ckpt, device)
     strip = perturbation_strip(generator, sample_latents(1, generator.config.latent_dim, seed)[0], dim_list, eps_values)
-    save_png(out, strip)
+    row_names = [f"dim {d}" for d in dim_list]
+    _save_labelled(out, strip, row_names, [f"eps={e:g}" for e in eps_values], classifier, device)
     err_console.print(f"wrote {out} (rows: dims {dim_list}; columns: eps {[round(e, 3) for e in eps_values]})")
 
 
@@ -455,12 +486,12 @@ def explore_interpolate_command(
     steps: int = typer.Option(10, min=2, help="Images per row, ends included."),
     mode: str = typer.Option("lerp", help="lerp (straight line) | slerp (great circle)."),
     out: Path = typer.Option(Path("interp.png"), help="The PNG to write (row 1: latent path, row 2: pixel fade)."),
+    classifier: Path = typer.Option(CLASSIFIER_CKPT, help="Digit classifier that labels every image (if present)."),
     device: Device = typer.Option(Device.auto),
 ) -> None:
     """Interpolate between two latents (top row) next to a cross-fade of the two end images (bottom row)."""
     import torch
 
-    from vaegan.images import save_png
     from vaegan.latent import interpolation_rows, sample_latents
 
     generator = _load_wgan(ckpt, device)
@@ -468,7 +499,8 @@ def explore_interpolate_command(
     latent_row, fade_row = interpolation_rows(
         generator, sample_latents(1, dim, seed0)[0], sample_latents(1, dim, seed1)[0], steps, mode
     )
-    save_png(out, torch.stack([latent_row, fade_row]))
+    columns = [f"t={t:.2f}" for t in torch.linspace(0, 1, steps).tolist()]
+    _save_labelled(out, torch.stack([latent_row, fade_row]), [mode, "fade"], columns, classifier, device)
     err_console.print(f"wrote {out} ({mode}, {steps} steps, seeds {seed0} -> {seed1})")
 
 
@@ -480,6 +512,7 @@ def explore_rank_command(
     top: int = typer.Option(10, min=1, help="How many dims and directions to list."),
     eps: float = typer.Option(1.0, help="Step size along each dim/direction when measuring the change."),
     method: str = typer.Option("jacobian", help="Principal directions from: jacobian (output changes) | features."),
+    classifier: Path = typer.Option(CLASSIFIER_CKPT, help="Digit classifier for the semantic ranking (if present)."),
     out: Path = typer.Option(Path("rank.png"), help="PNG: one row per top principal direction, eps -3..3."),
     as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
     device: Device = typer.Option(Device.auto),
@@ -497,9 +530,17 @@ def explore_rank_command(
         method=method, eps=eps,
     )  # fmt: skip
     save_png(out, direction_strip(generator, z[0], pcs.directions, [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]))
+    semantic: list[tuple[int, float]] = []
+    if classifier.exists():  # beside the pixel ranking: how often a step along a dim changes the predicted digit
+        from vaegan.checkpoint import load_model
+        from vaegan.metrics import semantic_rank
+
+        reader = load_model(classifier, kind="digit-classifier", device=next(generator.parameters()).device)
+        semantic = semantic_rank(generator, reader, z, (-3.0, -1.5, 1.5, 3.0))[:top]
     result = {
         "ckpt": str(ckpt), "n": n, "eps": eps, "seed": seed, "method": pcs.method, "image": str(out),
         "dims": [{"dim": d, "change": s} for d, s in dims],
+        "semantic_dims": [{"dim": d, "digit_change_rate": r} for d, r in semantic],
         "directions": [
             {"index": i, "change": float(pcs.scores[i]), "variance": float(pcs.variance[i]),
              "top_dims": [int(d) for d in pcs.directions[i].abs().argsort(descending=True)[:5]]}
@@ -513,6 +554,11 @@ def explore_rank_command(
     typer.echo(f"{'latent dim':>10s}  {'change':>8s}")
     for d, s in dims:
         typer.echo(f"{d:10d}  {s:8.4f}")
+    if semantic:
+        typer.echo("dims ranked by how often a step of ±1.5 or ±3 changes the predicted digit")
+        typer.echo(f"{'latent dim':>10s}  {'rate':>8s}")
+        for d, r in semantic:
+            typer.echo(f"{d:10d}  {r:8.3f}")
     typer.echo(f"principal directions ({pcs.method}); rows of {out}")
     typer.echo(f"{'#':>3s}  {'change':>8s}  {'variance':>10s}  largest latent dims")
     for row in result["directions"]:

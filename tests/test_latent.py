@@ -188,7 +188,9 @@ def test_sample_command(ckpt: Path, tmp_path: Path) -> None:
 
 def test_perturb_command(ckpt: Path, tmp_path: Path) -> None:
     out = tmp_path / "p.png"
-    assert _run("explore", "perturb", "--ckpt", str(ckpt), "--dims", "1,2,3", "--eps=-2:2:4", "--out", str(out)) == 0
+    no_classifier = ("--classifier", str(tmp_path / "none.safetensors"))
+    args = ("explore", "perturb", "--ckpt", str(ckpt), "--dims", "1,2,3", "--eps=-2:2:4", "--out", str(out))
+    assert _run(*args, *no_classifier) == 0
     _cells(_png(out), 3, 4)
     assert _run("explore", "perturb", "--ckpt", str(ckpt), "--dims", "12", "--out", str(out)) == 2
     assert _run("explore", "perturb", "--ckpt", str(ckpt), "--dims", "x", "--out", str(out)) == 2
@@ -197,7 +199,7 @@ def test_perturb_command(ckpt: Path, tmp_path: Path) -> None:
 def test_interpolate_command(ckpt: Path, tmp_path: Path) -> None:
     out = tmp_path / "i.png"
     args = ("explore", "interpolate", "--ckpt", str(ckpt), "--steps", "6", "--mode", "slerp", "--out", str(out))
-    assert _run(*args) == 0
+    assert _run(*args, "--classifier", str(tmp_path / "none.safetensors")) == 0
     _cells(_png(out), 2, 6)
     assert _run("explore", "interpolate", "--ckpt", str(ckpt), "--mode", "cubic", "--out", str(out)) == 2
 
@@ -210,6 +212,41 @@ def test_rank_command_json(ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert len(changes) == 3 and changes == sorted(changes, reverse=True) and changes[0] > 0
     assert len(result["directions"]) == 3
     _cells(_png(out), 3, 7)
+
+
+@pytest.fixture
+def classifier_file(tmp_path: Path) -> Path:
+    from vaegan.checkpoint import save_model
+    from vaegan.metrics import ClassifierConfig, DigitClassifier
+
+    torch.manual_seed(0)
+    return save_model(DigitClassifier(ClassifierConfig(width=4, feature_dim=8)), tmp_path / "classifier.safetensors")
+
+
+def test_strips_are_labelled_with_the_classifiers_digits(
+    ckpt: Path, classifier_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vaegan.checkpoint import load_model
+    from vaegan.latent import perturbation_strip, sample_latents
+    from vaegan.metrics import label_images
+
+    out = tmp_path / "p.png"
+    args = ("explore", "perturb", "--ckpt", str(ckpt), "--dims", "1,2", "--eps=-2:2:3", "--seed", "0")
+    args = (*args, "--out", str(out))
+    assert _run(*args, "--classifier", str(classifier_file)) == 0
+    # 3 columns x 2 rows of 32x32 images upscaled 3x, a 14-pixel caption band under each, 4-pixel gaps.
+    assert _png(out).shape == (2 * (96 + 14 + 4) + 4, 3 * (96 + 4) + 4, 3)
+    generator = load_model(ckpt)
+    strip = perturbation_strip(generator, sample_latents(1, generator.config.latent_dim, 0)[0], [1, 2], [-2, 0, 2])
+    expected = label_images(load_model(classifier_file), strip.reshape(-1, 3, 32, 32))
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1].split()[:2] == ["dim", "1"] and " ".join(printed[1].split()[2:]) == " ".join(expected[:3])
+
+    rank_args = ("explore", "rank", "--ckpt", str(ckpt), "--top", "3", "--n", "4", "--json", "--out", str(out))
+    assert _run(*rank_args, "--classifier", str(classifier_file)) == 0
+    semantic = json.loads(capsys.readouterr().out)["semantic_dims"]
+    rates = [row["digit_change_rate"] for row in semantic]
+    assert len(rates) == 3 and rates == sorted(rates, reverse=True) and all(0 <= r <= 1 for r in rates)
 
 
 def test_missing_checkpoint_is_one_line_with_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -63,3 +63,29 @@ def save_png(
     path = Path(path)
     atomic_write_bytes(path, png_bytes(images_or_array, nrow=nrow, padding=padding))
     return path
+
+
+def captioned_grid(images: torch.Tensor, captions: list[str], scale: int = 3, padding: int = 4) -> np.ndarray:
+    """(R, K, C, H, W) in [-1, 1] -> uint8 (height, width, 3): an R x K table of images upscaled `scale` times
+    (nearest neighbour, so pixels stay square), each with its caption (row-major, R*K of them) underneath.
+
+    Used for strips and interpolations, where the classifier's reading ("7 (0.98)") goes under every image.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    if images.dim() != 5 or len(captions) != images.shape[0] * images.shape[1]:
+        shape = tuple(images.shape)
+        raise ConfigError(f"expected (R, K, C, H, W) images and R*K captions, got {shape} and {len(captions)}")
+    rows, cols, _, height, width = images.shape
+    font = ImageFont.load_default()
+    text_height = 14
+    tile_w, tile_h = width * scale, height * scale + text_height
+    canvas = Image.new("RGB", (cols * (tile_w + padding) + padding, rows * (tile_h + padding) + padding), "white")
+    draw = ImageDraw.Draw(canvas)
+    for r in range(rows):
+        for c in range(cols):
+            tile = Image.fromarray(make_grid_image(images[r, c][None], nrow=1, padding=0))
+            x, y = padding + c * (tile_w + padding), padding + r * (tile_h + padding)
+            canvas.paste(tile.resize((tile_w, height * scale), Image.NEAREST), (x, y))
+            draw.text((x + 1, y + height * scale + 1), captions[r * cols + c], fill="black", font=font)
+    return np.asarray(canvas)
