@@ -1,0 +1,91 @@
+"""Estimating divergences between two distributions with trained critics: squared Hellinger against Wasserstein-1.
+
+Conventions (used everywhere in this package, written down only here)
+--------------------------------------------------------------------
+* P is the fixed distribution, Q_θ the moved one; samples x ~ P, y ~ Q. Logarithms are natural (nats).
+* f-divergences follow Nowozin et al. 2016 ("f-GAN", Tables 1 and 6): D_f(P‖Q) = E_q[f(p/q)] with f convex,
+  f(1) = 0. A critic V: R² -> R is mapped into the domain of the conjugate f* by the output activation g_f, and
+      D_f(P‖Q) >= E_p[g_f(V(x))] - E_q[f*(g_f(V(y)))]      for every V,
+  with equality at g_f(V) = f'(p/q). The table (f, g_f(v), f*(t)):
+      kl               u log u                     v                    e^(t-1)
+      reverse-kl       -log u                      -e^(-v)              -1 - log(-t)
+      pearson (χ²)     (u - 1)²                    v                    t²/4 + t
+      hellinger (H²)   (√u - 1)²                   1 - e^(-v)           t/(1 - t)
+      total-variation  ½|u - 1|                    ½ tanh v             t   (|t| <= ½)
+      jensen-shannon   ½[u log u - (u+1) log((u+1)/2)]  ½(log 2 - log(1 + e^-v))  -½ log(2 - e^(2t))
+  So H² = ∫(√p - √q)² ∈ [0, 2], TV = ½∫|p - q| ∈ [0, 1] and JS = ½KL(P‖M) + ½KL(Q‖M) ∈ [0, log 2] with
+  M = (P + Q)/2. (The f-GAN paper's JS row lacks the ½ and measures 2·JS; we halve f, g and f* consistently.)
+  Disjoint supports give H² = 2, TV = 1, JS = log 2 and KL = reverse KL = χ² = ∞.
+* Wasserstein-1 uses the Euclidean distance: W1(P, Q) = sup over 1-Lipschitz V of E_p[V] - E_q[V]. The Lipschitz
+  constraint is relaxed into a penalty on ‖∇V‖ at points between the two samples (`lipschitz_penalty`).
+
+Modules: `bounds` (the table, the bounds, the penalties), `families` (the distributions and their exact
+divergences), `critic` (a batched ensemble of MLP critics), `sweep` (training over θ, snapshots, JSON results).
+"""
+
+from vaegan.divergences.bounds import (
+    DIVERGENCE_NAMES,
+    DIVERGENCE_TITLES,
+    F_DIVERGENCES,
+    PENALTIES,
+    WASSERSTEIN,
+    FDivergence,
+    f_divergence_lower_bound,
+    gradient_norms,
+    hellinger_lower_bound,
+    interpolates,
+    lipschitz_penalty,
+    lower_bound,
+    one_sided_penalty,
+    two_sided_penalty,
+    wasserstein_dual_estimate,
+)
+from vaegan.divergences.critic import CriticConfig, CriticEnsemble
+from vaegan.divergences.families import FAMILIES, exact_divergence, heatmap_grid, noise, points
+from vaegan.divergences.sweep import (
+    REFERENCE_SETTING,
+    ProgressCallback,
+    Snapshots,
+    SweepConfig,
+    SweepResult,
+    TrainedCritics,
+    parse_thetas,
+    run_sweep,
+    theta_range,
+    train_critics,
+)
+
+__all__ = [
+    "DIVERGENCE_NAMES",
+    "DIVERGENCE_TITLES",
+    "FAMILIES",
+    "F_DIVERGENCES",
+    "PENALTIES",
+    "REFERENCE_SETTING",
+    "WASSERSTEIN",
+    "CriticConfig",
+    "CriticEnsemble",
+    "FDivergence",
+    "ProgressCallback",
+    "Snapshots",
+    "SweepConfig",
+    "SweepResult",
+    "TrainedCritics",
+    "exact_divergence",
+    "f_divergence_lower_bound",
+    "gradient_norms",
+    "heatmap_grid",
+    "hellinger_lower_bound",
+    "interpolates",
+    "lipschitz_penalty",
+    "lower_bound",
+    "noise",
+    "one_sided_penalty",
+    "parse_thetas",
+    "points",
+    "run_sweep",
+    "theta_range",
+    "train_critics",
+    "two_sided_penalty",
+    "wasserstein_dual_estimate",
+]
