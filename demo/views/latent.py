@@ -119,22 +119,29 @@ def strip_for(model_key: str, seed: int, index: int, dim: int) -> torch.Tensor:
 show_strip(strip_for(token, int(seed), int(index), int(chosen_dim)), [f"ε={e:g}" for e in STRIP_EPS])
 
 # ------------------------------------------------------------------------------------------------ ranking
-st.subheader("Dims ranked by effect")
-shown = ranking[:30]
-figure = go.Figure(
-    go.Bar(
-        x=[str(d) for d, _ in shown],
-        y=[e for _, e in shown],
-        marker_color=["#e11d48" if d == int(chosen_dim) else "#4f46e5" for d, _ in shown],
+def ranking_chart(
+    pairs: list[tuple[int, float]], y_title: str, color: str, key: str, y_range: list[float] | None = None
+) -> None:
+    """A bar per dim (the 30 first of a ranking), the chosen dim in red."""
+    shown = pairs[:30]
+    figure = go.Figure(
+        go.Bar(
+            x=[str(d) for d, _ in shown],
+            y=[value for _, value in shown],
+            marker_color=["#e11d48" if d == int(chosen_dim) else color for d, _ in shown],
+        )
     )
-)
-figure.update_layout(
-    height=260,
-    margin=dict(l=10, r=10, t=10, b=10),
-    xaxis=dict(title="latent dim", type="category"),
-    yaxis=dict(title="RMS pixel change"),
-)
-st.plotly_chart(figure, key="ranking_chart")
+    figure.update_layout(
+        height=260,
+        margin=dict(l=10, r=10, t=10, b=10),
+        xaxis=dict(title="latent dim", type="category"),
+        yaxis=dict(title=y_title, range=y_range),
+    )
+    st.plotly_chart(figure, key=key)
+
+
+st.subheader("Dims ranked by effect")
+ranking_chart(ranking, "RMS pixel change", "#4f46e5", "ranking_chart")
 
 # ------------------------------------------------------------------------------------- semantic ranking
 classifier = try_load(CLASSIFIER_SLOT)
@@ -152,19 +159,6 @@ if classifier is not None:
 
         return semantic_rank(generator, classifier, z[None], [e for e in STRIP_EPS if e != 0.0])
 
-    semantic = semantic_ranking(token + model_token(CLASSIFIER_SLOT), int(seed), int(index))[:30]
-    semantic_figure = go.Figure(
-        go.Bar(
-            x=[str(d) for d, _ in semantic],
-            y=[rate for _, rate in semantic],
-            marker_color=["#e11d48" if d == int(chosen_dim) else "#0d9488" for d, _ in semantic],
-        )
-    )
-    semantic_figure.update_layout(
-        height=260,
-        margin=dict(l=10, r=10, t=10, b=10),
-        xaxis=dict(title="latent dim", type="category"),
-        yaxis=dict(title="share of ε that change the digit", range=[0, 1]),
-    )
-    st.plotly_chart(semantic_figure, key="semantic_chart")
+    semantic = semantic_ranking(token + model_token(CLASSIFIER_SLOT), int(seed), int(index))
+    ranking_chart(semantic, "share of ε that change the digit", "#0d9488", "semantic_chart", [0, 1])
 share_hint()
