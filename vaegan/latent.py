@@ -15,33 +15,16 @@ in [-1, 1] image units (0: no change; 2: every pixel flips from black to white).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from vaegan.errors import ConfigError
+from vaegan.inference import device_of, eval_mode
 
 INTERPOLATION_MODES = ("lerp", "slerp")
-
-
-@contextmanager
-def _eval_mode(module: nn.Module) -> Iterator[None]:
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        module.train(was_training)
-
-
-def _device_of(module: nn.Module) -> torch.device:
-    for tensor in module.parameters():
-        return tensor.device
-    return torch.device("cpu")
 
 
 # ---------------------------------------------------------------------------------------------- sampling
@@ -58,8 +41,8 @@ def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 256) -> to
     """G(z) for z (N, D), in batches, as float32 on the CPU; values in [-1, 1]."""
     if z.dim() != 2:
         raise ConfigError(f"expected latents of shape (N, D), got {tuple(z.shape)}")
-    device = _device_of(generator)
-    with _eval_mode(generator):
+    device = device_of(generator)
+    with eval_mode(generator):
         parts = [generator(chunk.to(device)).float().cpu() for chunk in z.split(max(1, batch_size))]
     return torch.cat(parts)
 
@@ -229,8 +212,8 @@ def principal_directions(
             raise ConfigError("method 'features' needs a generator with a features(z, layer) method")
         if z.shape[0] <= k:
             raise ConfigError(f"feature PCA needs more latents than directions ({z.shape[0]} <= {k})")
-        device = _device_of(generator)
-        with _eval_mode(generator):
+        device = device_of(generator)
+        with eval_mode(generator):
             feats = generator.features(z.to(device), layer).float().cpu().reshape(z.shape[0], -1)
         centred = feats - feats.mean(dim=0)
         _, singular, v_t = torch.linalg.svd(centred.double(), full_matrices=False)

@@ -31,6 +31,7 @@ import torch.nn.functional as F  # noqa: N812 - PyTorch's own convention
 from torch import nn
 
 from vaegan.errors import ConfigError, DataError, TrainingError
+from vaegan.inference import device_of, eval_mode
 
 IMAGE_CHANNELS = 3
 IMAGE_SIDE = 32
@@ -121,21 +122,6 @@ def check_images(x: torch.Tensor) -> None:
         raise DataError(f"the digit classifier expects float images in [-1, 1], got dtype {x.dtype}")
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    """Evaluate in eval mode (batch-norm running stats, no dropout), then give the caller its mode back."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield
-    finally:
-        model.train(was_training)
-
-
 def _chunks(x: torch.Tensor, size: int = EVAL_BATCH) -> Iterator[torch.Tensor]:
     for start in range(0, x.shape[0], size):
         yield x[start : start + size]
@@ -145,8 +131,8 @@ def _chunks(x: torch.Tensor, size: int = EVAL_BATCH) -> Iterator[torch.Tensor]:
 def classifier_features(classifier: DigitClassifier, images: torch.Tensor) -> torch.Tensor:
     """Features (N, feature_dim) on the CPU, computed in batches on the classifier's device."""
     check_images(images)
-    device = _device_of(classifier)
-    with _eval_mode(classifier):
+    device = device_of(classifier)
+    with eval_mode(classifier):
         parts = [classifier.features(batch.to(device)).cpu() for batch in _chunks(images)]
     return torch.cat(parts) if parts else torch.empty(0, classifier.config.feature_dim)
 
@@ -249,9 +235,9 @@ def train_classifier(
 def predict_digits(classifier: DigitClassifier, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Predicted class (N,) int64 and its softmax probability (N,) float32, both on the CPU."""
     check_images(images)
-    device = _device_of(classifier)
+    device = device_of(classifier)
     labels, probs = [], []
-    with _eval_mode(classifier):
+    with eval_mode(classifier):
         for batch in _chunks(images):
             p = torch.softmax(classifier(batch.to(device)).float(), dim=1)
             best, label = p.max(dim=1)
@@ -293,7 +279,7 @@ class ClassifierFeatureExtractor(nn.Module):
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.classifier.features(images.to(_device_of(self.classifier))).cpu()
+        return self.classifier.features(images.to(device_of(self.classifier))).cpu()
 
 
 def frechet_distance(classifier: DigitClassifier, real: torch.Tensor, fake: torch.Tensor) -> float:
@@ -313,7 +299,7 @@ def frechet_distance(classifier: DigitClassifier, real: torch.Tensor, fake: torc
             f"the Fréchet distance needs >= 2 images per set, got {real.shape[0]} real and {fake.shape[0]} fake"
         )
     metric = FrechetInceptionDistance(feature=ClassifierFeatureExtractor(classifier))
-    with _eval_mode(classifier):
+    with eval_mode(classifier):
         for batch in _chunks(real):
             metric.update(batch, real=True)
         for batch in _chunks(fake):
@@ -379,7 +365,7 @@ def semantic_rank(
         raise ConfigError("semantic_rank needs at least one eps value")
     n, dims = z.shape
     repeats = eps.numel() * n  # moved images per dim
-    mode = _eval_mode(generator) if isinstance(generator, nn.Module) else contextlib.nullcontext()
+    mode = eval_mode(generator) if isinstance(generator, nn.Module) else contextlib.nullcontext()
     changed = []
     with mode:
         base, _ = predict_digits(classifier, generator(z))
@@ -429,9 +415,9 @@ def evaluate_generator(
     finite sample is biased upwards by about Tr(S)/n-type terms: a floor at another n would not be comparable.
     """
     reference, floor = split_halves(real, n, seed)
-    device = _device_of(generator)
+    device = device_of(generator)
     z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-    with _eval_mode(generator), torch.no_grad():
+    with eval_mode(generator):
         fake = torch.cat([generator(chunk).float().cpu() for chunk in _chunks(z)])
     check_images(fake)
     precision, recall = precision_recall(classifier, reference, fake, k)
