@@ -304,7 +304,13 @@ def train_wgan_command(
     batch_size: int = typer.Option(64, min=1),
     n_critic: int = typer.Option(5, min=1, help="Critic steps per generator step."),
     gp: float = typer.Option(10.0, min=0.0, help="Gradient-penalty weight lambda."),
-    lr: float = typer.Option(1e-4, min=1e-12, help="Adam learning rate (betas 0.5, 0.9) of both players."),
+    gp_every: int = typer.Option(1, min=1, help="Lazy penalty: every k-th critic step, weight k * lambda."),
+    lr: float = typer.Option(1e-4, min=1e-12, help="Adam learning rate of the generator (and critic)."),
+    critic_lr: float = typer.Option(0.0, min=0.0, help="Critic learning rate (0 = same as --lr)."),
+    beta1: float = typer.Option(0.5, min=0.0, max=0.999),
+    beta2: float = typer.Option(0.9, min=0.0, max=0.9999),
+    lr_decay: str = typer.Option("none", help="none | linear (both rates fall to 0 at --iters)."),
+    ema_decay: float = typer.Option(0.999, min=0.0, max=0.99999),
     width: int = typer.Option(64, min=1, help="Channels of the 16x16 layer (the 8x8 and 4x4 layers: 2x, 4x)."),
     latent_dim: int = typer.Option(100, min=1, help="Size of z ~ N(0, I)."),
     seed: int = typer.Option(0),
@@ -337,7 +343,8 @@ def train_wgan_command(
     images = load_rgb32(data)
     model_config = WGANConfig(latent_dim=latent_dim, width=width)
     train_config = WGANTrainConfig(
-        iters=iters, batch_size=batch_size, n_critic=n_critic, gp_weight=gp, lr=lr, seed=seed,
+        iters=iters, batch_size=batch_size, n_critic=n_critic, gp_weight=gp, gp_every=gp_every, lr=lr,
+        critic_lr=critic_lr or None, beta1=beta1, beta2=beta2, lr_decay=lr_decay, ema_decay=ema_decay, seed=seed,
         precision=precision, channels_last=channels_last, checkpoint_every=checkpoint_every,
         sample_every=sample_every,
     )  # fmt: skip

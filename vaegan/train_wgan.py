@@ -47,7 +47,10 @@ class WGANTrainConfig:
     batch_size: int = 64
     n_critic: int = 5
     gp_weight: float = 10.0
+    gp_every: int = 1  # lazy regularization: the penalty on every k-th critic step, weighted k * gp_weight
     lr: float = 1e-4
+    critic_lr: float | None = None  # None: the same as lr (TTUR when different)
+    lr_decay: str = "none"  # "linear": both learning rates fall linearly to 0 at `iters`
     beta1: float = 0.5
     beta2: float = 0.9
     ema_decay: float = 0.999
@@ -60,8 +63,12 @@ class WGANTrainConfig:
     log_every: int = 10
 
     def __post_init__(self) -> None:
-        if self.iters < 1 or self.batch_size < 1 or self.n_critic < 1:
-            raise ConfigError("iters, batch_size and n_critic must be >= 1")
+        if self.iters < 1 or self.batch_size < 1 or self.n_critic < 1 or self.gp_every < 1:
+            raise ConfigError("iters, batch_size, n_critic and gp_every must be >= 1")
+        if self.critic_lr is not None and not self.critic_lr > 0:
+            raise ConfigError("critic_lr must be > 0")
+        if self.lr_decay not in ("none", "linear"):
+            raise ConfigError(f"unknown lr_decay {self.lr_decay!r}; choose none or linear")
         if not self.lr > 0 or self.gp_weight < 0 or not 0 <= self.ema_decay < 1:
             raise ConfigError("need lr > 0, gp >= 0 and 0 <= ema_decay < 1")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
@@ -169,7 +176,8 @@ def train_wgan(
     ema = copy.deepcopy(generator).requires_grad_(False)
     betas = (cfg.beta1, cfg.beta2)
     opt_g = make_adam(generator.parameters(), cfg.lr, betas)
-    opt_c = make_adam(critic.parameters(), cfg.lr, betas)
+    critic_lr = cfg.lr if cfg.critic_lr is None else cfg.critic_lr
+    opt_c = make_adam(critic.parameters(), critic_lr, betas)
     use_scaler = cfg.precision == "fp16"
     scaler_g = torch.amp.GradScaler(device.type, enabled=use_scaler)
     scaler_c = torch.amp.GradScaler(device.type, enabled=use_scaler)
@@ -235,10 +243,21 @@ def train_wgan(
     started = time.perf_counter()
     window_start, window_iters = started, 0
     report = StepReport(start, cfg.iters, math.nan, math.nan, math.nan, math.nan, 0.0)
+    last_penalty = torch.full((), math.nan)
     for iteration in range(start, cfg.iters):
+        if cfg.lr_decay == "linear":
+            scale = 1.0 - iteration / cfg.iters
+            for group in opt_g.param_groups:
+                group["lr"] = cfg.lr * scale
+            for group in opt_c.param_groups:
+                group["lr"] = critic_lr * scale
         for k in range(cfg.n_critic):
-            real = real_batches(iteration * cfg.n_critic + k).contiguous(memory_format=options.memory_format)
-            stats = critic_step(generator, critic, opt_c, real, options, scaler_c if use_scaler else None)
+            step = iteration * cfg.n_critic + k
+            real = real_batches(step).contiguous(memory_format=options.memory_format)
+            weight = cfg.gp_weight * cfg.gp_every if step % cfg.gp_every == 0 else 0.0
+            stats = critic_step(generator, critic, opt_c, real, options, scaler_c if use_scaler else None, weight)
+            if weight > 0:
+                last_penalty = stats.penalty
         g_loss = generator_step(generator, critic, opt_g, cfg.batch_size, device, options,
                                 scaler_g if use_scaler else None)  # fmt: skip
         update_ema(ema, generator, ema_decay(iteration, cfg.ema_decay))
@@ -246,7 +265,7 @@ def train_wgan(
         window_iters += 1
         if done % cfg.log_every == 0 or done == cfg.iters:
             now = time.perf_counter()
-            values = [stats.loss.item(), stats.wasserstein.item(), stats.penalty.item(), g_loss.item()]
+            values = [stats.loss.item(), stats.wasserstein.item(), last_penalty.item(), g_loss.item()]
             if not all(math.isfinite(v) for v in values):
                 raise TrainingError(
                     f"losses became {values} at iteration {done}; try a lower --lr "
