@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from vaegan.train_wgan import make_adam  # noqa: E402
+from vaegan.train.common import make_adam  # noqa: E402
 from vaegan.wgan import Critic, Generator, StepOptions, WGANConfig, critic_step, generator_step  # noqa: E402
 
 

@@ -2,7 +2,7 @@
 
 Pages stay thin: they read widgets, call one function of `vaegan/`, and hand the tensors to `show_images` /
 `show_strip`. Nothing here is maths: the test-digit helpers only pick a file and call `vaegan.data`, and the
-classifier hook calls `vaegan.metrics`.
+classifier hook calls `vaegan.classifier`.
 
 Environment variables (all optional):
 
@@ -179,11 +179,10 @@ def model_card(slot: ModelSlot) -> None:
             return
         size_mb = slot.path.stat().st_size / 1e6
         config = ", ".join(f"{k}={v}" for k, v in info.config.items())
-        unit = "epoch" if slot.kind == "vae" else "step"
         lines = [
             f"- **config**: {config}",
             f"- **data**: {info.dataset or 'unknown'}",
-            f"- **trained for**: {info.steps:,} {unit}{'' if info.steps == 1 else 's'}",
+            f"- **trained for**: {info.steps:,} {info.step_unit}",
             f"- **file**: {size_mb:.1f} MB, vaegan {info.version or '?'}",
         ]
         lines += [f"- **{name}**: {format_number(value)}" for name, value in info.metrics.items()]
@@ -257,7 +256,7 @@ def classifier_for(images: torch.Tensor) -> torch.nn.Module | None:
 
 def classify(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     """(predicted digit, its probability) per image, or None while no classifier applies."""
-    from vaegan.metrics import predict_digits
+    from vaegan.classifier import predict_digits
 
     classifier = classifier_for(images)
     return None if classifier is None else predict_digits(classifier, images)
@@ -265,7 +264,7 @@ def classify(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
 
 def digit_labels(images: torch.Tensor) -> list[str] | None:
     """Captions such as "7 (0.98)" for strips and interpolations, or None while no classifier applies."""
-    from vaegan.metrics import label_images
+    from vaegan.classifier import label_images
 
     classifier = classifier_for(images)
     return None if classifier is None else label_images(classifier, images)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F  # noqa: N812 - PyTorch's own convention
+
+from vaegan.classifier import ClassifierConfig, DigitClassifier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -22,3 +25,28 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "binarized_mnist.npz").exists():
         pytest.skip(f"real data not found at {SHARED_DATA} (see the project README: Data)")
     return SHARED_DATA
+
+
+def smooth_images(n: int, seed: int) -> torch.Tensor:
+    """Random blurry blobs in [-1, 1]: image-like enough that a random CNN's features vary across the set."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.rand(n, 3, 8, 8, generator=g) * 2 - 1
+    return F.interpolate(low, size=32, mode="bilinear", align_corners=False).clamp(-1, 1)
+
+
+def make_tiny_classifier() -> DigitClassifier:
+    """Random weights are enough for the set metrics: they only need some fixed map from images to features."""
+    torch.manual_seed(0)
+    model = DigitClassifier(ClassifierConfig(width=4, feature_dim=16))
+    with torch.no_grad():
+        model.train()(smooth_images(64, seed=99))  # non-trivial batch-norm statistics
+        # Scale up the feature layer and shift it off ReLU's flat part: at init some features are always 0 and the
+        # rest vary by ~1e-2, which makes the feature covariance singular (a poor test of the Fréchet formula).
+        model.body[-2].weight.mul_(30.0)
+        model.body[-2].bias.fill_(5.0)
+    return model.eval()
+
+
+@pytest.fixture
+def tiny_classifier() -> DigitClassifier:
+    return make_tiny_classifier()

@@ -25,6 +25,7 @@ from vaegan.latent import (
     principal_directions,
     rank_latent_dims,
     sample_latents,
+    semantic_rank,
 )
 from vaegan.wgan import Generator, WGANConfig
 
@@ -217,7 +218,7 @@ def test_rank_command_json(ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFix
 @pytest.fixture
 def classifier_file(tmp_path: Path) -> Path:
     from vaegan.checkpoint import save_model
-    from vaegan.metrics import ClassifierConfig, DigitClassifier
+    from vaegan.classifier import ClassifierConfig, DigitClassifier
 
     torch.manual_seed(0)
     return save_model(DigitClassifier(ClassifierConfig(width=4, feature_dim=8)), tmp_path / "classifier.safetensors")
@@ -227,8 +228,8 @@ def test_strips_are_labelled_with_the_classifiers_digits(
     ckpt: Path, classifier_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from vaegan.checkpoint import load_model
+    from vaegan.classifier import label_images
     from vaegan.latent import perturbation_strip, sample_latents
-    from vaegan.metrics import label_images
 
     out = tmp_path / "p.png"
     args = ("explore", "perturb", "--ckpt", str(ckpt), "--dims", "1,2", "--eps=-2:2:3", "--seed", "0")
@@ -252,3 +253,51 @@ def test_strips_are_labelled_with_the_classifiers_digits(
 def test_missing_checkpoint_is_one_line_with_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run("sample", "wgan", "--ckpt", str(tmp_path / "none.safetensors")) == 2
     assert "python cli.py train wgan" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ semantic ranking
+
+
+class BrightnessDigit(nn.Module):
+    """A stand-in classifier whose 'digit' is the mean brightness rounded onto 0..9: logits c*m - c^2/2 peak at
+    the integer c nearest to m = 4.5 * (mean + 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.classes = nn.Parameter(torch.arange(10.0), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = 4.5 * (x.mean(dim=(1, 2, 3)) + 1.0)
+        return m[:, None] * self.classes - self.classes**2 / 2
+
+
+def brightness_generator(z: torch.Tensor) -> torch.Tensor:
+    """Dim 0 sets the brightness, dim 2 nudges it slightly, the other dims do nothing."""
+    level = torch.tanh(0.5 * z[:, 0] + 0.02 * z[:, 2])
+    return level[:, None, None, None].expand(-1, 3, 32, 32)
+
+
+def test_semantic_rank_matches_a_brute_force_count() -> None:
+    z = torch.randn(24, 5, generator=torch.Generator().manual_seed(0))
+    eps_values = (-2.0, -0.5, 0.5, 2.0)
+    classifier = BrightnessDigit()
+    ranking = semantic_rank(brightness_generator, classifier, z, eps_values)
+
+    def digit(zi: torch.Tensor) -> int:
+        return int(classifier(brightness_generator(zi[None])).argmax())
+
+    expected = {}
+    for d in range(5):
+        changed = 0
+        for eps in eps_values:
+            for zi in z:
+                moved = zi.clone()
+                moved[d] += eps
+                changed += digit(moved) != digit(zi)
+        expected[d] = changed / (len(eps_values) * len(z))
+    assert dict(ranking) == pytest.approx(expected)
+    assert [d for d, _ in ranking][:2] == [0, 2] and ranking[0][1] > 0.5
+    assert ranking[2:] == [(1, 0.0), (3, 0.0), (4, 0.0)]  # ties keep the lower dim first
+
+
+# ------------------------------------------------------------------------------------------ whole evaluation

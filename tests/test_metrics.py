@@ -1,68 +1,28 @@
-"""Digit classifier and sample-quality metrics: Fréchet distance against an independent scipy computation,
-improved precision/recall against hand-worked cases, the semantic ranking against a brute-force loop, and the
-`eval wgan` command end to end."""
+"""Sample-quality metrics: Fréchet distance against an independent scipy computation, improved precision/recall
+against hand-worked cases, the whole evaluation, and the `eval wgan` command end to end."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
-import torch.nn.functional as F  # noqa: N812 - PyTorch's own convention
 from torch import nn
 
-from tests.conftest import REPO_ROOT, SHARED_DATA
-from vaegan.checkpoint import load_model, read_info, save_model
+from tests.conftest import smooth_images
+from vaegan.checkpoint import save_model
+from vaegan.classifier import DigitClassifier, classifier_features
 from vaegan.errors import ConfigError, DataError
 from vaegan.metrics import (
-    ClassifierConfig,
-    ClassifierTrainConfig,
-    DigitClassifier,
-    classifier_accuracy,
-    classifier_features,
     evaluate_generator,
     frechet_distance,
-    label_images,
     precision_recall,
     precision_recall_from_features,
-    predict_digits,
-    random_shift,
-    semantic_rank,
     split_halves,
-    train_classifier,
 )
-
-SHIPPED_CLASSIFIER = REPO_ROOT / "checkpoints" / "classifier.safetensors"
-HELD_OUT = f"{SHARED_DATA / 'mnist_test.npz'}@8000:10000"
-
-
-def smooth_images(n: int, seed: int) -> torch.Tensor:
-    """Random blurry blobs in [-1, 1]: image-like enough that a random CNN's features vary across the set."""
-    g = torch.Generator().manual_seed(seed)
-    low = torch.rand(n, 3, 8, 8, generator=g) * 2 - 1
-    return F.interpolate(low, size=32, mode="bilinear", align_corners=False).clamp(-1, 1)
-
-
-def make_tiny_classifier() -> DigitClassifier:
-    """Random weights are enough for the set metrics: they only need some fixed map from images to features."""
-    torch.manual_seed(0)
-    model = DigitClassifier(ClassifierConfig(width=4, feature_dim=16))
-    with torch.no_grad():
-        model.train()(smooth_images(64, seed=99))  # non-trivial batch-norm statistics
-        # Scale up the feature layer and shift it off ReLU's flat part: at init some features are always 0 and the
-        # rest vary by ~1e-2, which makes the feature covariance singular (a poor test of the Fréchet formula).
-        model.body[-2].weight.mul_(30.0)
-        model.body[-2].bias.fill_(5.0)
-    return model.eval()
-
-
-@pytest.fixture
-def tiny_classifier() -> DigitClassifier:
-    return make_tiny_classifier()
 
 
 def scipy_frechet(a: np.ndarray, b: np.ndarray) -> float:
@@ -163,152 +123,6 @@ def test_precision_recall_refuses_bad_k() -> None:
 
 
 # ------------------------------------------------------------------------------------------ the classifier
-
-
-def test_classifier_shapes_and_input_check() -> None:
-    model = DigitClassifier(ClassifierConfig(width=4, feature_dim=24)).eval()
-    x = smooth_images(7, seed=0)
-    assert model.features(x).shape == (7, 24)
-    assert model(x).shape == (7, 10)
-    with pytest.raises(DataError, match=r"got \(7, 3, 28, 28\)"):
-        model(torch.zeros(7, 3, 28, 28))
-    with pytest.raises(DataError, match="float"):
-        model(torch.zeros(7, 3, 32, 32, dtype=torch.uint8))
-    with pytest.raises(ConfigError):
-        ClassifierConfig(dropout=1.0)
-
-
-def test_classifier_round_trips_through_safetensors(tmp_path: Path, tiny_classifier: DigitClassifier) -> None:
-    path = save_model(tiny_classifier, tmp_path / "c.safetensors", dataset="blobs", metrics={"holdout_accuracy": 0.5})
-    loaded = load_model(path, kind="digit-classifier")
-    assert isinstance(loaded, DigitClassifier) and loaded.config == tiny_classifier.config
-    x = smooth_images(10, seed=3)
-    torch.testing.assert_close(loaded(x), tiny_classifier(x), rtol=0, atol=0)
-    assert read_info(path).metrics == {"holdout_accuracy": 0.5}
-
-
-def test_default_classifier_file_is_under_two_megabytes(tmp_path: Path) -> None:
-    path = save_model(DigitClassifier(), tmp_path / "c.safetensors")
-    assert path.stat().st_size < 2 * 1024 * 1024
-
-
-def test_predictions_and_labels_agree_with_the_logits(tiny_classifier: DigitClassifier) -> None:
-    x = smooth_images(20, seed=0)
-    labels, probs = predict_digits(tiny_classifier, x)
-    with torch.no_grad():
-        p = torch.softmax(tiny_classifier(x), dim=1)
-    assert torch.equal(labels, p.argmax(1))
-    torch.testing.assert_close(probs, p.max(1).values)
-    captions = label_images(tiny_classifier, x)
-    assert len(captions) == 20 and all(re.fullmatch(r"\d \([01]\.\d\d\)", c) for c in captions)
-    assert captions[0] == f"{int(labels[0])} ({float(probs[0]):.2f})"
-
-
-def test_random_shift_moves_each_image_by_an_integer_offset() -> None:
-    x = torch.arange(2 * 3 * 32 * 32, dtype=torch.float32).reshape(2, 3, 32, 32)  # every pixel distinct
-    shifted = random_shift(x, 1, torch.Generator().manual_seed(0))
-    padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    for i in range(2):
-        crops = [padded[i, :, dy : dy + 32, dx : dx + 32] for dy in range(3) for dx in range(3)]
-        assert sum(torch.equal(shifted[i], crop) for crop in crops) == 1
-    assert torch.equal(random_shift(x, 0), x)
-
-
-def test_training_is_seeded() -> None:
-    x, y = smooth_images(64, seed=0), torch.arange(64) % 10
-    config, train = ClassifierConfig(width=4, feature_dim=8), ClassifierTrainConfig(epochs=1, batch_size=16, seed=5)
-    a, history = train_classifier(x, y, config, train)
-    b, _ = train_classifier(x, y, config, train)
-    assert len(history) == 1 and not a.training
-    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
-        assert torch.equal(pa, pb), name
-
-
-def test_training_refuses_bad_labels() -> None:
-    with pytest.raises(DataError, match="0..9"):
-        train_classifier(smooth_images(4, 0), torch.tensor([0, 1, 2, 10]))
-    with pytest.raises(DataError, match="one integer label per image"):
-        train_classifier(smooth_images(4, 0), torch.tensor([0, 1]))
-
-
-@pytest.mark.slow
-def test_classifier_learns_real_digits() -> None:
-    if not (SHARED_DATA / "mnist_train_5k.npz").exists():
-        pytest.skip(f"real MNIST not found at {SHARED_DATA} (see the project README: Data)")
-    from vaegan.data import load_rgb32
-
-    train = load_rgb32(str(SHARED_DATA / "mnist_train_5k.npz"))
-    held_out = load_rgb32(f"{SHARED_DATA / 'mnist_test.npz'}@9000:10000")
-    pick = torch.randperm(train.images.shape[0], generator=torch.Generator().manual_seed(0))[:1000]  # all classes
-    model, _ = train_classifier(
-        train.images[pick],
-        train.labels[pick],
-        ClassifierConfig(width=8, feature_dim=32, dropout=0.0),
-        ClassifierTrainConfig(epochs=3, batch_size=32, lr=5e-3, augment=False),
-    )  # 94 steps; measured 0.939 held-out accuracy at this seed
-    assert classifier_accuracy(model, held_out.images, held_out.labels) > 0.9
-
-
-def test_shipped_classifier_reaches_its_card_accuracy() -> None:
-    if not SHIPPED_CLASSIFIER.exists():
-        pytest.skip(f"{SHIPPED_CLASSIFIER} not trained yet (python cli.py train classifier)")
-    if not (SHARED_DATA / "mnist_test.npz").exists():
-        pytest.skip(f"real MNIST not found at {SHARED_DATA} (see the project README: Data)")
-    from vaegan.data import load_rgb32
-
-    held_out = load_rgb32(HELD_OUT)
-    model = load_model(SHIPPED_CLASSIFIER, kind="digit-classifier")
-    accuracy = classifier_accuracy(model, held_out.images, held_out.labels)
-    assert accuracy == pytest.approx(read_info(SHIPPED_CLASSIFIER).metrics["holdout_accuracy"], abs=1e-9)
-    assert accuracy > 0.98
-
-
-# ------------------------------------------------------------------------------------------ semantic ranking
-
-
-class BrightnessDigit(nn.Module):
-    """A stand-in classifier whose 'digit' is the mean brightness rounded onto 0..9: logits c*m - c^2/2 peak at
-    the integer c nearest to m = 4.5 * (mean + 1)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.classes = nn.Parameter(torch.arange(10.0), requires_grad=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = 4.5 * (x.mean(dim=(1, 2, 3)) + 1.0)
-        return m[:, None] * self.classes - self.classes**2 / 2
-
-
-def brightness_generator(z: torch.Tensor) -> torch.Tensor:
-    """Dim 0 sets the brightness, dim 2 nudges it slightly, the other dims do nothing."""
-    level = torch.tanh(0.5 * z[:, 0] + 0.02 * z[:, 2])
-    return level[:, None, None, None].expand(-1, 3, 32, 32)
-
-
-def test_semantic_rank_matches_a_brute_force_count() -> None:
-    z = torch.randn(24, 5, generator=torch.Generator().manual_seed(0))
-    eps_values = (-2.0, -0.5, 0.5, 2.0)
-    classifier = BrightnessDigit()
-    ranking = semantic_rank(brightness_generator, classifier, z, eps_values)
-
-    def digit(zi: torch.Tensor) -> int:
-        return int(classifier(brightness_generator(zi[None])).argmax())
-
-    expected = {}
-    for d in range(5):
-        changed = 0
-        for eps in eps_values:
-            for zi in z:
-                moved = zi.clone()
-                moved[d] += eps
-                changed += digit(moved) != digit(zi)
-        expected[d] = changed / (len(eps_values) * len(z))
-    assert dict(ranking) == pytest.approx(expected)
-    assert [d for d, _ in ranking][:2] == [0, 2] and ranking[0][1] > 0.5
-    assert ranking[2:] == [(1, 0.0), (3, 0.0), (4, 0.0)]  # ties keep the lower dim first
-
-
-# ------------------------------------------------------------------------------------------ whole evaluation
 
 
 class Replay(nn.Module):

@@ -1,4 +1,4 @@
-"""The VAE training loop: it learns, resumes exactly, and stops cleanly on a NaN loss."""
+"""The VAE training loop: it learns, resumes exactly (and only a matching run), and stops cleanly on a NaN loss."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from vaegan import train_vae as train_module
 from vaegan.data import BinarySplits
-from vaegan.errors import ConfigError, TrainingError
-from vaegan.train_vae import VAETrainConfig, evaluate_neg_elbo, resolve_device, train_vae
+from vaegan.errors import TrainingError
+from vaegan.likelihood import evaluate_neg_elbo
+from vaegan.train import vae as train_module
+from vaegan.train.common import Progress
+from vaegan.train.vae import VAETrainConfig, train_vae
 from vaegan.vae import VAEConfig
 
 
@@ -24,32 +26,37 @@ def tiny_splits() -> BinarySplits:
 
 def test_training_lowers_the_loss(tiny_splits: BinarySplits) -> None:
     cfg = VAEConfig(latent_dim=4, hidden=32)
-    model, history = train_vae(cfg, tiny_splits, VAETrainConfig(epochs=3, batch_size=32, lr=3e-3))
+    result = train_vae(cfg, tiny_splits, VAETrainConfig(epochs=3, batch_size=32, lr=3e-3))
+    history = result.history
     assert len(history) == 3
-    assert history[-1].valid_neg_elbo < history[0].valid_neg_elbo
-    assert history[-1].valid_neg_elbo == pytest.approx(evaluate_neg_elbo(model, tiny_splits.valid))
+    assert history[-1]["valid_neg_elbo"] < history[0]["valid_neg_elbo"]
+    assert history[-1]["valid_neg_elbo"] == pytest.approx(evaluate_neg_elbo(result.model, tiny_splits.valid))
+    assert result.steps == 3 and result.step_unit == "epochs" and result.dataset == "tiny"
+    assert result.metrics["valid_neg_elbo"] == history[-1]["valid_neg_elbo"]
 
 
 def test_interrupted_and_resumed_run_matches_uninterrupted(tiny_splits: BinarySplits, tmp_path: Path) -> None:
     cfg = VAEConfig(latent_dim=4, hidden=32)
-    straight, _ = train_vae(cfg, tiny_splits, VAETrainConfig(epochs=3, batch_size=32), state_path=tmp_path / "a")
+    straight = train_vae(cfg, tiny_splits, VAETrainConfig(epochs=3, batch_size=32), state_path=tmp_path / "a").model
 
     # "Interrupt" after one epoch: a run that only had time for epoch 1 leaves its state file behind...
     class KilledError(Exception):
         pass
 
-    def die_after_first_epoch(report: train_module.EpochReport) -> None:
-        raise KilledError
+    def die_after_first_epoch(report: Progress) -> None:
+        if report.event == "epoch":
+            raise KilledError
 
     with pytest.raises(KilledError):
         train_vae(cfg, tiny_splits, VAETrainConfig(epochs=3, batch_size=32), state_path=tmp_path / "b",
-                  on_epoch=die_after_first_epoch)  # fmt: skip
+                  on_progress=die_after_first_epoch)  # fmt: skip
     # ... and a new process (fresh global RNG) resumes from it.
     torch.manual_seed(12345)
-    resumed, history = train_vae(
+    result = train_vae(
         cfg, tiny_splits, VAETrainConfig(epochs=3, batch_size=32), state_path=tmp_path / "b", resume=True
     )
-    assert [r.epoch for r in history] == [1, 2, 3]
+    resumed = result.model
+    assert [r["epoch"] for r in result.history] == [1, 2, 3]
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
 
@@ -61,13 +68,17 @@ def test_resume_with_other_settings_is_refused(tiny_splits: BinarySplits, tmp_pa
         train_vae(cfg, tiny_splits, VAETrainConfig(epochs=2, batch_size=16), state_path=tmp_path / "s", resume=True)
     # A larger --epochs extends the finished run instead.
     longer = VAETrainConfig(epochs=2, batch_size=32)
-    _, history = train_vae(cfg, tiny_splits, longer, state_path=tmp_path / "s", resume=True)
-    assert [r.epoch for r in history] == [1, 2]
+    history = train_vae(cfg, tiny_splits, longer, state_path=tmp_path / "s", resume=True).history
+    assert [r["epoch"] for r in history] == [1, 2]
+    # The data a state was trained on is part of what must match (the VAE used not to check it).
+    other = BinarySplits(tiny_splits.train[:128], tiny_splits.valid, tiny_splits.test, dynamic=False, name="other")
+    with pytest.raises(TrainingError, match="was trained on 'tiny'"):
+        train_vae(cfg, other, longer, state_path=tmp_path / "s", resume=True)
 
 
 def test_nan_loss_stops_with_a_clear_error(tiny_splits: BinarySplits, monkeypatch: pytest.MonkeyPatch) -> None:
     real = train_module.neg_elbo
-    monkeypatch.setattr(train_module, "neg_elbo", lambda model, x, generator=None: real(model, x) * float("nan"))
+    monkeypatch.setattr(train_module, "neg_elbo", lambda model, x, rng=None: real(model, x) * float("nan"))
     with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, step 1; try a lower --lr"):
         train_vae(VAEConfig(latent_dim=2, hidden=8), tiny_splits, VAETrainConfig(epochs=1, batch_size=32))
 
@@ -79,21 +90,11 @@ def test_dynamic_binarization_feeds_binary_batches(tiny_splits: BinarySplits, mo
     seen: list[torch.Tensor] = []
     real = train_module.neg_elbo
 
-    def spy(model, x, generator=None):  # noqa: ANN001, ANN202
+    def spy(model, x, rng=None):  # noqa: ANN001, ANN202
         if model.training:
             seen.append(x)
-        return real(model, x, generator)
+        return real(model, x, rng)
 
     monkeypatch.setattr(train_module, "neg_elbo", spy)
     train_vae(VAEConfig(latent_dim=2, hidden=8), grey, VAETrainConfig(epochs=1, batch_size=32))
     assert seen and all(((b == 0) | (b == 1)).all() for b in seen)
-
-
-def test_device_resolution() -> None:
-    assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type in {"cpu", "cuda", "mps"}
-    with pytest.raises(ConfigError):
-        resolve_device("tpu9")
-    if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="no CUDA GPU"):
-            resolve_device("cuda")

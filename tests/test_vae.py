@@ -85,9 +85,9 @@ def test_importance_sampling_matches_exact_log_px_by_quadrature() -> None:
         log_lik = bernoulli_log_prob(logits, x)  # (G, 3)
         log_prior = Normal(0.0, 1.0).log_prob(grid)[:, None]
         exact = torch.logsumexp(log_lik.double() + log_prior.double(), dim=0) + math.log(dz)
-    generator = torch.Generator().manual_seed(0)
+    rng = torch.Generator().manual_seed(0)
     # max_elements forces many small chunks: the chunked running logsumexp must still be exact.
-    estimate = log_px_importance(model, x, k=20_000, max_elements=784 * 3 * 512, generator=generator)
+    estimate = log_px_importance(model, x, k=20_000, max_elements=784 * 3 * 512, rng=rng)
     torch.testing.assert_close(estimate.double(), exact, atol=0.02, rtol=0)
 
 
@@ -95,10 +95,10 @@ def test_importance_estimate_bounds_elbo_and_grows_with_k() -> None:
     torch.manual_seed(0)
     model = VAE(VAEConfig(latent_dim=4, hidden=32)).eval()
     x = torch.bernoulli(torch.full((200, 784), 0.13))
-    generator = torch.Generator().manual_seed(1)
+    rng = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        elbo = -neg_elbo(model, x, generator=generator).mean()
-        by_k = [log_px_importance(model, x, k=k, generator=generator).mean() for k in (1, 10, 100, 1000)]
+        elbo = -neg_elbo(model, x, rng=rng).mean()
+        by_k = [log_px_importance(model, x, k=k, rng=rng).mean() for k in (1, 10, 100, 1000)]
     # K=1 is an unbiased estimate of the ELBO; larger K is a tighter bound, increasing in expectation.
     assert abs(by_k[0] - elbo) < 0.05 * abs(elbo)
     assert all(later >= earlier for earlier, later in zip(by_k, by_k[1:], strict=False))

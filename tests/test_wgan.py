@@ -19,7 +19,8 @@ from tests.conftest import REPO_ROOT
 from vaegan.checkpoint import load_model, load_state, read_info, save_model
 from vaegan.data import ImageSet, load_rgb32
 from vaegan.errors import ConfigError, TrainingError
-from vaegan.train_wgan import RealBatches, WGANTrainConfig, train_wgan
+from vaegan.lipschitz import interpolate
+from vaegan.train.wgan import RealBatches, WGANTrainConfig, train_wgan
 from vaegan.wgan import (
     Critic,
     Generator,
@@ -29,7 +30,6 @@ from vaegan.wgan import (
     ema_decay,
     generator_step,
     gradient_penalty,
-    interpolate,
     update_ema,
 )
 
@@ -135,7 +135,7 @@ def test_penalty_uses_one_coefficient_and_one_norm_per_sample() -> None:
 
 def test_interpolate_lies_on_the_segment_with_one_coefficient_per_sample() -> None:
     real, fake = torch.randn(5, 3, 32, 32), torch.randn(5, 3, 32, 32)
-    x_hat = interpolate(real, fake)
+    x_hat = interpolate(real, fake, torch.rand(5, 1, 1, 1))
     ratio = (x_hat - fake) / (real - fake)  # = alpha_i at every element of sample i
     spread = ratio.flatten(1).max(1).values - ratio.flatten(1).min(1).values
     assert spread.max() < 1e-3
@@ -274,9 +274,10 @@ def test_real_batches_are_a_pure_function_of_seed_and_position() -> None:
         RealBatches(images, 21, seed=0)
 
 
-def _weights(result) -> dict[str, torch.Tensor]:  # noqa: ANN001 - WGANResult
+def _weights(result) -> dict[str, torch.Tensor]:  # noqa: ANN001 - TrainResult
+    modules = {"ema": result.model, **result.parts}
     return {f"{name}.{k}": v for name in ("generator", "critic", "ema")
-            for k, v in getattr(result, name).state_dict().items()}  # fmt: skip
+            for k, v in modules[name].state_dict().items()}  # fmt: skip
 
 
 class _SimulatedCrashError(Exception):
@@ -288,17 +289,17 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(tmp_path: Path)
     config = WGANTrainConfig(iters=7, batch_size=8, n_critic=2, checkpoint_every=3, sample_every=3, log_every=2)
     full = train_wgan(TINY, data, config, run_dir=tmp_path / "full")
 
-    def crash_at_5(report) -> None:  # noqa: ANN001 - StepReport
-        if report.iteration == 5:  # after the checkpoint at 3, before the one at 6
+    def crash_at_5(report) -> None:  # noqa: ANN001 - Progress
+        if report.event == "step" and report.done == 5:  # after the checkpoint at 3, before the one at 6
             raise _SimulatedCrashError
 
     with pytest.raises(_SimulatedCrashError):
-        train_wgan(TINY, data, config, run_dir=tmp_path / "cut", on_step=crash_at_5)
+        train_wgan(TINY, data, config, run_dir=tmp_path / "cut", on_progress=crash_at_5)
     assert load_state(tmp_path / "cut" / "state.safetensors")["iteration"] == 3
     resumed = train_wgan(TINY, data, config, run_dir=tmp_path / "cut", resume=True)
     a, b = _weights(full), _weights(resumed)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert resumed.iteration == 7 and [h["iteration"] for h in resumed.history] == [2, 4, 6, 7]
+    assert resumed.steps == 7 and [h["iteration"] for h in resumed.history] == [2, 4, 6, 7]
     assert sorted(p.name for p in (tmp_path / "cut" / "samples").iterdir()) == [
         "iter_000003.png", "iter_000006.png", "iter_000007.png"
     ]  # fmt: skip
@@ -316,7 +317,7 @@ def test_resume_refuses_other_settings_and_other_data(tmp_path: Path) -> None:
                    resume=True)  # fmt: skip
     # changing only when to stop is allowed
     assert train_wgan(TINY, data, WGANTrainConfig(iters=2, batch_size=8, n_critic=1), run_dir=tmp_path,
-                      resume=True).iteration == 2  # fmt: skip
+                      resume=True).steps == 2  # fmt: skip
 
 
 def test_nan_loss_is_a_training_error() -> None:
@@ -378,6 +379,6 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None
     finally:
         torch.set_num_threads(threads)
     exported = load_model(tmp_path / "cut.st").state_dict()
-    assert all(torch.equal(exported[k], v) for k, v in straight.ema.state_dict().items())
+    assert all(torch.equal(exported[k], v) for k, v in straight.model.state_dict().items())
     critic = load_state(state)["critic"]
-    assert all(torch.equal(critic[k], v) for k, v in straight.critic.state_dict().items())
+    assert all(torch.equal(critic[k], v) for k, v in straight.parts["critic"].state_dict().items())

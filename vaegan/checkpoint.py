@@ -39,7 +39,22 @@ MODEL_REGISTRY: dict[str, tuple[str, str]] = {
     "vae": ("vaegan.vae", "VAE"),
     "wgan-generator": ("vaegan.wgan", "Generator"),
     "wgan-critic": ("vaegan.wgan", "Critic"),
-    "digit-classifier": ("vaegan.metrics", "DigitClassifier"),
+    "digit-classifier": ("vaegan.classifier", "DigitClassifier"),
+}
+
+# What `steps` counts for each kind, for files written before the unit was stored in the header.
+DEFAULT_STEP_UNITS: dict[str, str] = {
+    "vae": "epochs",
+    "wgan-generator": "generator iterations",
+    "wgan-critic": "generator iterations",
+    "digit-classifier": "optimizer steps",
+}
+
+# Where the shipped files live, relative to the repository root (the CLI's defaults and the app's slots).
+DEFAULT_CHECKPOINTS: dict[str, str] = {
+    "vae": "checkpoints/vae.safetensors",
+    "wgan-generator": "checkpoints/wgan.safetensors",
+    "digit-classifier": "checkpoints/classifier.safetensors",
 }
 
 # The command that creates each kind, quoted in "missing checkpoint" messages.
@@ -59,6 +74,7 @@ class CheckpointInfo:
     config: dict[str, Any]
     dataset: str = ""
     steps: int = 0
+    step_unit: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     version: str = ""
@@ -130,10 +146,7 @@ def _model_class(kind: str) -> type[torch.nn.Module]:
 
 def kind_of(model: torch.nn.Module) -> str:
     """The registry kind of a model instance."""
-    for kind, (module_name, class_name) in MODEL_REGISTRY.items():
-        if type(model).__module__ == module_name and type(model).__name__ == class_name:
-            return kind
-    raise CheckpointError(f"{type(model).__name__} is not a registered model kind")
+    return kind_of_class(type(model))
 
 
 def save_model(
@@ -142,6 +155,7 @@ def save_model(
     *,
     dataset: str = "",
     steps: int = 0,
+    step_unit: str = "",
     metrics: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     half: bool = False,
@@ -163,6 +177,7 @@ def save_model(
         "config": json.dumps(dataclasses.asdict(model.config)),
         "dataset": dataset,
         "steps": str(int(steps)),
+        "step_unit": step_unit or DEFAULT_STEP_UNITS.get(kind, "steps"),
         "metrics": json.dumps(metrics or {}),
         "extra": json.dumps(extra or {}),
         "version": __version__,
@@ -181,6 +196,7 @@ def _info_from_metadata(path: Path, metadata: dict[str, str]) -> CheckpointInfo:
             config=json.loads(metadata.get("config", "{}")),
             dataset=metadata.get("dataset", ""),
             steps=int(metadata.get("steps", "0")),
+            step_unit=metadata.get("step_unit") or DEFAULT_STEP_UNITS.get(metadata["kind"], "steps"),
             metrics=json.loads(metadata.get("metrics", "{}")),
             extra=json.loads(metadata.get("extra", "{}")),
             version=metadata.get("version", ""),
@@ -237,6 +253,41 @@ def load_model(
     model.load_state_dict(tensors)  # copies with a cast, so fp16 files load into fp32 models
     model.checkpoint_info = info  # type: ignore[attr-defined]
     return model.to(device).eval()
+
+
+def save_result(
+    result: Any, path: str | os.PathLike[str], *, command: str = "", half: bool = False, **extra: Any
+) -> Path:
+    """Export a `vaegan.train.common.TrainResult`: its model, with its steps, unit, data, metrics and provenance
+    (the training config, total training seconds, `command` and any `extra` facts) in the header."""
+    provenance = {"train_config": result.train_config, "train_seconds_total": round(result.seconds, 1)}
+    if command:
+        provenance["command"] = command
+    return save_model(
+        result.model,
+        path,
+        dataset=result.dataset,
+        steps=result.steps,
+        step_unit=result.step_unit,
+        metrics=result.metrics,
+        extra={**provenance, **result.extra, **extra},
+        half=half,
+    )
+
+
+class FromPretrained:
+    """`Model.from_pretrained(path)` for every registered model class, as in Hugging Face libraries."""
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Any:
+        return load_model(path, kind=kind_of_class(cls), device=device)
+
+
+def kind_of_class(cls: type) -> str:
+    for kind, (module_name, class_name) in MODEL_REGISTRY.items():
+        if cls.__module__ == module_name and cls.__name__ == class_name:
+            return kind
+    raise CheckpointError(f"{cls.__name__} is not a registered model kind")
 
 
 def missing_checkpoint_hint(path: str | os.PathLike[str], kind: str) -> str:
@@ -299,17 +350,3 @@ def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
         return _decode(json.loads(metadata["state"]), tensors)
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"{path} has an unreadable training state: {exc}") from exc
-
-
-def rng_state() -> dict[str, Any]:
-    """Every RNG that training touches, so a resumed run draws the same numbers as an uninterrupted one."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])

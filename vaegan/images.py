@@ -22,6 +22,12 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
     return ((images.detach().float() + 1.0) / 2.0).clamp(0.0, 1.0)
 
 
+def unit_to_signed(images: torch.Tensor) -> torch.Tensor:
+    """[0, 1] (Bernoulli means, binary digits; any shape with 784 pixels per image) -> (N, 1, 28, 28) in [-1, 1],
+    the range every image function here draws."""
+    return images.reshape(-1, 1, 28, 28) * 2.0 - 1.0
+
+
 def make_grid_image(images: torch.Tensor, nrow: int = 8, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
     """(N, C, H, W) in [-1, 1], or (R, K, C, H, W) as R rows of K -> uint8 (height, width, 3) grid.
 
@@ -89,3 +95,8 @@ def captioned_grid(images: torch.Tensor, captions: list[str], scale: int = 3, pa
             canvas.paste(tile.resize((tile_w, height * scale), Image.NEAREST), (x, y))
             draw.text((x + 1, y + height * scale + 1), captions[r * cols + c], fill="black", font=font)
     return np.asarray(canvas)
+
+
+def save_table(path: str | os.PathLike[str], table: torch.Tensor, captions: list[str] | None = None) -> Path:
+    """Write an (R, K, C, H, W) table as one PNG: captioned (row-major captions) when given, else a plain grid."""
+    return save_png(path, table if captions is None else captioned_grid(table, captions))

@@ -15,14 +15,14 @@ in [-1, 1] image units (0: no change; 2: every pixel flips from black to white).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from vaegan.errors import ConfigError
-from vaegan.inference import device_of, eval_mode
+from vaegan.errors import ConfigError, DataError
+from vaegan.runtime import device_of, eval_mode
 
 INTERPOLATION_MODES = ("lerp", "slerp")
 
@@ -48,6 +48,17 @@ def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 256) -> to
 
 
 # ---------------------------------------------------------------------------------------- perturbations
+
+
+def parse_dims(text: str) -> list[int]:
+    """Latent dims from text: '20,21' -> [20, 21]."""
+    try:
+        dims = [int(d) for d in text.split(",") if d.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"--dims {text!r}: expected comma-separated whole numbers, e.g. 20,21") from exc
+    if not dims:
+        raise ConfigError(f"--dims {text!r}: give at least one latent dim, e.g. 20,21")
+    return dims
 
 
 def parse_eps(text: str) -> list[float]:
@@ -130,6 +141,15 @@ def interpolation_rows(
     t = torch.linspace(0.0, 1.0, steps).view(-1, 1, 1, 1)
     fade_row = (1.0 - t) * latent_row[:1] + t * latent_row[-1:]
     return latent_row, fade_row
+
+
+def interpolation_table(
+    generator: nn.Module, seed0: int, seed1: int, steps: int, mode: str = "lerp"
+) -> tuple[torch.Tensor, list[float]]:
+    """The (2, steps, C, H, W) table of `interpolation_rows` between the latents of two seeds, and the t values."""
+    z0, z1 = sample_latents(1, generator.latent_dim, seed0)[0], sample_latents(1, generator.latent_dim, seed1)[0]
+    latent_row, fade_row = interpolation_rows(generator, z0, z1, steps, mode)
+    return torch.stack([latent_row, fade_row]), torch.linspace(0, 1, steps).tolist()
 
 
 # -------------------------------------------------------------------------------------------- ranking
@@ -226,3 +246,99 @@ def principal_directions(
         raise ConfigError(f"unknown method {method!r}; choose jacobian or features")
     directions = _fix_signs(directions)
     return PrincipalDirections(directions, variance, output_change(generator, z, directions, eps), method)
+
+
+@dataclass
+class RankReport:
+    """What `python cli.py explore rank` shows: dims by pixel change, dims by digit change (with a classifier),
+    the principal directions, and a strip image per direction."""
+
+    dims: list[tuple[int, float]]
+    semantic_dims: list[tuple[int, float]]
+    directions: PrincipalDirections
+    strips: torch.Tensor  # (top, len(DIRECTION_EPS), C, H, W): G(z_0 + eps * v_i)
+    settings: dict
+
+    def to_dict(self) -> dict:
+        pcs = self.directions
+        return {
+            **self.settings,
+            "method": pcs.method,
+            "dims": [{"dim": d, "change": s} for d, s in self.dims],
+            "semantic_dims": [{"dim": d, "digit_change_rate": r} for d, r in self.semantic_dims],
+            "directions": [
+                {"index": i, "change": float(pcs.scores[i]), "variance": float(pcs.variance[i]),
+                 "top_dims": [int(d) for d in pcs.directions[i].abs().argsort(descending=True)[:5]]}
+                for i in range(pcs.directions.shape[0])
+            ],
+        }  # fmt: skip
+
+
+DIRECTION_EPS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0)
+SEMANTIC_EPS = (-3.0, -1.5, 1.5, 3.0)
+
+
+def rank_report(
+    generator: nn.Module,
+    *,
+    n: int = 16,
+    seed: int = 0,
+    top: int = 10,
+    eps: float = 1.0,
+    method: str = "jacobian",
+    classifier: nn.Module | None = None,
+) -> RankReport:
+    """Rank the latent dims and principal directions of `generator` over n latents drawn with `seed`."""
+    z = sample_latents(n, generator.latent_dim, seed)
+    dims = rank_latent_dims(generator, z, eps=eps)[:top]
+    # feature PCA needs more latents than directions: give it at least 4x as many
+    pca_z = z if method == "jacobian" else sample_latents(max(n, 4 * top), z.shape[1], seed)
+    pcs = principal_directions(generator, pca_z, k=top, method=method, eps=eps)
+    strips = direction_strip(generator, z[0], pcs.directions, list(DIRECTION_EPS))
+    semantic = semantic_rank(generator, classifier, z, SEMANTIC_EPS)[:top] if classifier is not None else []
+    return RankReport(dims, semantic, pcs, strips, {"n": n, "eps": eps, "seed": seed})
+
+
+# ------------------------------------------------------------------------------------------ semantic ranking
+
+
+
+@torch.no_grad()
+def semantic_rank(
+    generator: nn.Module | Callable[[torch.Tensor], torch.Tensor],
+    classifier: nn.Module,
+    z: torch.Tensor,
+    eps_values: Sequence[float] = SEMANTIC_EPS,
+) -> list[tuple[int, float]]:
+    """For every latent dim d: the share of (sample, eps) pairs for which G(z + eps e_d) gets another predicted
+    digit than G(z). Sorted from the dim that changes the digit most often to the least (ties: lower dim first).
+
+    Beside `rank_latent_dims` (pixels): meaning. `classifier` is a `vaegan.classifier.DigitClassifier` and
+    `generator` any module mapping z (N, D) to images (N, 3, 32, 32). Cost: D * len(eps_values) * N images.
+    """
+    if z.dim() != 2 or z.shape[0] < 1:
+        raise DataError(f"z must be a (N, D) batch of latent vectors, got shape {tuple(z.shape)}")
+    eps = torch.as_tensor(list(eps_values), dtype=z.dtype, device=z.device)
+    if eps.numel() == 0:
+        raise ConfigError("semantic_rank needs at least one eps value")
+    n, dims = z.shape
+    repeats = eps.numel() * n  # moved images per dim
+    from vaegan.classifier import EVAL_BATCH, predict_digits
+
+    changed = []
+    # a plain function z -> images (the tests' stand-ins) has no mode to set
+    with eval_mode(generator) if isinstance(generator, nn.Module) else torch.no_grad():
+        base, _ = predict_digits(classifier, generator(z))
+        base = base.to(z.device)
+        # All dims * len(eps) * N moved latents, generated a few hundred at a time (big batches are far faster than
+        # one small batch per dim). Row r moves sample r % N by eps[(r // N) % len(eps)] along dim r // repeats.
+        for start in range(0, dims * repeats, EVAL_BATCH):
+            rows = torch.arange(start, min(start + EVAL_BATCH, dims * repeats), device=z.device)
+            sample, step, dim = rows % n, (rows // n) % eps.numel(), rows // repeats
+            moved = z[sample].clone()
+            moved[torch.arange(rows.numel(), device=z.device), dim] += eps[step]
+            digits, _ = predict_digits(classifier, generator(moved))
+            changed.append(digits.to(z.device) != base[sample])
+    rate = torch.cat(changed).view(dims, repeats).float().mean(dim=1)
+    rates = [(d, float(rate[d])) for d in range(dims)]
+    return sorted(rates, key=lambda pair: (-pair[1], pair[0]))

@@ -15,10 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaegan.checkpoint import FromPretrained
 from vaegan.errors import ConfigError
+from vaegan.runtime import device_of
 
-IMAGE_SIDE = 28
-IMAGE_PIXELS = IMAGE_SIDE * IMAGE_SIDE
+MNIST_SIDE = 28
+IMAGE_PIXELS = MNIST_SIDE * MNIST_SIDE
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -75,7 +77,7 @@ class _ConvEncoder(nn.Module):
         )  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.view(-1, 1, IMAGE_SIDE, IMAGE_SIDE))
+        return self.net(x.view(-1, 1, MNIST_SIDE, MNIST_SIDE))
 
 
 class _ConvDecoder(nn.Module):
@@ -108,7 +110,7 @@ ARCHITECTURES = {
 # ------------------------------------------------------------------------------------------ the model
 
 
-class VAE(nn.Module):
+class VAE(FromPretrained, nn.Module):
     config_class = VAEConfig
 
     def __init__(self, config: VAEConfig | None = None) -> None:
@@ -136,23 +138,36 @@ class VAE(nn.Module):
         return neg_elbo(self, x)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n images as Bernoulli means, shape (n, 1, 28, 28), values in [0, 1]."""
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator, device=device)
-        return torch.sigmoid(self.decode(z)).view(n, 1, IMAGE_SIDE, IMAGE_SIDE)
+    def sample(self, n: int, rng: torch.Generator | None = None) -> torch.Tensor:
+        """n images as Bernoulli means, shape (n, 1, 28, 28), values in [0, 1]. `rng` lives on the CPU."""
+        z = torch.randn(n, self.latent_dim, generator=rng).to(device_of(self))
+        return torch.sigmoid(self.decode(z)).view(n, 1, MNIST_SIDE, MNIST_SIDE)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Decode the posterior mean: (n, 1, 28, 28) in [0, 1]."""
         mu, _ = self.encode(x)
-        return torch.sigmoid(self.decode(mu)).view(-1, 1, IMAGE_SIDE, IMAGE_SIDE)
+        return torch.sigmoid(self.decode(mu)).view(-1, 1, MNIST_SIDE, MNIST_SIDE)
 
-    @classmethod
-    def from_pretrained(cls, path: str, device: str | torch.device = "cpu") -> VAE:
-        from vaegan.checkpoint import load_model
+    @torch.no_grad()
+    def kl_per_dim(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean KL(q(z_d|x) || N(0, 1)) over the rows of x, one value per latent dim d (nats).
 
-        return load_model(path, kind="vae", device=device)  # type: ignore[return-value]
+        A dim whose mean KL is ~0 carries no information about x (a collapsed unit)."""
+        mu, logvar = self.encode(x.reshape(x.shape[0], -1))
+        # the closed form summed over a trailing axis of size 1 = one KL per dim
+        return gaussian_kl_to_standard_normal(mu[..., None], logvar[..., None]).mean(0)
+
+
+class DecodedImages(nn.Module):
+    """A VAE's decoder as a `vaegan.latent` generator: z (N, D) -> Bernoulli means as (N, 1, 28, 28) in [-1, 1]."""
+
+    def __init__(self, model: VAE) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.model.decode(z)).view(-1, 1, MNIST_SIDE, MNIST_SIDE) * 2.0 - 1.0
 
 
 # ------------------------------------------------------------------------------------------ the maths
@@ -181,14 +196,14 @@ def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
     return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
 
 
-def neg_elbo(model: VAE, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def neg_elbo(model: VAE, x: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
     """Per-example -ELBO = -E_q[log p(x|z)] + KL(q(z|x) || p(z)), one reparameterized sample, analytic KL.
 
-    `generator` makes the sample reproducible without touching the global RNG (used for evaluation).
+    `rng` (on x's device) makes the sample reproducible without touching the global RNG (used for evaluation).
     """
     x = x.reshape(-1, IMAGE_PIXELS)
     mu, logvar = model.encode(x)
-    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    eps = torch.randn(mu.shape, generator=rng, device=mu.device, dtype=mu.dtype)
     z = mu + eps * torch.exp(0.5 * logvar)
     return -bernoulli_log_prob(model.decode(z), x) + gaussian_kl_to_standard_normal(mu, logvar)
 
@@ -200,7 +215,7 @@ def log_px_importance(
     k: int = 200,
     *,
     max_elements: int = 2**25,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Importance-sampled log p(x) with the encoder as proposal, per example.
 
@@ -221,7 +236,7 @@ def log_px_importance(
     done = 0
     while done < k:
         n = min(chunk, k - done)
-        eps = torch.randn((n, batch, mu.shape[-1]), device=x.device, generator=generator)
+        eps = torch.randn((n, batch, mu.shape[-1]), device=x.device, generator=rng)
         z = mu + eps * std  # (n, B, D)
         # log q(z|x) written with eps = (z - mu) / std directly: same value, one fewer pass over z.
         log_q = -0.5 * (LOG_2PI + logvar + eps.pow(2)).sum(-1)

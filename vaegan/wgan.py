@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from vaegan.checkpoint import FromPretrained
 from vaegan.errors import ConfigError
-
-IMAGE_SIDE = 32
+from vaegan.lipschitz import interpolate, per_sample_grad_norm
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class WGANConfig:
 # ------------------------------------------------------------------------------------------ networks
 
 
-class Generator(nn.Module):
+class Generator(FromPretrained, nn.Module):
     """z (B, latent_dim) -> images (B, channels, 32, 32) in [-1, 1]: 1x1 -> 4x4 -> 8x8 -> 16x16 -> 32x32."""
 
     config_class = WGANConfig
@@ -97,27 +97,21 @@ class Critic(nn.Module):
 # ---------------------------------------------------------------------------------- gradient penalty
 
 
-def interpolate(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
-    """x_hat = a * real + (1 - a) * fake with one a ~ U(0, 1) per sample (broadcast over C, H, W)."""
-    if alpha is None:
-        alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
-    return alpha * real + (1.0 - alpha) * fake
+def gradient_penalty(
+    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, autocast_dtype: torch.dtype | None = None
+) -> torch.Tensor:
+    """E[(||grad f(x_hat)|| - 1)^2] with one interpolation coefficient a ~ U(0, 1) (global RNG) and one gradient
+    norm over C x H x W per sample. `critic_step` calls exactly this.
 
-
-def per_sample_grad_norm(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-    """||d outputs[i] / d inputs[i]||_2 over all of C x H x W, one number per sample, differentiable.
-
-    Summing the outputs is exact here because sample i's score depends on sample i's input only (the critic has
-    no BatchNorm), so d(sum)/d inputs[i] = d outputs[i] / d inputs[i].
+    The inner gradient is taken unscaled even under fp16 loss scaling: the penalty keeps its norm near 1, so its
+    entries (~1/sqrt(C*H*W)) sit well inside fp16's range, while scaling them by 2^16 overflows (the AMP notes'
+    recipe, tried first, gave inf penalties). The outer backward is scaled as usual.
     """
-    (grad,) = torch.autograd.grad(outputs.sum(), inputs, create_graph=True)
-    return grad.float().flatten(1).norm(2, dim=1)
-
-
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """E[(||grad f(x_hat)|| - 1)^2] with one interpolation coefficient and one gradient norm per sample."""
-    x_hat = interpolate(real, fake.detach()).requires_grad_(True)
-    return ((per_sample_grad_norm(critic(x_hat), x_hat) - 1.0) ** 2).mean()
+    alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    x_hat = interpolate(real, fake.detach(), alpha).requires_grad_(True)
+    with _autocast(real.device, autocast_dtype):
+        hat_score = critic(x_hat).float()
+    return ((per_sample_grad_norm(hat_score, x_hat, event_dims=3) - 1.0) ** 2).mean()
 
 
 # ------------------------------------------------------------------------------------- training steps
@@ -181,8 +175,6 @@ def critic_step(
     with torch.no_grad(), _autocast(real.device, options.autocast_dtype):
         fake = generator(torch.randn(batch, generator.config.latent_dim, device=real.device)).to(real.dtype)
     fake = fake.contiguous(memory_format=options.memory_format)
-    if weight > 0:
-        x_hat = interpolate(real, fake).requires_grad_(True)
     with _autocast(real.device, options.autocast_dtype):
         if options.fused_critic_batch:
             # The critic has no BatchNorm, so scoring real and fake together gives the same numbers as two passes,
@@ -191,14 +183,9 @@ def critic_step(
             real_score, fake_score = critic(torch.cat([real, fake])).float().split(batch)
         else:
             real_score, fake_score = critic(real).float(), critic(fake).float()
-        hat_score = critic(x_hat).float() if weight > 0 else None
-    # The inner gradient is taken unscaled even under fp16 loss scaling: the penalty keeps its norm near 1, so its
-    # entries (~1/sqrt(C*H*W)) sit well inside fp16's range, while scaling them by 2^16 overflows (the AMP notes'
-    # recipe, tried first, gave inf penalties). The outer backward is scaled as usual, and the scaler skips steps
-    # whose parameter gradients overflow.
     wasserstein = real_score.mean() - fake_score.mean()
-    if hat_score is not None:
-        penalty = ((per_sample_grad_norm(hat_score, x_hat) - 1.0) ** 2).mean()
+    if weight > 0:
+        penalty = gradient_penalty(critic, real, fake, options.autocast_dtype)
         loss = -wasserstein + weight * penalty
     else:
         penalty, loss = torch.full((), float("nan"), device=real.device), -wasserstein

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 
@@ -19,8 +18,9 @@ from vaegan.divergences import (
     ProgressCallback,
     SweepConfig,
     SweepResult,
+    custom_sweep_config,
+    result_filename,
     run_sweep,
-    theta_range,
 )
 from vaegan.errors import VaeganError
 
@@ -40,16 +40,6 @@ FAMILY_TITLES = {"lines": "parallel lines (disjoint supports)", "gaussian": "Gau
 
 def divergence_title(name: str) -> str:
     return "Wasserstein-1" if name == WASSERSTEIN else F_DIVERGENCES[name].title
-
-
-def result_file(family: str, reference: bool) -> str:
-    """Where `python cli.py compare` stores the precomputed sweep of one (family, setting)."""
-    return f"divergences{'' if family == 'lines' else '_' + family}{'_reference' if reference else ''}.json"
-
-
-def sweep_config(family: str, reference: bool) -> SweepConfig:
-    base = REFERENCE if reference else DEFAULT
-    return dataclasses.replace(base, family=family)
 
 
 @st.cache_resource(show_spinner="Loading the sweep…", max_entries=8)
@@ -90,7 +80,7 @@ reference = middle.toggle(
 )
 right.caption(f"P and Q_θ: {FAMILY_TITLES[family]}")
 
-path = results_dir() / result_file(family, reference)
+path = results_dir() / result_filename(family, reference)
 result: SweepResult | None = None
 if path.exists():
     try:
@@ -119,17 +109,7 @@ with st.expander("Train your own critics", icon=":material/model_training:", exp
     lr = c2.select_slider(
         "learning rate", sorted({1e-3, 3e-3, 1e-2, 5e-2, DEFAULT.lr}), DEFAULT.lr, key="lr", bind="query-params"
     )
-    custom_config = dataclasses.replace(
-        sweep_config(family, reference=False),
-        divergences=tuple(train_names) or (WASSERSTEIN,),
-        thetas=theta_range(0.0, 2.0, n_thetas),
-        iters=iters,
-        optimizer=optimizer,
-        lr=lr,
-        lr_schedule="cosine" if optimizer == "adam" else "constant",
-        heatmap_every=max(1, iters // 6),
-        snapshot_every=max(1, iters // 30),
-    )
+    custom_config = custom_sweep_config(family, tuple(train_names), n_thetas, iters, optimizer, lr)
     custom_key = json.dumps(custom_config.to_dict(), sort_keys=True)
     n_critics = len(custom_config.divergences) * n_thetas
     c1.caption(

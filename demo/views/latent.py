@@ -17,7 +17,7 @@ from demo.common import (
     show_strip,
     try_load,
 )
-from vaegan.latent import generate, perturbation_strip, rank_latent_dims, sample_latents
+from vaegan.latent import generate, perturbation_strip, rank_latent_dims, sample_latents, semantic_rank
 
 CANDIDATES = 8  # samples to pick from
 TOP_DIMS = 6  # ε sliders for this many top-ranked dims (plus the one chosen below)
@@ -37,32 +37,38 @@ latent_dim = generator.latent_dim
 # ------------------------------------------------------------------------------------------ pick a sample
 left, right = st.columns([1, 4], vertical_alignment="bottom")
 seed = left.number_input("seed", 0, 1_000_000, 0, key="seed", bind="query-params")
-candidates_z = sample_latents(CANDIDATES, latent_dim, int(seed))
 
 
+def candidate_latent(latent_dim: int, seed: int, index: int) -> torch.Tensor:
+    return sample_latents(CANDIDATES, latent_dim, seed)[index]
+
+
+# The caches below take the real inputs: the generator (underscored: not hashed, `model_key` names its file) and
+# the numbers that fix z (seed, sample index), from which z is drawn inside.
 @st.cache_data(max_entries=32)
-def candidate_images(model_key: str, seed: int) -> torch.Tensor:
+def candidate_images(_generator: torch.nn.Module, model_key: str, seed: int) -> torch.Tensor:
     """G(z) of the candidates: computed once per seed, so moving a slider costs one forward pass (the edit)."""
-    return generate(generator, candidates_z)
+    return generate(_generator, sample_latents(CANDIDATES, _generator.latent_dim, seed))
 
 
-candidates = candidate_images(token, int(seed))
+candidates = candidate_images(generator, token, int(seed))
 with right:
     show_strip(candidates, [f"#{i}" for i in range(CANDIDATES)], scale=2, row_width=680)
 index = st.segmented_control(
     "sample to edit (the numbers under the thumbnails)", list(range(CANDIDATES)), default=0, required=True,
     key="sample", bind="query-params",
 )  # fmt: skip
-z = candidates_z[int(index)]
+z = candidate_latent(latent_dim, int(seed), int(index))
 
 
 @st.cache_data(show_spinner="Ranking latent dims…", max_entries=32)
-def ranked_dims(model_key: str, seed: int, index: int) -> list[tuple[int, float]]:
-    """(dim, effect) from the most to the least effective dim, for one sample. Keys: model file, seed, sample."""
-    return [(int(d), float(effect)) for d, effect in rank_latent_dims(generator, z)]
+def ranked_dims(_generator: torch.nn.Module, model_key: str, seed: int, index: int) -> list[tuple[int, float]]:
+    """(dim, effect) from the most to the least effective dim, for one sample."""
+    z = candidate_latent(_generator.latent_dim, seed, index)
+    return [(int(d), float(effect)) for d, effect in rank_latent_dims(_generator, z)]
 
 
-ranking = ranked_dims(token, int(seed), int(index))
+ranking = ranked_dims(generator, token, int(seed), int(index))
 top = [d for d, _ in ranking[:TOP_DIMS]]
 
 # ---------------------------------------------------------------------------------------------- ε sliders
@@ -112,11 +118,13 @@ st.caption("G(z + ε e_d) for ε ∈ {−5, …, 4}; ε = 0 is the sample itself
 
 
 @st.cache_data(max_entries=64)
-def strip_for(model_key: str, seed: int, index: int, dim: int) -> torch.Tensor:
-    return perturbation_strip(generator, z, [dim], STRIP_EPS)[0]
+def strip_for(_generator: torch.nn.Module, model_key: str, seed: int, index: int, dim: int) -> torch.Tensor:
+    z = candidate_latent(_generator.latent_dim, seed, index)
+    return perturbation_strip(_generator, z, [dim], STRIP_EPS)[0]
 
 
-show_strip(strip_for(token, int(seed), int(index), int(chosen_dim)), [f"ε={e:g}" for e in STRIP_EPS])
+strip = strip_for(generator, token, int(seed), int(index), int(chosen_dim))
+show_strip(strip, [f"ε={e:g}" for e in STRIP_EPS])
 
 # ------------------------------------------------------------------------------------------------ ranking
 def ranking_chart(
@@ -154,11 +162,12 @@ if classifier is not None:
     )
 
     @st.cache_data(show_spinner="Reading digits along every dim…", max_entries=32)
-    def semantic_ranking(model_key: str, seed: int, index: int) -> list[tuple[int, float]]:
-        from vaegan.metrics import semantic_rank
+    def semantic_ranking(
+        _generator: torch.nn.Module, _classifier: torch.nn.Module, models_key: str, seed: int, index: int
+    ) -> list[tuple[int, float]]:
+        z = candidate_latent(_generator.latent_dim, seed, index)
+        return semantic_rank(_generator, _classifier, z[None], [e for e in STRIP_EPS if e != 0.0])
 
-        return semantic_rank(generator, classifier, z[None], [e for e in STRIP_EPS if e != 0.0])
-
-    semantic = semantic_ranking(token + model_token(CLASSIFIER_SLOT), int(seed), int(index))
+    semantic = semantic_ranking(generator, classifier, token + model_token(CLASSIFIER_SLOT), int(seed), int(index))
     ranking_chart(semantic, "share of ε that change the digit", "#0d9488", "semantic_chart", [0, 1])
 share_hint()

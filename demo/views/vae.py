@@ -18,8 +18,10 @@ from demo.common import (
     share_hint,
     show_images,
 )
+from vaegan.images import unit_to_signed
 from vaegan.latent import perturbation_strip
-from vaegan.vae import IMAGE_SIDE, gaussian_kl_to_standard_normal, neg_elbo
+from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo
+from vaegan.vae import MNIST_SIDE, DecodedImages, neg_elbo
 
 page_header(
     "VAE on binarized MNIST",
@@ -36,27 +38,11 @@ stored = {k: v for k, v in info.metrics.items() if "elbo" in k or "log_px" in k}
 columns = st.columns(4)
 columns[0].metric("latent dims", vae.latent_dim)
 columns[1].metric("architecture", f"{vae.config.arch}, {vae.config.hidden} wide")
-columns[2].metric("trained for", f"{info.steps} epoch{'' if info.steps == 1 else 's'}", help=info.dataset or None)
+columns[2].metric("trained for", f"{info.steps} {info.step_unit}", help=info.dataset or None)
 if "valid_neg_elbo" in stored:
     columns[3].metric(
         "−ELBO on validation", f"{stored['valid_neg_elbo']:.2f} nats", help="Stored in the checkpoint at training time."
     )
-
-
-def signed(images: torch.Tensor) -> torch.Tensor:
-    """[0, 1] (Bernoulli means, binary digits) -> [-1, 1], the range vaegan.images draws."""
-    return images.reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE) * 2.0 - 1.0
-
-
-class DecodedImages(torch.nn.Module):
-    """The decoder as a `vaegan.latent` generator: z (N, D) -> Bernoulli means as images (N, 1, 28, 28) in [-1, 1]."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return signed(torch.sigmoid(self.model.decode(z)))
 
 
 digits = load_real_digits()
@@ -81,9 +67,10 @@ else:
     order = torch.randperm(digits.shape[0], generator=torch.Generator().manual_seed(int(digits_seed)))
     chosen = digits[order[:n_reconstruct]]
     # (rows, 8, C, H, W) with each row of originals followed by its reconstructions
-    pairs = torch.stack([signed(chosen), signed(vae.reconstruct(chosen))]).view(2, -1, 8, 1, IMAGE_SIDE, IMAGE_SIDE)
-    show_images(pairs.transpose(0, 1).reshape(-1, 8, 1, IMAGE_SIDE, IMAGE_SIDE), scale=3)
-    per_digit = neg_elbo(vae, chosen, generator=torch.Generator().manual_seed(0))
+    pairs = torch.stack([unit_to_signed(chosen), unit_to_signed(vae.reconstruct(chosen))])
+    pairs = pairs.view(2, -1, 8, 1, MNIST_SIDE, MNIST_SIDE)
+    show_images(pairs.transpose(0, 1).reshape(-1, 8, 1, MNIST_SIDE, MNIST_SIDE), scale=3)
+    per_digit = neg_elbo(vae, chosen, rng=torch.Generator().manual_seed(0))
     st.caption(f"−ELBO of these {n_reconstruct} digits: {per_digit.mean():.2f} nats on average (one z sample each).")
 
 # ------------------------------------------------------------------------------------------------- samples
@@ -92,7 +79,7 @@ st.markdown("z ~ N(0, I), then the decoder's Bernoulli means: what the model thi
 left, right = st.columns(2)
 n_samples = left.slider("how many samples", 8, 64, 32, step=8, key="n_samples", bind="query-params")
 sample_seed = right.number_input("seed", 0, 10_000, 0, key="sample_seed", bind="query-params")
-show_images(signed(vae.sample(n_samples, torch.Generator().manual_seed(int(sample_seed)))), nrow=8, scale=3)
+show_images(unit_to_signed(vae.sample(n_samples, torch.Generator().manual_seed(int(sample_seed)))), nrow=8, scale=3)
 
 # ---------------------------------------------------------------------------------------- latent traversals
 st.header("Latent traversals")
@@ -104,15 +91,16 @@ st.markdown(
 
 
 @st.cache_data(show_spinner="Ranking latent dims…", max_entries=8)
-def kl_per_dim(model_key: str, data_key: str, n_digits: int) -> list[float]:
-    """Mean KL(q(z_d|x) ‖ N(0, 1)) per latent dim d over n test digits (or prior samples)."""
-    x = digits[:n_digits] if digits is not None else vae.sample(n_digits, torch.Generator().manual_seed(0))
-    mu, logvar = vae.encode(x.reshape(x.shape[0], -1))
-    # the library's closed form summed over a trailing axis of size 1 = one KL per dim
-    return gaussian_kl_to_standard_normal(mu[..., None], logvar[..., None]).mean(0).tolist()
+def kl_per_dim(
+    _vae: torch.nn.Module, model_key: str, _digits: torch.Tensor | None, data_key: str, n: int
+) -> list[float]:
+    """Mean KL(q(z_d|x) ‖ N(0, 1)) per latent dim d over n test digits (or n prior samples without digits).
+    Cached by (model file, digits file, n): the underscored arguments are what those keys stand for."""
+    x = _digits[:n] if _digits is not None else _vae.sample(n, torch.Generator().manual_seed(0))
+    return _vae.kl_per_dim(x).tolist()
 
 
-kl = torch.tensor(kl_per_dim(token, digits_key, 2000))
+kl = torch.tensor(kl_per_dim(vae, token, digits, digits_key, 2000))
 ranked = torch.argsort(kl, descending=True)
 active = int((kl > 0.01).sum())
 left, right = st.columns([2, 3])
@@ -169,11 +157,12 @@ if stored:
 
 
 @st.cache_data(show_spinner="Measuring on test digits…", max_entries=16)
-def measure(model_key: str, data_key: str, n_digits: int, k: int) -> tuple[float, float]:
-    from vaegan.train_vae import evaluate_log_px, evaluate_neg_elbo
-
-    x = digits[:n_digits]
-    return evaluate_neg_elbo(vae, x), evaluate_log_px(vae, x, k)
+def measure(
+    _vae: torch.nn.Module, model_key: str, _digits: torch.Tensor, data_key: str, n: int, k: int
+) -> tuple[float, float]:
+    """-ELBO and log p(x) of the first n (shuffled) test digits; cached by (model file, digits file, n, k)."""
+    x = _digits[:n]
+    return evaluate_neg_elbo(_vae, x), evaluate_log_px(_vae, x, k)
 
 
 if digits is None:
@@ -187,14 +176,14 @@ else:
     )  # fmt: skip
     k_eval = right.select_slider("importance samples K", [1, 10, 50, 200], 50, key="k", bind="query-params")
     n_used = n_eval
-    neg_elbo_value, log_px_value = measure(token, digits_key, n_used, k_eval)
+    neg_elbo_value, log_px_value = measure(vae, token, digits, digits_key, n_used, k_eval)
     columns = st.columns(3)
     columns[0].metric("−ELBO (nats)", f"{neg_elbo_value:.2f}")
     columns[1].metric(f"log p(x), K={k_eval} (nats)", f"{log_px_value:.2f}")
     columns[2].metric("gap log p(x) − ELBO", f"{log_px_value + neg_elbo_value:.2f}")
     st.caption(
         f"On {n_used:,} test digits (a fixed random subset), with fixed noise seeds "
-        "(vaegan.train_vae.evaluate_neg_elbo / evaluate_log_px, the numbers `python cli.py eval vae` prints)."
+        "(vaegan.likelihood.evaluate_neg_elbo / evaluate_log_px, the numbers `python cli.py eval vae` prints)."
     )
 
 share_hint()

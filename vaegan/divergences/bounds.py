@@ -17,6 +17,7 @@ import torch
 from torch.nn.functional import relu, softplus
 
 from vaegan.errors import ConfigError
+from vaegan.lipschitz import gradient_norms, interpolate
 
 LOG_2 = math.log(2.0)
 Tensor = torch.Tensor
@@ -141,22 +142,6 @@ def lower_bound(name: str, v_p: Tensor, v_q: Tensor) -> Tensor:
 # --------------------------------------------------------------------------------------------- penalties
 
 
-def interpolates(x: Tensor, y: Tensor, eps: Tensor) -> Tensor:
-    """Points eps·x + (1 - eps)·y on the segments between paired samples (eps broadcasts, one per pair)."""
-    return eps * x + (1 - eps) * y
-
-
-def gradient_norms(critic: Callable[[Tensor], Tensor], points: Tensor) -> Tensor:
-    """‖∇_x V(x)‖₂ at every point: `points` (..., d) -> norms (...), one norm per sample over its d coordinates.
-
-    The graph is kept (create_graph) so a penalty on these norms can be trained through. Summing the outputs
-    before differentiating is exact because each output depends only on its own input point (no batch norm).
-    """
-    points = points.detach().requires_grad_(True)
-    (grads,) = torch.autograd.grad(critic(points).sum(), points, create_graph=True)
-    return grads.norm(dim=-1)
-
-
 def one_sided_penalty(norms: Tensor) -> Tensor:
     """Petzka et al. (2018) Lipschitz penalty E[max(0, ‖∇V‖ - 1)²]: only slopes above 1 cost (mean over last axis)."""
     return relu(norms - 1).square().mean(-1)
@@ -171,7 +156,7 @@ def lipschitz_penalty(
     critic: Callable[[Tensor], Tensor], x: Tensor, y: Tensor, eps: Tensor, kind: str = "one-sided"
 ) -> Tensor:
     """The penalty of `kind` on the gradient norms at the interpolates between x ~ p and y ~ q (unweighted)."""
-    norms = gradient_norms(critic, interpolates(x, y, eps))
+    norms = gradient_norms(critic, interpolate(x, y, eps))
     if kind == "one-sided":
         return one_sided_penalty(norms)
     if kind == "two-sided":

@@ -148,6 +148,56 @@ REFERENCE_SETTING = SweepConfig(
 )
 
 
+def sweep_config(
+    *,
+    reference: bool = False,
+    divergences: str | None = None,
+    thetas: str | None = None,
+    heatmap_thetas: str | None = None,
+    **settings: Any,
+) -> SweepConfig:
+    """A sweep from the default setting (or the reference one), with text lists parsed and every setting that is
+    not None replaced: what `python cli.py compare` calls."""
+    base = REFERENCE_SETTING if reference else SweepConfig()
+    parsed: dict[str, Any] = {k: v for k, v in settings.items() if v is not None}
+    if divergences is not None:
+        parsed["divergences"] = tuple(name.strip() for name in divergences.split(",") if name.strip())
+    if thetas is not None:
+        parsed["thetas"] = parse_thetas(thetas)
+    if heatmap_thetas is not None:
+        parsed["heatmap_thetas"] = parse_thetas(heatmap_thetas)
+    unknown = set(parsed) - {f.name for f in dataclasses.fields(SweepConfig)}
+    if unknown:
+        raise ConfigError(f"unknown sweep settings: {', '.join(sorted(unknown))}")
+    return dataclasses.replace(base, **parsed)
+
+
+def custom_sweep_config(
+    family: str, divergences: tuple[str, ...], n_thetas: int, iters: int, optimizer: str, lr: float
+) -> SweepConfig:
+    """The app's "train your own critics": the default setting with the user's choices, θ evenly over [0, 2], a
+    cosine schedule for Adam (plain SGD keeps its rate), and about 30 snapshots and 6 heat maps whatever `iters`."""
+    return dataclasses.replace(
+        SweepConfig(),
+        family=family,
+        divergences=divergences or (WASSERSTEIN,),
+        thetas=theta_range(0.0, 2.0, n_thetas),
+        iters=iters,
+        optimizer=optimizer,
+        lr=lr,
+        lr_schedule="cosine" if optimizer == "adam" else "constant",
+        heatmap_every=max(1, iters // 6),
+        snapshot_every=max(1, iters // 30),
+    )
+
+
+def result_filename(family: str, reference: bool) -> str:
+    """The file name under results/ of the precomputed sweep of one (family, setting): what `python cli.py
+    compare --family F [--reference]` is run with to make the shipped results."""
+    check_family(family)
+    return f"divergences{'' if family == 'lines' else '_' + family}{'_reference' if reference else ''}.json"
+
+
 # -------------------------------------------------------------------------------------------------- results
 
 
@@ -182,6 +232,13 @@ class SweepResult:
     def errors(self, name: str) -> list[float]:
         """|estimate - truth| per θ (inf where the truth is infinite)."""
         return [abs(e - t) for e, t in zip(self.estimates[name], self.truth[name], strict=True)]
+
+    def worst_error(self, name: str) -> tuple[float | None, int]:
+        """(max |estimate - truth| over the θ with a finite truth, or None if there is none; how many θ have an
+        infinite truth)."""
+        errors = self.errors(name)
+        finite = [e for e in errors if not math.isinf(e)]
+        return (max(finite) if finite else None), len(errors) - len(finite)
 
     def to_json(self) -> str:
         payload = {
@@ -454,6 +511,9 @@ __all__ = [
     "Snapshots",
     "SweepConfig",
     "SweepResult",
+    "custom_sweep_config",
+    "result_filename",
+    "sweep_config",
     "TrainedCritics",
     "run_sweep",
     "theta_range",

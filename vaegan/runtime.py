@@ -1,0 +1,61 @@
+"""Where and how a model runs: the device, the thread count, and an eval-mode context for inference.
+
+Every command, loop and page asks these helpers rather than torch directly, so the rules ("auto" picks CUDA, then
+MPS, then the CPU; inference never builds autograd graphs and gives the caller its train/eval mode back) are
+written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from vaegan.errors import ConfigError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> cuda if available, else mps, else cpu; anything else is passed to torch.device."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is available")
+    return device
+
+
+def set_threads(threads: int) -> int:
+    """Use `threads` intra-op CPU threads (0 keeps torch's default); returns the count now in force."""
+    if threads < 0:
+        raise ConfigError(f"threads must be >= 0 (0 = torch's default), got {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """Eval mode (batch-norm running stats, no dropout) without autograd, then give the caller its mode back."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was_training)
+
+
+def device_of(module: nn.Module) -> torch.device:
+    """Where the module's parameters live (CPU for a module without any)."""
+    for tensor in module.parameters():
+        return tensor.device
+    return torch.device("cpu")

@@ -1,0 +1,334 @@
+"""The WGAN-GP training loop: n_critic critic steps per generator step, an EMA of the generator, sample grids,
+periodic full-state checkpoints and an optional wall-clock budget.
+
+Resume is exact. Everything that decides the next step is either in the state file (generator, critic, EMA,
+both optimizers, loss scalers, the global RNG that draws z and the interpolation coefficients, the iteration, the
+iteration count a time budget chose) or a pure function of (seed, position): the order of real images is a fresh
+permutation per epoch seeded by (seed, epoch), so the data stream needs no state at all. A run killed at any moment
+and resumed from its last checkpoint therefore ends with the same weights as one that never stopped.
+
+Time budget: with `time_budget` seconds the loop measures its own speed over the first `calibration_iters`
+iterations, fixes the iteration count that fits the budget, stores it in the state and decays the learning rates
+linearly to zero at that count, so the run ends on time with its smallest steps last.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vaegan.checkpoint import load_state, save_state
+from vaegan.data import ImageSet
+from vaegan.errors import ConfigError
+from vaegan.images import save_png
+from vaegan.train.common import (
+    ITERATIONS,
+    Progress,
+    ProgressCallback,
+    TrainResult,
+    check_finite,
+    check_resume,
+    make_adam,
+    numerics_of,
+    rng_state,
+    run_identity,
+    set_rng_state,
+)
+from vaegan.wgan import (
+    Critic,
+    Generator,
+    StepOptions,
+    WGANConfig,
+    critic_step,
+    ema_decay,
+    generator_step,
+    update_ema,
+)
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+LR_DECAYS = ("none", "linear")
+STATE_FILE = "state.safetensors"
+
+
+@dataclass(frozen=True)
+class WGANTrainConfig:
+    iters: int = 100_000  # generator iterations (the most a time budget may choose)
+    batch_size: int = 64
+    n_critic: int = 5
+    gp_weight: float = 10.0
+    gp_every: int = 1  # lazy regularization: the penalty on every k-th critic step, weighted k * gp_weight
+    lr: float = 1e-4
+    critic_lr: float | None = None  # None: the same as lr (two time-scale update rule when different)
+    beta1: float = 0.5
+    beta2: float = 0.9
+    lr_decay: str = "none"  # "linear": both learning rates fall linearly to 0 at the last iteration
+    ema_decay: float = 0.999
+    time_budget: float = 0.0  # seconds of training; 0 = run `iters` iterations
+    calibration_iters: int = 20  # iterations timed before a budget fixes the iteration count
+    seed: int = 0
+    precision: str = "fp32"
+    channels_last: bool = False
+    fused_critic_batch: bool = True
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        if min(self.iters, self.batch_size, self.n_critic, self.gp_every, self.calibration_iters) < 1:
+            raise ConfigError("iters, batch_size, n_critic, gp_every and calibration_iters must be >= 1")
+        if not self.lr > 0 or self.gp_weight < 0 or not 0 <= self.ema_decay < 1:
+            raise ConfigError("need lr > 0, gp >= 0 and 0 <= ema_decay < 1")
+        if self.critic_lr is not None and not self.critic_lr > 0:
+            raise ConfigError("critic_lr must be > 0")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ConfigError("Adam betas must lie in [0, 1)")
+        if self.lr_decay not in LR_DECAYS:
+            raise ConfigError(f"unknown lr_decay {self.lr_decay!r}; choose one of {', '.join(LR_DECAYS)}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        if self.time_budget < 0 or not math.isfinite(self.time_budget):
+            raise ConfigError(f"time_budget must be a finite number of seconds >= 0, got {self.time_budget}")
+        if min(self.checkpoint_every, self.sample_every, self.log_every) < 1:
+            raise ConfigError("checkpoint_every, sample_every and log_every must be >= 1")
+
+    def step_options(self) -> StepOptions:
+        return StepOptions(
+            gp_weight=self.gp_weight,
+            autocast_dtype=PRECISIONS[self.precision],
+            fused_critic_batch=self.fused_critic_batch,
+            channels_last=self.channels_last,
+        )
+
+    def numerics(self) -> dict:
+        """The fields that change the numbers a run computes (what a resumed run must match). `iters` sets the
+        decay schedule, so it counts when the rates decay; how often files are written never does."""
+        ignore = ["checkpoint_every", "sample_every", "log_every"]
+        if self.lr_decay == "none" and self.time_budget == 0:
+            ignore.append("iters")
+        return numerics_of(self, ignore)
+
+
+# Named starting points for `train wgan --recipe`; explicit flags override them.
+# "reference": Gulrajani et al.'s DCGAN recipe as the course ran it. "fast": what this project measured to reach a
+# given Fréchet distance soonest on a CPU (README: Results, bench/wgan_quality.py).
+RECIPES: dict[str, dict[str, dict]] = {
+    "reference": {
+        "model": {"width": 64},
+        "train": {"batch_size": 64, "n_critic": 5, "gp_weight": 10.0, "gp_every": 1, "lr": 1e-4,
+                  "critic_lr": None, "beta1": 0.5, "beta2": 0.9, "lr_decay": "none", "ema_decay": 0.999},
+    },
+    "fast": {
+        "model": {"width": 32},
+        "train": {"batch_size": 64, "n_critic": 2, "gp_weight": 10.0, "gp_every": 4, "lr": 2e-4,
+                  "critic_lr": None, "beta1": 0.0, "beta2": 0.99, "lr_decay": "linear", "ema_decay": 0.999},
+    },
+}  # fmt: skip
+
+
+def recipe(name: str, **overrides: object) -> tuple[WGANConfig, WGANTrainConfig]:
+    """The model and train configs of a named recipe, with the given fields (of either config) replaced."""
+    if name not in RECIPES:
+        raise ConfigError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    model_fields = {f.name for f in dataclasses.fields(WGANConfig)}
+    train_fields = {f.name for f in dataclasses.fields(WGANTrainConfig)}
+    unknown = set(overrides) - model_fields - train_fields
+    if unknown:
+        raise ConfigError(f"unknown WGAN settings: {', '.join(sorted(unknown))}")
+    model = {**RECIPES[name]["model"], **{k: v for k, v in overrides.items() if k in model_fields}}
+    train = {**RECIPES[name]["train"], **{k: v for k, v in overrides.items() if k in train_fields}}
+    return WGANConfig(**model), WGANTrainConfig(**train)
+
+
+class RealBatches:
+    """Batch k of the real-image stream, as a pure function of (seed, k): epoch e uses a permutation seeded by
+    (seed, e) and drops its last incomplete batch."""
+
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int) -> None:
+        if images.shape[0] < batch_size:
+            raise ConfigError(f"the data has {images.shape[0]} images, fewer than one batch of {batch_size}")
+        self.images, self.batch_size, self.seed = images, batch_size, seed
+        self.per_epoch = images.shape[0] // batch_size
+        self._epoch, self._order = -1, torch.empty(0, dtype=torch.int64)
+
+    def __call__(self, k: int) -> torch.Tensor:
+        epoch, position = divmod(k, self.per_epoch)
+        if epoch != self._epoch:
+            rng = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._order = epoch, torch.randperm(self.images.shape[0], generator=rng)
+        rows = self._order[position * self.batch_size : (position + 1) * self.batch_size]
+        return self.images[rows.to(self.images.device)]
+
+
+def preview_latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
+    """The fixed z of the sample grids, from a private RNG (the training RNG is not touched)."""
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed + 4242))
+
+
+def planned_iterations(cfg: WGANTrainConfig, seconds_per_iter: float, seconds_so_far: float) -> int:
+    """How many iterations fit the time budget at the measured speed (at least those already run, at most iters).
+
+    3 % of the budget is kept back for the checkpoints and sample grids the speed measurement did not see.
+    """
+    remaining = max(0.0, 0.97 * cfg.time_budget - seconds_so_far)
+    fits = cfg.calibration_iters + int(remaining / max(seconds_per_iter, 1e-9))
+    return max(cfg.calibration_iters, min(cfg.iters, fits))
+
+
+def train_wgan(
+    model_config: WGANConfig,
+    data: ImageSet,
+    train_config: WGANTrainConfig,
+    *,
+    device: torch.device | str = "cpu",
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    on_progress: ProgressCallback | None = None,
+) -> TrainResult:
+    """Train a WGAN-GP on `data.images`; see the module docstring for what makes resume exact.
+
+    With a `run_dir`, the full state is written atomically to run_dir/state.safetensors every `checkpoint_every`
+    iterations and at the end, and EMA sample grids to run_dir/samples/iter_XXXXXX.png every `sample_every`.
+    The result's model is the EMA generator (eval mode); `parts` holds the raw generator and the critic.
+    Progress events: "step" after every iteration, "plan" once the speed is measured (values: seconds_per_iter,
+    planned_iters), "checkpoint" after every state write.
+    """
+    device = torch.device(device)
+    cfg = train_config
+    options = cfg.step_options()
+    torch.manual_seed(cfg.seed)
+    generator = Generator(model_config).to(device=device, memory_format=options.memory_format)
+    critic = Critic(model_config).to(device=device, memory_format=options.memory_format)
+    ema = copy.deepcopy(generator).requires_grad_(False)
+    betas = (cfg.beta1, cfg.beta2)
+    critic_lr = cfg.lr if cfg.critic_lr is None else cfg.critic_lr
+    opt_g = make_adam(generator.parameters(), cfg.lr, betas)
+    opt_c = make_adam(critic.parameters(), critic_lr, betas)
+    use_scaler = cfg.precision == "fp16"
+    scaler_g = torch.amp.GradScaler(device.type, enabled=use_scaler)
+    scaler_c = torch.amp.GradScaler(device.type, enabled=use_scaler)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    state_path = run_dir / STATE_FILE if run_dir is not None else None
+    identity = run_identity(model_config, cfg.numerics(), data.name, data.images.shape[0])
+    start, history = 0, []
+    planned = cfg.iters if cfg.time_budget == 0 else None  # a budget fixes it after calibration
+    seconds_before = 0.0  # training time of the processes before a resume, so reported times are totals
+
+    if resume and state_path is not None and state_path.exists():
+        state = load_state(state_path)
+        check_resume(state, identity, state_path)
+        for module, key in ((generator, "generator"), (critic, "critic"), (ema, "ema"), (opt_g, "opt_g"),
+                            (opt_c, "opt_c"), (scaler_g, "scaler_g"), (scaler_c, "scaler_c")):  # fmt: skip
+            module.load_state_dict(state[key])
+        set_rng_state(state["rng"])
+        start, history = int(state["iteration"]), list(state["history"])
+        seconds_before = float(state["seconds"])
+        planned = state["planned_iters"] if state["planned_iters"] is not None else planned
+
+    def elapsed() -> float:
+        return seconds_before + time.perf_counter() - started
+
+    def save(iteration: int) -> None:
+        if state_path is None:
+            return
+        save_state(state_path, {
+            "generator": generator.state_dict(), "critic": critic.state_dict(), "ema": ema.state_dict(),
+            "opt_g": opt_g.state_dict(), "opt_c": opt_c.state_dict(),
+            "scaler_g": scaler_g.state_dict(), "scaler_c": scaler_c.state_dict(),
+            "rng": rng_state(), "iteration": iteration, "planned_iters": planned, "history": history,
+            "seconds": elapsed(), **identity,
+        })  # fmt: skip
+        if on_progress is not None:
+            on_progress(Progress("checkpoint", iteration, planned or cfg.iters, ITERATIONS, last_values, elapsed(),
+                                 str(state_path)))  # fmt: skip
+
+    def write_samples(iteration: int) -> None:
+        if run_dir is None:
+            return
+        ema.eval()
+        with torch.no_grad():
+            images = ema(preview_latents(64, model_config.latent_dim, cfg.seed).to(device))
+        save_png(run_dir / "samples" / f"iter_{iteration:06d}.png", images.float().cpu(), nrow=8)
+
+    def set_learning_rates(iteration: int) -> None:
+        # A budgeted run always decays; while it calibrates (planned is None) it runs at the full rates.
+        decays = cfg.lr_decay == "linear" or cfg.time_budget > 0
+        scale = 1.0 - iteration / planned if (decays and planned is not None) else 1.0
+        for optimizer, lr in ((opt_g, cfg.lr), (opt_c, critic_lr)):
+            for group in optimizer.param_groups:
+                group["lr"] = lr * scale
+
+    images = data.images.to(device).contiguous(memory_format=options.memory_format)
+    real_batches = RealBatches(images, cfg.batch_size, cfg.seed)
+    generator.train()
+    critic.train()
+    started = time.perf_counter()
+    window_start, window_iters = started, 0
+    last_values: dict[str, float] = {}
+    last_penalty = torch.full((), math.nan)
+    iteration = start
+    calibration_start = None
+    while iteration < (planned if planned is not None else cfg.iters):
+        set_learning_rates(iteration)
+        for k in range(cfg.n_critic):
+            step = iteration * cfg.n_critic + k
+            real = real_batches(step).contiguous(memory_format=options.memory_format)
+            weight = cfg.gp_weight * cfg.gp_every if step % cfg.gp_every == 0 else 0.0
+            stats = critic_step(generator, critic, opt_c, real, options, scaler_c if use_scaler else None, weight)
+            if weight > 0:
+                last_penalty = stats.penalty
+        g_loss = generator_step(generator, critic, opt_g, cfg.batch_size, device, options,
+                                scaler_g if use_scaler else None)  # fmt: skip
+        update_ema(ema, generator, ema_decay(iteration, cfg.ema_decay))
+        iteration += 1
+        done = iteration
+        window_iters += 1
+        # Calibration: time iterations 3..calibration_iters of this process (the first ones pay for allocations);
+        # a budget then fixes the count, and either way the caller hears the speed (for an ETA).
+        if done == start + 2:
+            calibration_start = time.perf_counter()
+        if done == start + cfg.calibration_iters:
+            per_iter = (time.perf_counter() - (calibration_start or started)) / max(1, cfg.calibration_iters - 2)
+            if planned is None:
+                planned = planned_iterations(cfg, per_iter, elapsed())
+            if on_progress is not None:
+                on_progress(Progress("plan", done, planned, ITERATIONS,
+                                     {"seconds_per_iter": per_iter, "planned_iters": planned}, elapsed()))
+        if done % cfg.log_every == 0 or done == planned:
+            now = time.perf_counter()
+            values = {"critic_loss": stats.loss.item(), "wasserstein": stats.wasserstein.item(),
+                      "penalty": last_penalty.item(), "generator_loss": g_loss.item()}  # fmt: skip
+            finite = {k: v for k, v in values.items() if k != "penalty" or not math.isnan(v)}
+            check_finite(finite, f"iteration {done}", state_path)
+            last_values = {**values, "iters_per_second": window_iters / max(now - window_start, 1e-9)}
+            window_start, window_iters = now, 0
+            history.append({"iteration": done, **values, "seconds": elapsed()})
+        if on_progress is not None:
+            on_progress(Progress("step", done, planned or cfg.iters, ITERATIONS, last_values, elapsed()))
+        final = planned is not None and done >= planned
+        if done % cfg.sample_every == 0 or final:
+            write_samples(done)
+        # No state before a budget has fixed the count: a resume would measure the speed again and plan otherwise.
+        if (done % cfg.checkpoint_every == 0 or final) and planned is not None:
+            save(done)
+    if start >= (planned or cfg.iters):
+        write_samples(start)
+    ema.eval()
+    last = history[-1] if history else {}
+    return TrainResult(
+        model=ema,
+        steps=iteration,
+        step_unit=ITERATIONS,
+        dataset=data.name,
+        metrics={k: last[k] for k in ("critic_loss", "wasserstein", "penalty") if k in last},
+        train_config=dataclasses.asdict(cfg),
+        seconds=elapsed(),
+        history=history,
+        extra={"ema": True, "iterations": iteration, "planned_iters": planned},
+        parts={"generator": generator.eval(), "critic": critic.eval()},
+    )
