@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,3 +23,8 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "binarized_mnist.npz").exists():
         pytest.skip(f"real data not found at {SHARED_DATA} (see the project README: Data)")
     return SHARED_DATA
+
+
+def write_amat(path: Path, images: np.ndarray) -> None:
+    """Images in Larochelle's text format: one image per line, its pixels as space-separated integers."""
+    path.write_text("\n".join(" ".join(str(int(v)) for v in row) for row in images.reshape(len(images), -1)) + "\n")

@@ -1,9 +1,10 @@
-"""Dataset specs: the download paths are tested offline on small files written in the real formats."""
+"""Binary digits for the VAE (vaegan/data/binary.py): every source, dynamic binarization, the spec grammar.
+
+The download paths are tested offline (tests/test_data_sources.py) on small files written in the real formats."""
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import struct
 from pathlib import Path
 
@@ -13,59 +14,6 @@ import torch
 
 from vaegan import data
 from vaegan.errors import DataError
-
-
-def _write_amat(path: Path, images: np.ndarray) -> None:
-    path.write_text("\n".join(" ".join(str(int(v)) for v in row) for row in images.reshape(len(images), -1)) + "\n")
-
-
-@pytest.fixture
-def larochelle_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, np.ndarray]]:
-    """Three tiny .amat files in Larochelle's format, with the checksums patched to theirs."""
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "binarized_mnist"
-    folder.mkdir()
-    arrays, sums = {}, {}
-    for split, n in (("train", 12), ("valid", 4), ("test", 5)):
-        arrays[split] = (rng.random((n, 784)) < 0.13).astype(np.uint8)
-        path = folder / f"binarized_mnist_{split}.amat"
-        _write_amat(path, arrays[split])
-        sums[split] = hashlib.sha1(path.read_bytes()).hexdigest()
-    monkeypatch.setattr(data, "LAROCHELLE_SHA1", sums)
-    return tmp_path, arrays
-
-
-def test_larochelle_amat_files_parse_and_cache(larochelle_root: tuple[Path, dict[str, np.ndarray]]) -> None:
-    root, arrays = larochelle_root
-    splits = data.load_binary_mnist("binarized-mnist", root)
-    assert not splits.dynamic
-    for name in data.SPLITS:
-        np.testing.assert_array_equal(splits.split(name).numpy(), arrays[name].astype(np.float32))
-    assert (root / "binarized_mnist" / "binarized_mnist.npz").exists()
-    # The cache is used the second time, even with the text files gone.
-    for p in (root / "binarized_mnist").glob("*.amat"):
-        p.unlink()
-    again = data.load_binary_mnist("binarized-mnist", root)
-    assert torch.equal(again.test, splits.test)
-
-
-def test_larochelle_download_is_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake_download(url: str, dest: str) -> None:
-        Path(dest).write_text("0 1\n")  # not the file whose checksum we expect
-
-    monkeypatch.setattr(data.urllib.request, "urlretrieve", fake_download)
-    with pytest.raises(DataError, match="checksum mismatch"):
-        data.load_binary_mnist("binarized-mnist", tmp_path)
-    assert not list((tmp_path / "binarized_mnist").glob("*.amat"))  # nothing half-verified is kept
-
-
-def test_download_failure_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def offline(url: str, dest: str) -> None:
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(data.urllib.request, "urlretrieve", offline)
-    with pytest.raises(DataError, match="offline"):
-        data.load_binary_mnist("binarized-mnist", tmp_path)
 
 
 def _write_idx_images(path: Path, images: np.ndarray) -> None:
@@ -158,6 +106,6 @@ def test_real_binarized_mnist_file(shared_data: Path) -> None:
 
 def test_minibatches_cover_every_row_once() -> None:
     x = torch.arange(10).float()[:, None]
-    seen = torch.cat(list(data.minibatches(x, 3, generator=torch.Generator().manual_seed(0))))
+    seen = torch.cat(list(data.minibatches(x, 3, rng=torch.Generator().manual_seed(0))))
     assert sorted(seen.squeeze(1).tolist()) == list(range(10))
     assert [len(b) for b in data.minibatches(x, 4, shuffle=False)] == [4, 4, 2]
