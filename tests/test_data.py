@@ -109,3 +109,71 @@ def test_minibatches_cover_every_row_once() -> None:
     seen = torch.cat(list(data.minibatches(x, 3, rng=torch.Generator().manual_seed(0))))
     assert sorted(seen.squeeze(1).tolist()) == list(range(10))
     assert [len(b) for b in data.minibatches(x, 4, shuffle=False)] == [4, 4, 2]
+
+
+# ------------------------------------------------------------------ the spec grammar on the VAE side (@a:b, +)
+
+
+def _coded(ids: range | list[int]) -> np.ndarray:
+    """Binary 28x28 images whose first 16 pixels spell an id in bits, so a test can tell which row went where."""
+    ids = np.asarray(list(ids))
+    flat = np.zeros((len(ids), 784), dtype=np.uint8)
+    for bit in range(16):
+        flat[:, bit] = (ids >> bit) & 1
+    return flat.reshape(-1, 28, 28)
+
+
+def _ids(x: torch.Tensor) -> list[int]:
+    return (x[:, :16].round().long() * (2 ** torch.arange(16))).sum(1).tolist()
+
+
+def test_a_sliced_and_joined_spec_is_one_set_split_80_10_10(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    np.savez(a, X=_coded(range(10)))
+    np.savez(b, train=_coded(range(100, 106)), valid=_coded(range(200, 203)), test=_coded(range(300, 302)))
+    spec = f"{a}@2:5+{b}+{a}@8:"
+    splits = data.load_binary_mnist(spec, seed=4)
+    rows = [2, 3, 4, *range(100, 106), 8, 9]  # b's set is its train split
+    order = np.random.default_rng(4).permutation(len(rows))
+    assert splits.name == spec and not splits.dynamic
+    assert _ids(splits.train) == [rows[i] for i in order[:9]]
+    assert _ids(splits.valid) == [rows[order[9]]] and _ids(splits.test) == [rows[order[10]]]
+    assert torch.equal(data.load_binary_mnist(spec, seed=4).valid, splits.valid)  # fixed for a seed
+
+    whole = data.load_binary_mnist(str(b))  # one source without rows keeps its own splits
+    assert (_ids(whole.train), _ids(whole.valid), _ids(whole.test)) == (
+        list(range(100, 106)),
+        list(range(200, 203)),
+        list(range(300, 302)),
+    )
+    every_row = data.load_binary_mnist(f"{b}@0:")  # any row range makes one set, even all the rows
+    assert sorted(_ids(torch.cat([every_row.train, every_row.valid, every_row.test]))) == list(range(100, 106))
+
+
+def test_grey_joined_with_binary_is_binarized_dynamically(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "grey.npz", X=rng.integers(0, 256, (30, 28, 28), dtype=np.uint8))
+    np.savez(tmp_path / "binary.npz", X=_coded(range(20)))
+    splits = data.load_binary_mnist(f"{tmp_path / 'grey.npz'}@0:20+{tmp_path / 'binary.npz'}")
+    assert splits.dynamic and splits.train.shape == (32, 784)
+    assert data.is_binary(splits.valid) and data.is_binary(splits.test)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"), [("@0:11", "outside 0:10"), ("@-2:3", "is empty"), ("@x:", "whole numbers")]
+)
+def test_bad_rows_of_a_vae_spec(tmp_path: Path, rows: str, message: str) -> None:
+    np.savez(tmp_path / "a.npz", X=_coded(range(10)))
+    with pytest.raises(DataError, match=message):
+        data.load_binary_mnist(f"{tmp_path / 'a.npz'}{rows}")
+
+
+def test_real_grey_digits_sliced_and_joined(shared_data: Path) -> None:
+    spec = f"{shared_data / 'mnist_test.npz'}@0:1000+{shared_data / 'mnist_train_5k.npz'}@-1000:"
+    splits = data.load_binary_mnist(spec)
+    assert (splits.train.shape, splits.valid.shape, splits.test.shape) == ((1600, 784), (200, 784), (200, 784))
+    assert splits.dynamic and data.is_binary(splits.valid) and data.is_binary(splits.test)
+    with np.load(shared_data / "mnist_test.npz") as f, np.load(shared_data / "mnist_train_5k.npz") as g:
+        rows = np.concatenate([f["X"][:1000], g["X"][-1000:]]).reshape(2000, 784) / 255.0
+    order = np.random.default_rng(0).permutation(2000)
+    np.testing.assert_allclose(splits.train.numpy(), rows[order[:1600]], rtol=1e-6)
