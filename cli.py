@@ -78,7 +78,9 @@ def train_vae_command(
     batch_size: int = typer.Option(64, min=1),
     lr: float = typer.Option(6e-4, min=1e-12, help="Adam learning rate (3e-4 is the reference's: see README)."),
     arch: VAEArch = typer.Option(VAEArch.mlp, help="mlp = the reference 784-300-300; conv = convolutional."),
-    data: str = typer.Option("binarized-mnist", help="binarized-mnist | mnist | PATH.npz | image folder."),
+    data: str = typer.Option(
+        "binarized-mnist", help="binarized-mnist | mnist | PATH.npz | PATH.amat | FOLDER; rows with @a:b, join with +."
+    ),
     seed: int = typer.Option(0),
     out: Path = typer.Option(Path("checkpoints/vae.safetensors"), help="Where the trained model is written."),
     run_dir: Path = typer.Option(Path("runs/vae"), help="Holds state.safetensors for --resume."),
@@ -142,7 +144,9 @@ def train_vae_command(
 @eval_app.command("vae")
 def eval_vae_command(
     ckpt: Path = typer.Option(Path("checkpoints/vae.safetensors"), help="A VAE .safetensors file."),
-    data: str = typer.Option("binarized-mnist", help="binarized-mnist | mnist | PATH.npz | image folder."),
+    data: str = typer.Option(
+        "binarized-mnist", help="binarized-mnist | mnist | PATH.npz | PATH.amat | FOLDER; rows with @a:b, join with +."
+    ),
     split: Split = typer.Option(Split.test),
     k: int = typer.Option(200, min=1, help="Importance samples per image for log p(x)."),
     limit: int = typer.Option(0, min=0, help="Evaluate a random subset of N images, fixed by --seed (0 = all)."),
