@@ -49,6 +49,8 @@ WGAN_CKPT = Path("checkpoints/wgan.safetensors")
 CLASSIFIER_CKPT = Path("checkpoints/classifier.safetensors")
 
 
+VAE_DATA_HELP = "binarized-mnist | mnist | PATH.npz | PATH.amat | FOLDER; rows with @a:b, join with +."
+
 # ------------------------------------------------------------------------------------------- choices
 
 
@@ -245,7 +247,7 @@ def train_vae_command(
     batch_size: int = typer.Option(64, min=1),
     lr: float = typer.Option(6e-4, min=1e-12, help="Adam learning rate (3e-4 is the reference's: see README)."),
     arch: VAEArch = typer.Option(VAEArch.mlp, help="mlp = the reference 784-300-300; conv = convolutional."),
-    data: str = typer.Option("binarized-mnist", help="binarized-mnist | mnist | PATH.npz | FOLDER; @a:b, +."),
+    data: str = typer.Option("binarized-mnist", help=VAE_DATA_HELP),
     seed: int = typer.Option(0),
     out: Path = typer.Option(VAE_CKPT, help="Where the trained model is written."),
     run_dir: Path = typer.Option(Path("runs/vae"), help="Holds state.safetensors for --resume."),
@@ -280,7 +282,7 @@ def train_vae_command(
 @eval_app.command("vae")
 def eval_vae_command(
     ckpt: Path = typer.Option(VAE_CKPT, help="A VAE .safetensors file."),
-    data: str = typer.Option("binarized-mnist", help="binarized-mnist | mnist | PATH.npz | FOLDER; @a:b, +."),
+    data: str = typer.Option("binarized-mnist", help=VAE_DATA_HELP),
     split: Split = typer.Option(Split.test),
     k: int = typer.Option(200, min=1, help="Importance samples per image for log p(x)."),
     limit: int = typer.Option(0, min=0, help="Evaluate a random subset of N images, fixed by --seed (0 = all)."),

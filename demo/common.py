@@ -1,15 +1,15 @@
 """What every page of the app shares: where files live, cached model loading that explains itself, image display.
 
 Pages stay thin: they read widgets, call one function of `vaegan/`, and hand the tensors to `show_images` /
-`show_strip`. Nothing here is maths: the test-digit helpers only pick a file and call `vaegan.data`, and the
-classifier hook calls `vaegan.classifier`.
+`show_strip`. Nothing here is maths: the test-digit helpers call `vaegan.data` (which finds, loads and downloads
+them), and the classifier hook calls `vaegan.classifier`.
 
 Environment variables (all optional):
 
 * ``VAEGAN_CHECKPOINTS`` - folder with ``vae.safetensors``, ``wgan.safetensors``, ``classifier.safetensors``
   (default: ``checkpoints/`` of the repository). The tests point it at tiny random-weight models.
 * ``VAEGAN_RESULTS`` - folder with the precomputed divergence sweeps (default: ``results/``).
-* ``VAEGAN_APP_DATA`` - a dataset spec (``binarized-mnist``, ``mnist``, a ``.npz`` or an image folder) whose
+* ``VAEGAN_APP_DATA`` - a dataset spec (any ``--data`` of the VAE; a lone ``.amat`` file is taken whole) whose
   test split the VAE page reconstructs. Without it the page looks for binarized MNIST in the download cache.
 """
 
@@ -271,27 +271,16 @@ def digit_labels(images: torch.Tensor) -> list[str] | None:
 
 
 # ------------------------------------------------------------------------------------------- test digits
-# The VAE page reconstructs real test digits. The app never needs them to start: it looks for a dataset the user
-# pointed it at, then for binarized MNIST in vaegan's download cache, and otherwise offers to download only the
-# 10,000-digit test split (Larochelle's text file, SHA-1 checked by vaegan.data.download).
-
-
-def _larochelle_folder() -> Path:
-    from vaegan.data import default_data_root
-
-    return default_data_root() / "binarized_mnist"
+# The VAE page reconstructs real test digits. The app never needs them to start: vaegan.data.find_test_digits looks
+# for a dataset the user pointed it at, then in vaegan's download cache, and otherwise the page offers to download
+# only the 10,000-digit test split (vaegan.data.download_test_digits). Here are only the Streamlit parts.
 
 
 def real_digits_source() -> str | None:
     """A dataset spec or `.amat` path holding test digits, or None when there is none on this machine."""
-    if spec := os.environ.get("VAEGAN_APP_DATA"):
-        return spec
-    folder = _larochelle_folder()
-    if (folder / "binarized_mnist.npz").exists():
-        return "binarized-mnist"
-    if (folder / "binarized_mnist_test.amat").exists():
-        return str(folder / "binarized_mnist_test.amat")
-    return None
+    from vaegan.data import find_test_digits
+
+    return find_test_digits(os.environ.get("VAEGAN_APP_DATA"))
 
 
 def real_digits_key() -> str:
@@ -301,49 +290,42 @@ def real_digits_key() -> str:
 
 
 @st.cache_resource(show_spinner="Loading test digits…", max_entries=4)
-def _load_real_digits_cached(source: str, key: str) -> torch.Tensor:
-    from vaegan.data import load_binary_mnist, parse_amat, to_unit_float
+def _load_real_digits_cached(source: str, data_root: str, key: str) -> torch.Tensor:
+    # data_root is an input too: "binarized-mnist" means the cache under $VAEGAN_DATA, which may change between runs.
+    from vaegan.data import load_test_digits
 
     del key  # only part of the cache key
-    if source.endswith(".amat"):
-        return to_unit_float(parse_amat(Path(source)))
-    return load_binary_mnist(source, download_missing=False).test
+    return load_test_digits(source, Path(data_root))
 
 
 def load_real_digits() -> torch.Tensor | None:
     """Binarized test digits (N, 784) in {0, 1}, or None (with the reason on the page) when there are none."""
+    from vaegan.data import default_data_root
+
     source = real_digits_source()
     if source is None:
         return None
     try:
-        return _load_real_digits_cached(source, real_digits_key())
+        return _load_real_digits_cached(source, str(default_data_root()), real_digits_key())
     except VaeganError as exc:
         st.error(f"Could not read test digits from `{source}`: {exc}")
         return None
 
 
-def download_real_digits() -> None:
-    from vaegan.data import LAROCHELLE_SHA1, LAROCHELLE_URL, download
-
-    download(
-        LAROCHELLE_URL.format(split="test"),
-        _larochelle_folder() / "binarized_mnist_test.amat",
-        LAROCHELLE_SHA1["test"],
-    )
-
-
 def real_digits_help() -> None:
     """What to do when there are no test digits: download the test split, or point the app at a dataset."""
+    from vaegan.data import download_test_digits, larochelle_folder
+
     st.info(
         "**No test digits on this machine yet.** Download the 10,000 binarized-MNIST test digits (one 30 MB text "
-        f"file, into `{_larochelle_folder()}`), or start the app with `VAEGAN_APP_DATA=PATH.npz` "
+        f"file, into `{larochelle_folder()}`), or start the app with `VAEGAN_APP_DATA=PATH.npz` "
         "(any dataset spec that `--data` accepts).",
         icon=":material/download:",
     )
     if st.button("Download the test digits", key="download_digits"):
         try:
             with st.spinner("Downloading…"):
-                download_real_digits()
+                download_test_digits()
         except VaeganError as exc:
             st.error(str(exc))
         else:

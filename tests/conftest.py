@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch's own convention
@@ -50,3 +51,8 @@ def make_tiny_classifier() -> DigitClassifier:
 @pytest.fixture
 def tiny_classifier() -> DigitClassifier:
     return make_tiny_classifier()
+
+
+def write_amat(path: Path, images: np.ndarray) -> None:
+    """Images in Larochelle's text format: one image per line, its pixels as space-separated integers."""
+    path.write_text("\n".join(" ".join(str(int(v)) for v in row) for row in images.reshape(len(images), -1)) + "\n")

@@ -1,9 +1,10 @@
-"""Dataset specs: the download paths are tested offline on small files written in the real formats."""
+"""Binary digits for the VAE (vaegan/data/binary.py): every source, dynamic binarization, the spec grammar.
+
+The download paths are tested offline (tests/test_data_sources.py) on small files written in the real formats."""
 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import struct
 from pathlib import Path
 
@@ -13,59 +14,6 @@ import torch
 
 from vaegan import data
 from vaegan.errors import DataError
-
-
-def _write_amat(path: Path, images: np.ndarray) -> None:
-    path.write_text("\n".join(" ".join(str(int(v)) for v in row) for row in images.reshape(len(images), -1)) + "\n")
-
-
-@pytest.fixture
-def larochelle_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, np.ndarray]]:
-    """Three tiny .amat files in Larochelle's format, with the checksums patched to theirs."""
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "binarized_mnist"
-    folder.mkdir()
-    arrays, sums = {}, {}
-    for split, n in (("train", 12), ("valid", 4), ("test", 5)):
-        arrays[split] = (rng.random((n, 784)) < 0.13).astype(np.uint8)
-        path = folder / f"binarized_mnist_{split}.amat"
-        _write_amat(path, arrays[split])
-        sums[split] = hashlib.sha1(path.read_bytes()).hexdigest()
-    monkeypatch.setattr(data, "LAROCHELLE_SHA1", sums)
-    return tmp_path, arrays
-
-
-def test_larochelle_amat_files_parse_and_cache(larochelle_root: tuple[Path, dict[str, np.ndarray]]) -> None:
-    root, arrays = larochelle_root
-    splits = data.load_binary_mnist("binarized-mnist", root)
-    assert not splits.dynamic
-    for name in data.SPLITS:
-        np.testing.assert_array_equal(splits.split(name).numpy(), arrays[name].astype(np.float32))
-    assert (root / "binarized_mnist" / "binarized_mnist.npz").exists()
-    # The cache is used the second time, even with the text files gone.
-    for p in (root / "binarized_mnist").glob("*.amat"):
-        p.unlink()
-    again = data.load_binary_mnist("binarized-mnist", root)
-    assert torch.equal(again.test, splits.test)
-
-
-def test_larochelle_download_is_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake_download(url: str, dest: str) -> None:
-        Path(dest).write_text("0 1\n")  # not the file whose checksum we expect
-
-    monkeypatch.setattr(data.urllib.request, "urlretrieve", fake_download)
-    with pytest.raises(DataError, match="checksum mismatch"):
-        data.load_binary_mnist("binarized-mnist", tmp_path)
-    assert not list((tmp_path / "binarized_mnist").glob("*.amat"))  # nothing half-verified is kept
-
-
-def test_download_failure_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def offline(url: str, dest: str) -> None:
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(data.urllib.request, "urlretrieve", offline)
-    with pytest.raises(DataError, match="offline"):
-        data.load_binary_mnist("binarized-mnist", tmp_path)
 
 
 def _write_idx_images(path: Path, images: np.ndarray) -> None:
@@ -158,6 +106,74 @@ def test_real_binarized_mnist_file(shared_data: Path) -> None:
 
 def test_minibatches_cover_every_row_once() -> None:
     x = torch.arange(10).float()[:, None]
-    seen = torch.cat(list(data.minibatches(x, 3, generator=torch.Generator().manual_seed(0))))
+    seen = torch.cat(list(data.minibatches(x, 3, rng=torch.Generator().manual_seed(0))))
     assert sorted(seen.squeeze(1).tolist()) == list(range(10))
     assert [len(b) for b in data.minibatches(x, 4, shuffle=False)] == [4, 4, 2]
+
+
+# ------------------------------------------------------------------ the spec grammar on the VAE side (@a:b, +)
+
+
+def _coded(ids: range | list[int]) -> np.ndarray:
+    """Binary 28x28 images whose first 16 pixels spell an id in bits, so a test can tell which row went where."""
+    ids = np.asarray(list(ids))
+    flat = np.zeros((len(ids), 784), dtype=np.uint8)
+    for bit in range(16):
+        flat[:, bit] = (ids >> bit) & 1
+    return flat.reshape(-1, 28, 28)
+
+
+def _ids(x: torch.Tensor) -> list[int]:
+    return (x[:, :16].round().long() * (2 ** torch.arange(16))).sum(1).tolist()
+
+
+def test_a_sliced_and_joined_spec_is_one_set_split_80_10_10(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    np.savez(a, X=_coded(range(10)))
+    np.savez(b, train=_coded(range(100, 106)), valid=_coded(range(200, 203)), test=_coded(range(300, 302)))
+    spec = f"{a}@2:5+{b}+{a}@8:"
+    splits = data.load_binary_mnist(spec, seed=4)
+    rows = [2, 3, 4, *range(100, 106), 8, 9]  # b's set is its train split
+    order = np.random.default_rng(4).permutation(len(rows))
+    assert splits.name == spec and not splits.dynamic
+    assert _ids(splits.train) == [rows[i] for i in order[:9]]
+    assert _ids(splits.valid) == [rows[order[9]]] and _ids(splits.test) == [rows[order[10]]]
+    assert torch.equal(data.load_binary_mnist(spec, seed=4).valid, splits.valid)  # fixed for a seed
+
+    whole = data.load_binary_mnist(str(b))  # one source without rows keeps its own splits
+    assert (_ids(whole.train), _ids(whole.valid), _ids(whole.test)) == (
+        list(range(100, 106)),
+        list(range(200, 203)),
+        list(range(300, 302)),
+    )
+    every_row = data.load_binary_mnist(f"{b}@0:")  # any row range makes one set, even all the rows
+    assert sorted(_ids(torch.cat([every_row.train, every_row.valid, every_row.test]))) == list(range(100, 106))
+
+
+def test_grey_joined_with_binary_is_binarized_dynamically(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "grey.npz", X=rng.integers(0, 256, (30, 28, 28), dtype=np.uint8))
+    np.savez(tmp_path / "binary.npz", X=_coded(range(20)))
+    splits = data.load_binary_mnist(f"{tmp_path / 'grey.npz'}@0:20+{tmp_path / 'binary.npz'}")
+    assert splits.dynamic and splits.train.shape == (32, 784)
+    assert data.is_binary(splits.valid) and data.is_binary(splits.test)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"), [("@0:11", "outside 0:10"), ("@-2:3", "is empty"), ("@x:", "whole numbers")]
+)
+def test_bad_rows_of_a_vae_spec(tmp_path: Path, rows: str, message: str) -> None:
+    np.savez(tmp_path / "a.npz", X=_coded(range(10)))
+    with pytest.raises(DataError, match=message):
+        data.load_binary_mnist(f"{tmp_path / 'a.npz'}{rows}")
+
+
+def test_real_grey_digits_sliced_and_joined(shared_data: Path) -> None:
+    spec = f"{shared_data / 'mnist_test.npz'}@0:1000+{shared_data / 'mnist_train_5k.npz'}@-1000:"
+    splits = data.load_binary_mnist(spec)
+    assert (splits.train.shape, splits.valid.shape, splits.test.shape) == ((1600, 784), (200, 784), (200, 784))
+    assert splits.dynamic and data.is_binary(splits.valid) and data.is_binary(splits.test)
+    with np.load(shared_data / "mnist_test.npz") as f, np.load(shared_data / "mnist_train_5k.npz") as g:
+        rows = np.concatenate([f["X"][:1000], g["X"][-1000:]]).reshape(2000, 784) / 255.0
+    order = np.random.default_rng(0).permutation(2000)
+    np.testing.assert_allclose(splits.train.numpy(), rows[order[:1600]], rtol=1e-6)

@@ -101,7 +101,8 @@ def check_resume(state: Mapping[str, Any], identity: Mapping[str, Any], state_pa
                     f"{identity['data'][0]!r} ({identity['data'][1]} images); drop --resume or use that data"
                 )
             raise TrainingError(
-                f"{state_path} was written by a run with other settings (its {what} differ); drop --resume or match them"
+                f"{state_path} was written by a run with other settings (its {what} differ); "
+                "drop --resume or match them"
             )
 
 
