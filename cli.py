@@ -66,6 +66,11 @@ class VAEArch(StrEnum):
     conv = "conv"
 
 
+class Schedule(StrEnum):
+    constant = "constant"
+    cosine = "cosine"
+
+
 class Split(StrEnum):
     train = "train"
     valid = "valid"
@@ -247,6 +252,8 @@ def train_vae_command(
     batch_size: int = typer.Option(64, min=1),
     lr: float = typer.Option(6e-4, min=1e-12, help="Adam learning rate (3e-4 is the reference's: see README)."),
     arch: VAEArch = typer.Option(VAEArch.mlp, help="mlp = the reference 784-300-300; conv = convolutional."),
+    schedule: Schedule = typer.Option(Schedule.constant, help="cosine: warm-up, then cosine decay to 0."),
+    warmup_epochs: float = typer.Option(0.0, min=0.0, help="Linear warm-up length of the cosine schedule."),
     data: str = typer.Option("binarized-mnist", help=VAE_DATA_HELP),
     seed: int = typer.Option(0),
     out: Path = typer.Option(VAE_CKPT, help="Where the trained model is written."),
@@ -267,7 +274,8 @@ def train_vae_command(
     dev = resolve_device(device.value)
     splits = load_binary_mnist(data, seed=seed)
     model_config = VAEConfig(arch=arch.value, latent_dim=latent_dim, hidden=hidden)
-    train_config = VAETrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, eval_k=eval_k)
+    train_config = VAETrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, eval_k=eval_k,
+                                  schedule=schedule.value, warmup_epochs=warmup_epochs)  # fmt: skip
     err_console.print(
         f"training {arch.value} VAE on {splits.name} ({splits.train.shape[0]} images"
         f"{', dynamic binarization' if splits.dynamic else ''}) on {dev}"

@@ -32,8 +32,8 @@ from vaegan.errors import CheckpointError, VaeganError
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # One intra-op thread: the app's forward passes are small (1-64 images), and there torch's thread pool costs more
-# than it gives; on a busy 2-core machine a 2-image generator pass measured 36-50 ms with 2 threads and 5-11 ms
-# with 1. One thread per session also leaves the other cores to concurrent sessions.
+# than it gives (README: the app's speed). One thread per session also leaves the other cores to concurrent
+# sessions.
 APP_THREADS = int(os.environ.get("VAEGAN_APP_THREADS", "1"))
 
 # On-screen size of one image cell. Digits are 28 or 32 pixels: upscaled with nearest-neighbour so every pixel is a

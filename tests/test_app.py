@@ -22,10 +22,10 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Widget
 
 from vaegan.checkpoint import save_model
+from vaegan.classifier import ClassifierConfig, DigitClassifier
 from vaegan.divergences import REFERENCE_SETTING, SweepConfig, run_sweep, theta_range
 from vaegan.latent import sample_latents
-from vaegan.metrics import ClassifierConfig, DigitClassifier
-from vaegan.train_vae import evaluate_log_px, evaluate_neg_elbo
+from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo
 from vaegan.vae import VAE, VAEConfig
 from vaegan.wgan import Generator, WGANConfig
 

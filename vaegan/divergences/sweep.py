@@ -435,9 +435,8 @@ def run_sweep(
     """Estimate every divergence of `config` at every θ; see the module docstring for what is recorded.
 
     `threads`: torch's CPU intra-op threads while training (restored afterwards; None leaves them alone). One is the
-    default because the ops here are small. Measured on a 2-core machine: nearly idle, 2 threads ran the default
-    sweep in 1.6-1.9 s and 1 thread in 3.0-3.1 s; with other jobs running, 2 threads took 44-74 s (their workers
-    spin at every op) and 1 thread 2.8-3.8 s. Predictable beats 1.7× at best.
+    default because the ops here are small: more threads help a little on idle cores and a great deal less than
+    nothing on busy ones, where their workers spin at every op (README: Results, `bench/divergences.py`).
     """
     if threads is None or torch.device(device).type != "cpu":
         return _run_sweep(config, progress, torch.device(device))

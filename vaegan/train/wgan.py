@@ -125,8 +125,8 @@ RECIPES: dict[str, dict[str, dict]] = {
     },
     "fast": {
         "model": {"width": 32},
-        "train": {"batch_size": 64, "n_critic": 2, "gp_weight": 10.0, "gp_every": 4, "lr": 2e-4,
-                  "critic_lr": None, "beta1": 0.0, "beta2": 0.99, "lr_decay": "linear", "ema_decay": 0.999},
+        "train": {"batch_size": 64, "n_critic": 1, "gp_weight": 10.0, "gp_every": 4, "lr": 1e-4,
+                  "critic_lr": 3e-4, "beta1": 0.0, "beta2": 0.99, "lr_decay": "linear", "ema_decay": 0.999},
     },
 }  # fmt: skip
 
@@ -228,7 +228,8 @@ def train_wgan(
         set_rng_state(state["rng"])
         start, history = int(state["iteration"]), list(state["history"])
         seconds_before = float(state["seconds"])
-        planned = state["planned_iters"] if state["planned_iters"] is not None else planned
+        if cfg.time_budget > 0:  # the count the budget chose; without a budget a resume may extend the run
+            planned = state["planned_iters"]
 
     def elapsed() -> float:
         return seconds_before + time.perf_counter() - started

@@ -1,0 +1,75 @@
+"""The pieces every training loop shares: finite-loss check, resume rule, optimizer, RNG state, provenance."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from vaegan.errors import TrainingError
+from vaegan.train.common import (
+    check_finite,
+    check_resume,
+    make_adam,
+    numerics_of,
+    portable_command,
+    rng_state,
+    run_identity,
+    set_rng_state,
+)
+
+
+def test_check_finite_names_the_value_the_place_and_the_state_file() -> None:
+    check_finite({"loss": 1.0, "w": -2.0}, "epoch 1", None)
+    with pytest.raises(TrainingError, match=r"^loss became nan at epoch 3, step 7; try a lower --lr \(.*--resume \(runs/s\.st\)\)$"):
+        check_finite({"loss": math.nan, "ok": 0.0}, "epoch 3, step 7", "runs/s.st")
+    with pytest.raises(TrainingError, match=r"w became inf at iteration 9.*no state file"):
+        check_finite({"w": math.inf}, "iteration 9", None)
+
+
+@dataclass(frozen=True)
+class _Config:
+    lr: float = 1e-3
+    epochs: int = 3
+
+
+def test_check_resume_refuses_other_models_settings_and_data() -> None:
+    identity = run_identity(_Config(), numerics_of(_Config(), ["epochs"]), "data.npz", 100)
+    assert identity["numerics"] == {"lr": 1e-3}
+    check_resume(identity, identity, "s")
+    with pytest.raises(TrainingError, match="other settings .its model differ"):
+        check_resume({**identity, "model_config": {"lr": 1.0, "epochs": 3}}, identity, "s")
+    with pytest.raises(TrainingError, match="other settings .its training settings differ"):
+        check_resume({**identity, "numerics": {"lr": 1.0}}, identity, "s")
+    with pytest.raises(TrainingError, match=r"trained on 'other.npz' \(5 images\), not 'data.npz' \(100 images\)"):
+        check_resume({**identity, "data": ["other.npz", 5]}, identity, "s")
+
+
+def test_make_adam_steps_like_plain_adam() -> None:
+    a, b = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    b.load_state_dict(a.state_dict())
+    opt_a, opt_b = make_adam(a.parameters(), 1e-2, (0.5, 0.9)), torch.optim.Adam(b.parameters(), 1e-2, (0.5, 0.9))
+    for model, opt in ((a, opt_a), (b, opt_b)):
+        model(torch.ones(4, 3)).square().sum().backward()
+        opt.step()
+    torch.testing.assert_close(a.weight, b.weight)
+
+
+def test_rng_state_round_trips() -> None:
+    state = rng_state()
+    first = torch.rand(3)
+    set_rng_state(state)
+    assert torch.equal(torch.rand(3), first)
+
+
+def test_portable_command_has_no_absolute_paths(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    command = portable_command(
+        ["train", "vae", "--data", f"{tmp_path}/d/a.npz+{tmp_path}/d/b.npz@0:10", f"--out={root}/c/v.st", "--x", "1"],
+        root,
+    )
+    assert command == "train vae --data ../d/a.npz+../d/b.npz@0:10 --out=c/v.st --x 1"
+    assert portable_command(["--name", "two words"], root) == "--name 'two words'"
