@@ -128,7 +128,9 @@ class FakeHub:
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0)) if method == "POST" else b""
         parts = url.path.strip("/").split("/")
         api = parts[:2] == ["api", "models"] and len(parts) >= 6  # /api/models/OWNER/NAME/ENDPOINT/REVISION
-        if len(parts) >= 5 and parts[2] == "resolve" and method in ("HEAD", "GET"):
+        if method == "POST" and handler.headers.get("authorization") == "Bearer hf_refused":
+            self._json(handler, {"error": "Invalid credentials in Authorization header"}, 401)
+        elif len(parts) >= 5 and parts[2] == "resolve" and method in ("HEAD", "GET"):
             self._resolve(handler, f"{parts[0]}/{parts[1]}", unquote(parts[3]), unquote("/".join(parts[4:])))
         elif api and parts[4] in ("revision", "tree") and method == "GET":
             found = self._snapshot(handler, f"{parts[2]}/{parts[3]}", unquote(parts[5]))
@@ -491,6 +493,14 @@ def test_push_checks_files_and_repo_before_sending_anything(
     with pytest.raises(HubError, match="offline mode is on"):
         push(vae, "alice/x")
     assert fake_hub.requests == []
+
+
+def test_a_refused_token_is_a_one_line_error(fake_hub: FakeHub, tmp_path: Path) -> None:
+    vae = save_model(VAE(VAEConfig(latent_dim=4, hidden=16)), tmp_path / "vae.safetensors")
+    with pytest.raises(HubError) as caught:
+        push(vae, "alice/x", token="hf_refused")
+    assert_one_line(caught.value, "the Hub refused to write to alice/x (401)", "hf auth login")
+    assert "alice/x" not in fake_hub.repos
 
 
 def test_cli_push_prints_the_specs_and_errors_on_one_line(
