@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 # Imported here, before any test sets HF_HUB_OFFLINE=1, which the library would otherwise freeze into its constants.
 import huggingface_hub
 import huggingface_hub.constants
+import huggingface_hub.file_download
 import huggingface_hub.utils._http
 import pytest
 import torch
@@ -156,6 +157,8 @@ class FakeHub:
                 # huggingface_hub 1.x sends "visibility": "private", 0.x sent "private": true
                 private = payload.get("visibility") == "private" or payload.get("private") is True
                 self.repos[repo_id] = FakeRepo(private=private)
+                # like the Hub: a new repo starts with one commit (its default .gitattributes) on main
+                self.commit(repo_id, {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"})
                 self._json(handler, {"url": f"{self.url}/{repo_id}", "name": repo_id})
         elif url.path == "/api/validate-yaml" and method == "POST":
             self._json(handler, {"errors": [], "warnings": []})
@@ -221,7 +224,38 @@ def fake_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHu
         monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
         monkeypatch.delenv("HF_TOKEN", raising=False)
         monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+        # A safety net first: a name other than loopback is never even looked up, so no request can leave the
+        # machine whatever URL a library builds.
+        real_getaddrinfo = socket.getaddrinfo
+
+        def loopback_only(host: object, *args: object, **kwargs: object) -> object:
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                raise socket.gaierror(f"tests/test_hub.py: refusing to resolve {host!r} (loopback only)")
+            return real_getaddrinfo(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
+        # vaegan.hub passes HF_ENDPOINT on explicitly, but huggingface_hub also builds some URLs from the value it
+        # read at import (0.x: CommitInfo's repo URL; 1.x: a once-a-day registry fetch): set those as if HF_ENDPOINT
+        # had been set before the process started. The URL template must change with the endpoint, or the library
+        # would aim its requests at huggingface.co.
+        template = hub.url + "/{repo_id}/resolve/{revision}/{filename}"
+        monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub.url)
+        monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+        if hasattr(huggingface_hub.file_download, "HUGGINGFACE_CO_URL_TEMPLATE"):  # 0.x imports it by name
+            monkeypatch.setattr(huggingface_hub.file_download, "HUGGINGFACE_CO_URL_TEMPLATE", template)
         yield hub
+
+
+def go_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HF_HUB_OFFLINE=1 as a user sets it, before the process starts: the variable, and the library's constant
+    that it read at import (which also stops its own once-a-day registry fetch)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+
+
+def go_online(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
 
 
 def tiny_vae_bytes(tmp_path: Path, name: str = "vae.safetensors", **kwargs: object) -> bytes:
@@ -299,7 +333,7 @@ def test_download_loads_with_the_same_checks_and_offline_uses_the_cache(
     hub, content = hub_vae
     model = load_model("hf://alice/tiny/vae.safetensors", kind="vae")
     assert isinstance(model, VAE) and model.config == VAEConfig(latent_dim=4, hidden=16)
-    heads, gets = hub.calls("HEAD"), hub.calls("GET")
+    heads, gets = hub.calls("HEAD"), [c for c in hub.calls("GET") if "/resolve/" in c[1]]
     assert [p for _, p, _ in heads] == ["/alice/tiny/resolve/main/vae.safetensors"]
     assert [p for _, p, _ in gets] == ["/alice/tiny/resolve/main/vae.safetensors"]
     assert "vaegan" in heads[0][2].get("user-agent", "")  # the client tells the Hub which library downloads
@@ -312,13 +346,13 @@ def test_download_loads_with_the_same_checks_and_offline_uses_the_cache(
         load_model("hf://alice/tiny/vae.safetensors", kind="wgan-generator")
 
     # Offline: the cached file loads and the Hub sees no request at all.
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    go_offline(monkeypatch)
     before = len(hub.requests)
     assert load_model("hf://alice/tiny/vae.safetensors", kind="vae").config == model.config
     assert len(hub.requests) == before
 
     # Online but the Hub unreachable: huggingface_hub falls back to the cached file.
-    monkeypatch.delenv("HF_HUB_OFFLINE")
+    go_online(monkeypatch)
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
     assert load_model("hf://alice/tiny/vae.safetensors", kind="vae").config == model.config
 
@@ -327,7 +361,7 @@ def test_an_uncached_file_offline_is_a_one_line_error_that_says_what_to_do(
     hub_vae: tuple[FakeHub, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hub, _ = hub_vae
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    go_offline(monkeypatch)
     with pytest.raises(HubError) as caught:
         load_model("hf://alice/tiny/vae.safetensors", kind="vae")
     assert_one_line(caught.value, "hf://alice/tiny/vae.safetensors", "offline", "HF_HUB_OFFLINE", "unset")
@@ -460,7 +494,7 @@ def test_push_creates_the_repo_commits_weights_and_card_and_the_result_loads(
     repo = fake_hub.repos["alice/pushed"]
     assert repo.private
     files = repo.commits[repo.refs["main"]]
-    assert sorted(files) == ["README.md", "vae.safetensors", "wgan.safetensors"]
+    assert sorted(files) == [".gitattributes", "README.md", "vae.safetensors", "wgan.safetensors"]
     assert files["vae.safetensors"] == vae.read_bytes()
     assert front_matter(files["README.md"].decode())[0]["library_name"] == "vaegan"
     assert result.specs == ("hf://alice/pushed/vae.safetensors", "hf://alice/pushed/wgan.safetensors")
@@ -489,7 +523,7 @@ def test_push_checks_files_and_repo_before_sending_anything(
         push(tmp_path / "junk.safetensors", "alice/x")
     with pytest.raises(HubError, match="is not OWNER/NAME"):
         push(vae, "just-a-name")
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    go_offline(monkeypatch)
     with pytest.raises(HubError, match="offline mode is on"):
         push(vae, "alice/x")
     assert fake_hub.requests == []
