@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,7 @@ def parse_spec(spec: str | os.PathLike[str], *, folder: bool = False) -> HubSpec
     if match is None:
         raise HubError(f"{text!r} is not a Hub spec; expected {expected}")
     rest = text[match.end() :]
+    text = PREFIX + rest  # messages show the spec as typed, not Path's collapsed "hf:/"
     # The revision follows the one '@' (a branch such as refs/pr/1 may hold '/'; a file name here may not hold '@').
     rest, at, revision = rest.partition("@")
     if at and (not revision or "@" in revision):
@@ -115,8 +117,6 @@ def offline() -> bool:
     if value.strip().upper() in _TRUE:
         return True
     # Also when the library was imported in offline mode: from then on it refuses every request anyway.
-    import sys
-
     constants = sys.modules.get("huggingface_hub.constants")
     return bool(constants is not None and constants.HF_HUB_OFFLINE)
 
