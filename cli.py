@@ -209,7 +209,9 @@ def _load(path: Path, kind: str, device: Device) -> torch.nn.Module:
 
 
 def _optional_classifier(path: Path, device: Device) -> torch.nn.Module | None:
-    if not path.exists():
+    from vaegan.hub import is_hub_spec
+
+    if not (path.exists() or is_hub_spec(path)):
         err_console.print(f"no classifier at {path}: images are not labelled")
         return None
     return _load(path, "digit-classifier", device)
@@ -535,7 +537,7 @@ def explore_rank_command(
     from vaegan.latent import rank_report
 
     generator = _load(ckpt, "wgan-generator", device)
-    reader = _load(classifier, "digit-classifier", device) if classifier.exists() else None
+    reader = _optional_classifier(classifier, device)
     report = rank_report(generator, n=n, seed=seed, top=top, eps=eps, method=method.value, classifier=reader)
     save_png(out, report.strips)
     result = {"ckpt": str(ckpt), "image": str(out), **report.to_dict()}
@@ -633,6 +635,27 @@ def compare_command(
 
         write_html(divergence_figure(result), plot)
         err_console.print(f"wrote {plot}")
+
+
+# --- hub ---
+# `push`: checkpoints and a model card generated from their headers to a Hugging Face Hub model repo. Loading needs no
+# command: every --ckpt/--classifier also takes hf://OWNER/REPO/PATH.safetensors[@REVISION] (vaegan/hub.py).
+
+
+@app.command("push")
+def push_command(
+    ckpt: list[Path] = typer.Argument(..., help="One or more vaegan .safetensors files (one commit)."),
+    repo: str = typer.Option(..., help="The Hub model repo OWNER/NAME; created if it does not exist."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private (an existing repo is unchanged)."),
+    token: str | None = typer.Option(None, help="A Hub write token (default: HF_TOKEN or the `hf auth login` one)."),
+) -> None:
+    """Upload checkpoints plus a README.md model card generated from their headers; prints their hf:// specs."""
+    from vaegan.hub import push
+
+    result = push(ckpt, repo, private=private, token=token)
+    err_console.print(escape(f"pushed to {result.repo_url}  ({result.commit_url})"), highlight=False, soft_wrap=True)
+    for spec in result.specs:
+        typer.echo(spec)
 
 
 # ------------------------------------------------------------------------------------------- entry point

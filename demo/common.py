@@ -7,7 +7,8 @@ them), and the classifier hook calls `vaegan.classifier`.
 Environment variables (all optional):
 
 * ``VAEGAN_CHECKPOINTS`` - folder with ``vae.safetensors``, ``wgan.safetensors``, ``classifier.safetensors``
-  (default: ``checkpoints/`` of the repository). The tests point it at tiny random-weight models.
+  (default: ``checkpoints/`` of the repository), or a Hub folder ``hf://OWNER/REPO[/FOLDER][@REVISION]``. The tests
+  point it at tiny random-weight models.
 * ``VAEGAN_RESULTS`` - folder with the precomputed divergence sweeps (default: ``results/``).
 * ``VAEGAN_APP_DATA`` - a dataset spec (any ``--data`` of the VAE; a lone ``.amat`` file is taken whole) whose
   test split the VAE page reconstructs. Without it the page looks for binarized MNIST in the download cache.
@@ -28,6 +29,7 @@ from PIL import Image
 
 from vaegan.checkpoint import TRAIN_COMMANDS, load_model, read_info
 from vaegan.errors import CheckpointError, VaeganError
+from vaegan.hub import is_hub_spec, resolve_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +51,20 @@ STRIP_GAP = 10
 
 
 def checkpoints_dir() -> Path:
+    folder = os.environ.get("VAEGAN_CHECKPOINTS")
+    if folder is not None and is_hub_spec(folder):  # hf://OWNER/REPO[/FOLDER][@REV]: its .safetensors files
+        try:
+            return _hub_folder(folder)
+        except VaeganError as exc:
+            st.error(f"**The checkpoints at `{folder}` could not be fetched.** {exc}", icon=":material/cloud_off:")
+            st.stop()
     return Path(os.environ.get("VAEGAN_CHECKPOINTS", REPO_ROOT / "checkpoints"))
+
+
+@st.cache_resource(show_spinner="Downloading the checkpoints from the Hub…")
+def _hub_folder(spec: str) -> Path:
+    # Once per server process (a failure is not cached): a Space restart picks up new commits of the repo.
+    return resolve_folder(spec)
 
 
 def results_dir() -> Path:

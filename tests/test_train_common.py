@@ -24,7 +24,8 @@ from vaegan.train.common import (
 
 def test_check_finite_names_the_value_the_place_and_the_state_file() -> None:
     check_finite({"loss": 1.0, "w": -2.0}, "epoch 1", None)
-    with pytest.raises(TrainingError, match=r"^loss became nan at epoch 3, step 7; try a lower --lr \(.*--resume \(runs/s\.st\)\)$"):
+    expected = r"^loss became nan at epoch 3, step 7; try a lower --lr \(.*--resume \(runs/s\.st\)\)$"
+    with pytest.raises(TrainingError, match=expected):
         check_finite({"loss": math.nan, "ok": 0.0}, "epoch 3, step 7", "runs/s.st")
     with pytest.raises(TrainingError, match=r"w became inf at iteration 9.*no state file"):
         check_finite({"w": math.inf}, "iteration 9", None)

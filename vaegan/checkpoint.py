@@ -29,6 +29,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_dumps
 
 from vaegan.errors import CheckpointError
+from vaegan.hub import resolve_checkpoint
 
 FORMAT_VERSION = "1"
 
@@ -207,8 +208,8 @@ def _info_from_metadata(path: Path, metadata: dict[str, str]) -> CheckpointInfo:
 
 
 def read_info(path: str | os.PathLike[str]) -> CheckpointInfo:
-    """Read only the header of a model file (fast: no tensor is loaded)."""
-    path = _open_checked(path)
+    """Read only the header of a model file (fast: no tensor is loaded). `path` may be an hf:// spec."""
+    path = _open_checked(resolve_checkpoint(path))
     return _info_from_metadata(path, _read_metadata_only(path))
 
 
@@ -221,8 +222,9 @@ def load_model(
     """Rebuild a model from a file alone. The returned model is in eval mode and has `.checkpoint_info`.
 
     `kind`, when given, is the kind the caller expects; another kind is an error (a VAE file handed to the
-    GAN sampler, say).
+    GAN sampler, say). `path` may be `hf://OWNER/REPO/PATH.safetensors[@REVISION]` (see vaegan/hub.py).
     """
+    path = resolve_checkpoint(path)  # a Hub spec becomes its cached file; every check below is the same
     if kind is not None and not Path(path).exists():
         raise CheckpointError(missing_checkpoint_hint(path, kind))
     path = _open_checked(path)

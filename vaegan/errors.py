@@ -9,6 +9,12 @@ class CheckpointError(VaeganError):
     """A weights file is missing, not safetensors, corrupt, of an unknown kind or of the wrong shapes."""
 
 
+class HubError(CheckpointError):
+    """An hf:// spec is malformed, or the Hugging Face Hub (or its local cache) cannot give the file: offline and
+    not cached, 404, no network, refused. A CheckpointError, because to whatever loads models (CLI, app) it is one
+    more way a weights file can be missing."""
+
+
 class DataError(VaeganError):
     """A dataset could not be found, downloaded, verified or parsed."""
 
