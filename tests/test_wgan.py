@@ -190,6 +190,50 @@ def test_critic_step_updates_only_the_critic_and_reports_its_loss() -> None:
     torch.testing.assert_close(stats.loss, -stats.wasserstein + 10.0 * stats.penalty)
 
 
+def test_a_lazy_step_skips_the_penalty_and_a_weighted_one_scales_it() -> None:
+    real = tiny_images(8).images
+    generator, critic, _, opt_c = _players()
+    stats = critic_step(generator, critic, opt_c, real, StepOptions(gp_weight=10.0), penalty_weight=0.0)
+    assert torch.isnan(stats.penalty) and torch.equal(stats.loss, -stats.wasserstein)
+    generator, critic, _, opt_c = _players()
+    stats = critic_step(generator, critic, opt_c, real, StepOptions(gp_weight=10.0), penalty_weight=40.0)
+    torch.testing.assert_close(stats.loss, -stats.wasserstein + 40.0 * stats.penalty)
+
+
+def test_lazy_training_applies_the_penalty_every_kth_critic_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaegan.train import wgan as loop
+
+    weights: list[float] = []
+    real_step = loop.critic_step
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        weights.append(args[6])
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "critic_step", spy)
+    train_wgan(TINY, tiny_images(16), WGANTrainConfig(iters=3, batch_size=8, n_critic=2, gp_every=4, gp_weight=10.0))
+    assert weights == [40.0, 0.0, 0.0, 0.0, 40.0, 0.0]
+
+
+def test_the_generator_step_leaves_no_gradient_on_the_critic() -> None:
+    generator, critic, opt_g, _ = _players()
+    generator_step(generator, critic, opt_g, 8, torch.device("cpu"))
+    assert all(p.grad is None and p.requires_grad for p in critic.parameters())
+
+
+def test_recipes_and_overrides() -> None:
+    from vaegan.train.wgan import RECIPES, recipe
+
+    model, train = recipe("reference", iters=10)
+    assert model.width == 64 and train.n_critic == 5 and train.gp_every == 1 and train.iters == 10
+    model, train = recipe("fast", width=8, n_critic=None)  # None keeps the recipe's value
+    assert model.width == 8 and train.n_critic == RECIPES["fast"]["train"]["n_critic"]
+    with pytest.raises(ConfigError, match="unknown recipe"):
+        recipe("magic")
+    with pytest.raises(ConfigError, match="unknown WGAN settings"):
+        recipe("fast", colour=1)
+
+
 def test_fused_critic_batch_equals_separate_passes() -> None:
     results = []
     for fused in (True, False):
@@ -324,6 +368,56 @@ def test_nan_loss_is_a_training_error() -> None:
     data = ImageSet(images=torch.full((8, 3, 32, 32), float("nan")), labels=None, name="nan")
     with pytest.raises(TrainingError, match="lower --lr"):
         train_wgan(TINY, data, WGANTrainConfig(iters=1, batch_size=8, n_critic=1))
+
+
+def test_a_time_budget_stops_on_time(tmp_path: Path) -> None:
+    """A budgeted run measures its speed, fixes its iteration count (stored in the state) and ends within 10 % of
+    the budget."""
+    data = tiny_images(32)
+    budget = 8.0
+    config = WGANTrainConfig(iters=100_000, batch_size=8, n_critic=1, time_budget=budget, calibration_iters=10,
+                             checkpoint_every=50, sample_every=100_000, log_every=10)  # fmt: skip
+    plans: list[float] = []
+
+    def record(report) -> None:  # noqa: ANN001 - Progress
+        if report.event == "plan":
+            plans.append(report.values["planned_iters"])
+
+    started = time.perf_counter()
+    full = train_wgan(TINY, data, config, run_dir=tmp_path / "full", on_progress=record)
+    took = time.perf_counter() - started
+    assert abs(took - budget) < 0.1 * budget, took
+    assert plans and full.steps == full.extra["planned_iters"] > 10
+    assert load_state(tmp_path / "full" / "state.safetensors")["planned_iters"] == full.steps
+
+
+
+def test_a_budgeted_run_resumes_with_the_count_its_state_fixed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaegan.train import wgan as loop
+
+    # Both runs must plan the same count to be compared, so the speed measurement is pinned; a resume must then
+    # read the count from the state rather than plan again (the patched planner would refuse to be called twice).
+    monkeypatch.setattr(loop, "planned_iterations", lambda cfg, per_iter, so_far, done: 40)
+    data = tiny_images(32)
+    config = WGANTrainConfig(iters=100_000, batch_size=8, n_critic=1, time_budget=3600.0, calibration_iters=5,
+                             checkpoint_every=10, sample_every=10_000, log_every=5)  # fmt: skip
+    full = train_wgan(TINY, data, config, run_dir=tmp_path / "full")
+
+    class _StopError(Exception):
+        pass
+
+    def stop_at_25(report) -> None:  # noqa: ANN001 - Progress
+        if report.event == "step" and report.done == 25:
+            raise _StopError
+
+    with pytest.raises(_StopError):
+        train_wgan(TINY, data, config, run_dir=tmp_path / "cut", on_progress=stop_at_25)
+    totals: list[int] = []
+    resumed = train_wgan(TINY, data, config, run_dir=tmp_path / "cut", resume=True,
+                         on_progress=lambda report: totals.append(report.total))  # fmt: skip
+    assert full.steps == resumed.steps == 40 and totals[0] == 40  # the count came from the state
+    a, b = _weights(full), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_train_config_validation() -> None:

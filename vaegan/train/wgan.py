@@ -9,7 +9,9 @@ and resumed from its last checkpoint therefore ends with the same weights as one
 
 Time budget: with `time_budget` seconds the loop measures its own speed over the first `calibration_iters`
 iterations, fixes the iteration count that fits the budget, stores it in the state and decays the learning rates
-linearly to zero at that count, so the run ends on time with its smallest steps last.
+linearly to zero at that count, so the run ends on time with its smallest steps last. At every checkpoint it
+measures again and corrects the count (the machine may have got busier or freer); the count in force is part of
+the state, so a resumed run goes on with it.
 """
 
 from __future__ import annotations
@@ -132,7 +134,9 @@ RECIPES: dict[str, dict[str, dict]] = {
 
 
 def recipe(name: str, **overrides: object) -> tuple[WGANConfig, WGANTrainConfig]:
-    """The model and train configs of a named recipe, with the given fields (of either config) replaced."""
+    """The model and train configs of a named recipe, with the given fields (of either config) replaced; a None
+    override keeps the recipe's value (an unset CLI flag)."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     if name not in RECIPES:
         raise ConfigError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
     model_fields = {f.name for f in dataclasses.fields(WGANConfig)}
@@ -170,14 +174,13 @@ def preview_latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed + 4242))
 
 
-def planned_iterations(cfg: WGANTrainConfig, seconds_per_iter: float, seconds_so_far: float) -> int:
-    """How many iterations fit the time budget at the measured speed (at least those already run, at most iters).
+def planned_iterations(cfg: WGANTrainConfig, seconds_per_iter: float, seconds_so_far: float, done: int) -> int:
+    """How many iterations fit the time budget at the measured speed (at least those done, at most iters).
 
-    3 % of the budget is kept back for the checkpoints and sample grids the speed measurement did not see.
+    2 % of the budget is kept back for the export and the last state write.
     """
-    remaining = max(0.0, 0.97 * cfg.time_budget - seconds_so_far)
-    fits = cfg.calibration_iters + int(remaining / max(seconds_per_iter, 1e-9))
-    return max(cfg.calibration_iters, min(cfg.iters, fits))
+    remaining = max(0.0, 0.98 * cfg.time_budget - seconds_so_far)
+    return max(done, min(cfg.iters, done + int(remaining / max(seconds_per_iter, 1e-9))))
 
 
 def train_wgan(
@@ -198,6 +201,7 @@ def train_wgan(
     Progress events: "step" after every iteration, "plan" once the speed is measured (values: seconds_per_iter,
     planned_iters), "checkpoint" after every state write.
     """
+    started = time.perf_counter()  # a time budget counts from here: building the models and moving data too
     device = torch.device(device)
     cfg = train_config
     options = cfg.step_options()
@@ -268,12 +272,12 @@ def train_wgan(
     real_batches = RealBatches(images, cfg.batch_size, cfg.seed)
     generator.train()
     critic.train()
-    started = time.perf_counter()
-    window_start, window_iters = started, 0
+    window_start, window_iters = time.perf_counter(), 0
     last_values: dict[str, float] = {}
     last_penalty = torch.full((), math.nan)
     iteration = start
     calibration_start = None
+    plan_mark: tuple[float, int] | None = None  # (time, iteration) the speed is measured from
     while iteration < (planned if planned is not None else cfg.iters):
         set_learning_rates(iteration)
         for k in range(cfg.n_critic):
@@ -296,7 +300,8 @@ def train_wgan(
         if done == start + cfg.calibration_iters:
             per_iter = (time.perf_counter() - (calibration_start or started)) / max(1, cfg.calibration_iters - 2)
             if planned is None:
-                planned = planned_iterations(cfg, per_iter, elapsed())
+                planned = planned_iterations(cfg, per_iter, elapsed(), done)
+            plan_mark = (time.perf_counter(), done)
             if on_progress is not None:
                 on_progress(Progress("plan", done, planned, ITERATIONS,
                                      {"seconds_per_iter": per_iter, "planned_iters": planned}, elapsed()))
@@ -316,6 +321,10 @@ def train_wgan(
             write_samples(done)
         # No state before a budget has fixed the count: a resume would measure the speed again and plan otherwise.
         if (done % cfg.checkpoint_every == 0 or final) and planned is not None:
+            if cfg.time_budget > 0 and not final and plan_mark is not None and done > plan_mark[1]:
+                per_iter = (time.perf_counter() - plan_mark[0]) / (done - plan_mark[1])
+                planned = planned_iterations(cfg, per_iter, elapsed(), done)
+                plan_mark = (time.perf_counter(), done)
             save(done)
     if start >= (planned or cfg.iters):
         write_samples(start)
