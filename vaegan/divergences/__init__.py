@@ -20,7 +20,8 @@ Conventions (used everywhere in this package, written down only here)
   constraint is relaxed into a penalty on ‖∇V‖ at points between the two samples (`lipschitz_penalty`).
 
 Modules: `bounds` (the table, the bounds, the penalties), `families` (the distributions and their exact
-divergences), `critic` (a batched ensemble of MLP critics), `sweep` (training over θ, snapshots, JSON results).
+divergences), `critic` (a batched ensemble of MLP critics), `sweep` (training over θ, snapshots, JSON results),
+`dynamics` (a one-parameter shift generator trained under each loss: which divergences give it a gradient).
 """
 
 from vaegan.divergences.bounds import (
@@ -41,6 +42,16 @@ from vaegan.divergences.bounds import (
     wasserstein_dual_estimate,
 )
 from vaegan.divergences.critic import CriticConfig, CriticEnsemble
+from vaegan.divergences.dynamics import (
+    GAN_LOSSES,
+    DynamicsConfig,
+    DynamicsResult,
+    GanLoss,
+    critic_losses,
+    generator_loss,
+    generator_losses,
+    run_dynamics,
+)
 from vaegan.divergences.families import FAMILIES, exact_divergence, heatmap_grid, noise, points
 from vaegan.divergences.sweep import (
     REFERENCE_SETTING,
@@ -60,19 +71,26 @@ __all__ = [
     "DIVERGENCE_TITLES",
     "FAMILIES",
     "F_DIVERGENCES",
+    "GAN_LOSSES",
     "PENALTIES",
     "REFERENCE_SETTING",
     "WASSERSTEIN",
     "CriticConfig",
     "CriticEnsemble",
+    "DynamicsConfig",
+    "DynamicsResult",
     "FDivergence",
+    "GanLoss",
     "ProgressCallback",
     "Snapshots",
     "SweepConfig",
     "SweepResult",
     "TrainedCritics",
+    "critic_losses",
     "exact_divergence",
     "f_divergence_lower_bound",
+    "generator_loss",
+    "generator_losses",
     "gradient_norms",
     "heatmap_grid",
     "hellinger_lower_bound",
@@ -83,6 +101,7 @@ __all__ = [
     "one_sided_penalty",
     "parse_thetas",
     "points",
+    "run_dynamics",
     "run_sweep",
     "theta_range",
     "train_critics",
