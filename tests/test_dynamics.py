@@ -4,6 +4,8 @@ minimax JS stall, the non-saturating loss moves), the exact empirical W1 against
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import math
 
@@ -15,10 +17,17 @@ from vaegan.divergences import (
     GAN_LOSSES,
     DynamicsConfig,
     DynamicsResult,
+    Toy2dConfig,
+    Toy2dResult,
     exact_divergence,
+    exact_w1,
     generator_loss,
     lower_bound,
+    mode_centers,
+    modes_covered,
     run_dynamics,
+    run_toy2d,
+    sample_target,
 )
 from vaegan.divergences.dynamics import GanLoss
 from vaegan.errors import ConfigError
@@ -67,6 +76,12 @@ def test_bad_settings_are_config_errors() -> None:
         GanLoss("hellinger-gp", "?", "hellinger", penalty="two-sided")
     with pytest.raises(ConfigError, match="non-saturating"):
         GanLoss("hellinger-ns", "?", "hellinger", nonsaturating=True)
+    with pytest.raises(ConfigError, match="unknown target"):
+        Toy2dConfig(target="spiral")
+    with pytest.raises(ConfigError, match="frame_arrows"):
+        Toy2dConfig(frame_samples=10, frame_arrows=20)
+    with pytest.raises(ConfigError, match="same shape"):
+        exact_w1(torch.zeros(3, 2), torch.zeros(4, 2))
 
 
 # ------------------------------------------------------------------------------------------ shift generator
@@ -150,3 +165,100 @@ def test_a_member_follows_the_trajectory_it_follows_alone() -> None:
     adam = run_dynamics(DynamicsConfig(losses=("wasserstein",), theta_optimizer="adam", **small))
     theta = adam.theta["wasserstein"]
     assert abs(theta[1] - theta[0]) == pytest.approx(0.05, rel=1e-3)  # Adam's first step is lr·sign(gradient)
+
+
+# ------------------------------------------------------------------------------------------------ exact W1
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.3, -1.7])
+def test_exact_w1_of_a_shifted_copy_is_the_shift(theta: float) -> None:
+    a = torch.rand(40, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert exact_w1(a, a + torch.tensor([theta, 0.0], dtype=torch.float64)) == pytest.approx(abs(theta), abs=1e-12)
+    oblique = a + torch.tensor([0.6, -0.8], dtype=torch.float64) * theta  # a unit vector: W1 = |θ| in any direction
+    assert exact_w1(a, oblique) == pytest.approx(abs(theta), abs=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 6])
+def test_exact_w1_matches_brute_force_over_permutations(n: int) -> None:
+    rng = torch.Generator().manual_seed(n)
+    a, b = torch.randn(n, 2, generator=rng).double(), torch.randn(n, 2, generator=rng).double()
+    cost = torch.cdist(a, b)
+    brute = min(sum(float(cost[i, p[i]]) for i in range(n)) / n for p in itertools.permutations(range(n)))
+    assert exact_w1(a, b) == pytest.approx(brute, rel=1e-12)
+
+
+def test_mode_coverage_rule() -> None:
+    centers = mode_centers("8gaussians")
+    assert centers.shape == (8, 2) and mode_centers("25gaussians").shape == (25, 2) and mode_centers("moons") is None
+    on_modes = centers.repeat(32, 1)  # 256 samples, 32 on every mode
+    assert modes_covered(on_modes, centers) == 8
+    collapsed = torch.cat((centers[:1].repeat(249, 1), centers[1:2].repeat(7, 1)))
+    assert modes_covered(collapsed, centers) == 1  # 7 < ¼ · 256/8 = 8 samples: a stray handful is not coverage
+    assert modes_covered(on_modes + 0.3, centers) == 0  # outside the radius
+    sample = sample_target("8gaussians", 4000, torch.Generator().manual_seed(0))
+    assert modes_covered(sample, centers) == 8
+    assert torch.equal(sample, sample_target("8gaussians", 4000, torch.Generator().manual_seed(0)))
+
+
+# ------------------------------------------------------------------------------------------------ 2-D toys
+
+
+def test_wgan_gp_covers_the_ring_of_eight_gaussians() -> None:
+    """WGAN-GP alone, default settings but 400 steps, seed 0: ≥ 7 of 8 modes and W1 to the target below 0.45 (from
+    about 1.9 at the start; two samples of the target itself are about 0.18 apart)."""
+    run = run_toy2d(Toy2dConfig(losses=("wasserstein",), steps=400, frame_every=200))
+    assert run.steps == [0, 200, 400]
+    assert run.w1["wasserstein"][0] > 1.5
+    assert run.modes["wasserstein"][-1] >= 7
+    assert run.w1["wasserstein"][-1] < 0.45
+
+
+SMALL_TOY = Toy2dConfig(steps=20, batch_size=64, width=16, frame_every=10, frame_samples=32, frame_arrows=8,
+                        grid_size=5)
+
+
+def test_the_original_gan_is_bit_reproducible_by_seed() -> None:
+    config = dataclasses.replace(SMALL_TOY, losses=("js",))
+    first, second = run_toy2d(config), run_toy2d(config)
+    assert dataclasses.replace(first, seconds={}) == dataclasses.replace(second, seconds={})
+    other = run_toy2d(dataclasses.replace(config, seed=1))
+    assert other.samples["js"][-1] != first.samples["js"][-1]
+
+
+def test_toy_frames_and_json_round_trip(tmp_path) -> None:  # noqa: ANN001 - pytest fixture
+    run = run_toy2d(dataclasses.replace(SMALL_TOY, target="25gaussians"))
+    config = run.config
+    assert run.steps == [0, 10, 20] and run.mode_count == 25
+    for name in config.losses:
+        assert torch.tensor(run.samples[name]).shape == (3, 32, 2)
+        assert torch.tensor(run.arrows[name]).shape == (3, 8, 2)
+        assert torch.tensor(run.critic[name]).shape == (3, 5, 5)
+        assert len(run.w1[name]) == len(run.modes[name]) == len(run.quality[name]) == len(run.estimates[name]) == 3
+        # The recorded W1 is the exact one between the frame's samples and the fixed target sample.
+        assert run.w1[name][-1] == pytest.approx(exact_w1(run.samples[name][-1], run.target_samples))
+    data = json.loads(run.to_json())
+    assert data["format"] == "vaegan-toy2d/1" and data["target"] == "25gaussians"
+    assert set(data["frames"]) == {"x", "y", "target", "samples", "arrows", "critic"}
+    back = Toy2dResult.load(run.save(tmp_path / "toy.json"))
+    assert back.config == config and back.modes == run.modes and back.steps == run.steps
+    assert back.w1["wasserstein"] == pytest.approx(run.w1["wasserstein"], rel=1e-4)
+    lines = run_toy2d(dataclasses.replace(SMALL_TOY, target="lines", losses=("hellinger",), steps=2, frame_every=2))
+    assert lines.modes == {} and lines.mode_count is None
+    assert min(x for x, _ in lines.samples["hellinger"][0]) > 0.5  # the generator starts off P's support
+    assert Toy2dResult.from_json(lines.to_json()).mode_count is None
+
+
+def test_run_all_defaults_runs_every_target_and_both_families(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The precomputation's structure and progress, with the default configs swapped for tiny ones."""
+    from vaegan.divergences import toy2d
+
+    monkeypatch.setattr(toy2d, "Toy2dConfig", lambda target: dataclasses.replace(SMALL_TOY, target=target, steps=2))
+    monkeypatch.setattr(toy2d, "DynamicsConfig", lambda family: DynamicsConfig(
+        family=family, steps=3, critic_steps=1, batch_size=16, width=8, heatmap_size=3))
+    seen: list[tuple[int, int, str]] = []
+    out = toy2d.run_all_defaults(lambda done, total, label: seen.append((done, total, label)))
+    assert set(out["toy2d"]) == set(toy2d.TARGETS) and set(out["dynamics"]) == {"lines", "gaussian"}
+    assert all(len(r.steps) == 2 for r in out["toy2d"].values())
+    total = 2 * len(toy2d.TARGETS) + 3 * 2
+    assert [done for done, _, _ in seen] == list(range(1, total + 1)) and {t for _, t, _ in seen} == {total}
+    assert seen[0][2] == "8gaussians" and seen[-1][2] == "shift (gaussian)"

@@ -21,7 +21,8 @@ Conventions (used everywhere in this package, written down only here)
 
 Modules: `bounds` (the table, the bounds, the penalties), `families` (the distributions and their exact
 divergences), `critic` (a batched ensemble of MLP critics), `sweep` (training over θ, snapshots, JSON results),
-`dynamics` (a one-parameter shift generator trained under each loss: which divergences give it a gradient).
+`dynamics` (a one-parameter shift generator trained under each loss: which divergences give it a gradient),
+`toy2d` (MLP generators trained under each loss on 2-D targets: frames, exact empirical W1, modes covered).
 """
 
 from vaegan.divergences.bounds import (
@@ -65,6 +66,21 @@ from vaegan.divergences.sweep import (
     theta_range,
     train_critics,
 )
+from vaegan.divergences.toy2d import (
+    MODE_RADIUS,
+    MODE_SHARE,
+    TARGETS,
+    TOY_LOSSES,
+    Toy2dConfig,
+    Toy2dResult,
+    exact_w1,
+    mode_centers,
+    mode_quality,
+    modes_covered,
+    run_all_defaults,
+    run_toy2d,
+    sample_target,
+)
 
 __all__ = [
     "DIVERGENCE_NAMES",
@@ -72,8 +88,12 @@ __all__ = [
     "FAMILIES",
     "F_DIVERGENCES",
     "GAN_LOSSES",
+    "MODE_RADIUS",
+    "MODE_SHARE",
     "PENALTIES",
     "REFERENCE_SETTING",
+    "TARGETS",
+    "TOY_LOSSES",
     "WASSERSTEIN",
     "CriticConfig",
     "CriticEnsemble",
@@ -85,9 +105,12 @@ __all__ = [
     "Snapshots",
     "SweepConfig",
     "SweepResult",
+    "Toy2dConfig",
+    "Toy2dResult",
     "TrainedCritics",
     "critic_losses",
     "exact_divergence",
+    "exact_w1",
     "f_divergence_lower_bound",
     "generator_loss",
     "generator_losses",
@@ -97,12 +120,18 @@ __all__ = [
     "interpolates",
     "lipschitz_penalty",
     "lower_bound",
+    "mode_centers",
+    "mode_quality",
+    "modes_covered",
     "noise",
     "one_sided_penalty",
     "parse_thetas",
     "points",
+    "run_all_defaults",
     "run_dynamics",
     "run_sweep",
+    "run_toy2d",
+    "sample_target",
     "theta_range",
     "train_critics",
     "two_sided_penalty",

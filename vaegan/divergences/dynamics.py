@@ -243,7 +243,7 @@ class DynamicsResult:
                     "x": [_round(v, 6) for v in self.grid_x],
                     "y": [_round(v, 6) for v in self.grid_y],
                     "critic": {
-                        k: [[[_round(v, 4) for v in row] for row in grid] for grid in frames]
+                        k: [[[_round(v, 3) for v in row] for row in grid] for grid in frames]
                         for k, frames in self.heatmaps.items()
                     },
                 },
