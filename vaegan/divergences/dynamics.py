@@ -14,10 +14,10 @@ a generator loss (Goodfellow et al. 2014's minimax game, in the f-GAN form of No
 Why the losses behave differently on the parallel lines (Arjovsky et al. 2017, Example 1): for every θ ≠ 0 the
 supports are disjoint, H² = 2 and JS = log 2 whatever θ is, so a good critic is flat (saturated) on Q's support
 and dD/dθ = 0: θ stalls. W1 = |θ| has slope 1 everywhere, and the 1-Lipschitz critic keeps a slope at Q, so θ
-walks to 0. The non-saturating loss differs from the JS bound by a term that does *not* saturate when D(y) -> 0:
-its gradient is -(1 - D(y))·∇V(y), which is ∇V itself where the discriminator is sure, so θ keeps moving as long
-as the critic has a slope at y. On the Gaussian family every divergence is a smooth function of θ and all
-losses give gradients.
+walks to 0. The non-saturating loss does *not* saturate when D(y) -> 0: its gradient in y is -(1 - D(y))·∇V(y),
+of size |∇V| where the discriminator is sure (D(y) ≈ 0), against the minimax JS's -½D(y)·∇V(y), which vanishes
+there; so θ keeps moving as long as the critic has a slope at y. On the Gaussian family every divergence is a
+smooth function of θ and all losses give gradients.
 
 All losses train together in one `CriticEnsemble`, one member per loss, each member with its own θ (a vector of
 them, stepped by one element-wise optimizer). Every member sees the same base noise and starts from the same
@@ -50,8 +50,8 @@ from vaegan.divergences.bounds import (
 )
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble
 from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
+from vaegan.divergences.sweep import ProgressCallback, _round
 from vaegan.divergences.sweep import _generator as _rng_stream  # one seeded stream per purpose, as in the sweep
-from vaegan.divergences.sweep import _round
 from vaegan.errors import ConfigError, TrainingError
 
 Tensor = torch.Tensor
@@ -136,7 +136,7 @@ def critic_losses(
     norms = gradient_norms(lambda z: critic(z, index), interpolates(x[index], y[index], eps))
     kinds = {"one-sided": one_sided_penalty(norms), "two-sided": two_sided_penalty(norms)}
     penalty = bound.new_zeros(len(losses)).index_put((index,), torch.stack(
-        [kinds[losses[m].penalty][j] for j, m in enumerate(penalised)]  # type: ignore[index]
+        [kinds[losses[m].penalty][j] for j, m in enumerate(penalised)]
     ))
     return -bound + penalty_weight * penalty, bound
 
@@ -293,13 +293,9 @@ class DynamicsResult:
 
 # ------------------------------------------------------------------------------------------------- training
 
-# (θ steps done, θ steps in total, what is being trained)
-StepCallback = Callable[[int, int, str], None]
-
-
 def run_dynamics(
     config: DynamicsConfig,
-    progress: StepCallback | None = None,
+    progress: ProgressCallback | None = None,  # (θ steps done, in total, the family)
     device: str | torch.device = "cpu",
     threads: int | None = 1,
 ) -> DynamicsResult:
@@ -314,7 +310,7 @@ def run_dynamics(
         torch.set_num_threads(previous)
 
 
-def _run_dynamics(config: DynamicsConfig, progress: StepCallback | None, device: torch.device) -> DynamicsResult:
+def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, device: torch.device) -> DynamicsResult:
     start = time.perf_counter()
     losses = check_losses(config.losses)
     members, n, family, sigma = len(losses), config.batch_size, config.family, config.sigma

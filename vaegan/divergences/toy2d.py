@@ -25,7 +25,6 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +44,8 @@ from vaegan.divergences.dynamics import (
     run_dynamics,
 )
 from vaegan.divergences.families import FAMILIES
+from vaegan.divergences.sweep import ProgressCallback, _round
 from vaegan.divergences.sweep import _generator as _rng_stream  # one seeded stream per purpose, as in the sweep
-from vaegan.divergences.sweep import _round
 from vaegan.errors import ConfigError, TrainingError
 
 Tensor = torch.Tensor
@@ -300,13 +299,9 @@ class Toy2dResult:
 
 # ------------------------------------------------------------------------------------------------- training
 
-# (generator steps done, steps in total, target being trained)
-ProgressCallback = Callable[[int, int, str], None]
-
-
 def run_toy2d(
     config: Toy2dConfig,
-    progress: ProgressCallback | None = None,
+    progress: ProgressCallback | None = None,  # (generator steps done, in total, the target)
     device: str | torch.device = "cpu",
     threads: int | None = 1,
 ) -> Toy2dResult:
