@@ -20,7 +20,9 @@ Conventions (used everywhere in this package, written down only here)
   constraint is relaxed into a penalty on ‖∇V‖ at points between the two samples (`lipschitz_penalty`).
 
 Modules: `bounds` (the table, the bounds, the penalties), `families` (the distributions and their exact
-divergences), `critic` (a batched ensemble of MLP critics), `sweep` (training over θ, snapshots, JSON results).
+divergences), `critic` (a batched ensemble of MLP critics), `sweep` (training over θ, snapshots, JSON results),
+`dynamics` (a one-parameter shift generator trained under each loss: which divergences give it a gradient),
+`toy2d` (MLP generators trained under each loss on 2-D targets: frames, exact empirical W1, modes covered).
 """
 
 from vaegan.divergences.bounds import (
@@ -39,6 +41,16 @@ from vaegan.divergences.bounds import (
     wasserstein_dual_estimate,
 )
 from vaegan.divergences.critic import CriticConfig, CriticEnsemble
+from vaegan.divergences.dynamics import (
+    GAN_LOSSES,
+    DynamicsConfig,
+    DynamicsResult,
+    GanLoss,
+    critic_losses,
+    generator_loss,
+    generator_losses,
+    run_dynamics,
+)
 from vaegan.divergences.families import FAMILIES, exact_divergence, heatmap_grid, noise, points
 from vaegan.divergences.sweep import (
     REFERENCE_SETTING,
@@ -55,32 +67,64 @@ from vaegan.divergences.sweep import (
     theta_range,
     train_critics,
 )
+from vaegan.divergences.toy2d import (
+    MODE_RADIUS,
+    MODE_SHARE,
+    TARGETS,
+    TOY_LOSSES,
+    Toy2dConfig,
+    Toy2dResult,
+    exact_w1,
+    mode_centers,
+    mode_quality,
+    modes_covered,
+    run_all_defaults,
+    run_toy2d,
+    sample_target,
+)
 from vaegan.lipschitz import gradient_norms, interpolate
 
 __all__ = [
-    "gradient_norms",
-    "interpolate",
     "DIVERGENCE_NAMES",
     "DIVERGENCE_TITLES",
     "FAMILIES",
     "F_DIVERGENCES",
+    "GAN_LOSSES",
+    "MODE_RADIUS",
+    "MODE_SHARE",
     "PENALTIES",
     "REFERENCE_SETTING",
+    "TARGETS",
+    "TOY_LOSSES",
     "WASSERSTEIN",
     "CriticConfig",
     "CriticEnsemble",
+    "DynamicsConfig",
+    "DynamicsResult",
     "FDivergence",
+    "GanLoss",
     "ProgressCallback",
     "Snapshots",
     "SweepConfig",
     "SweepResult",
+    "Toy2dConfig",
+    "Toy2dResult",
     "TrainedCritics",
+    "critic_losses",
     "exact_divergence",
+    "exact_w1",
     "f_divergence_lower_bound",
+    "generator_loss",
+    "generator_losses",
+    "gradient_norms",
     "heatmap_grid",
+    "interpolate",
     "hellinger_lower_bound",
     "lipschitz_penalty",
     "lower_bound",
+    "mode_centers",
+    "mode_quality",
+    "modes_covered",
     "noise",
     "one_sided_penalty",
     "parse_thetas",
@@ -89,6 +133,10 @@ __all__ = [
     "result_filename",
     "run_sweep",
     "sweep_config",
+    "run_all_defaults",
+    "run_dynamics",
+    "run_toy2d",
+    "sample_target",
     "theta_range",
     "train_critics",
     "two_sided_penalty",

@@ -32,23 +32,27 @@ class CriticConfig:
     width: int = 64  # units per hidden layer
     depth: int = 2  # hidden layers: depth 3, width 256 is the reference 2-256-256-256-1
     activation: str = "relu"
+    out_dim: int = 1  # 1 for a critic; 2 makes the same batched MLP a 2-D toy generator (toy2d)
 
     def __post_init__(self) -> None:
-        if min(self.members, self.in_dim, self.width, self.depth) < 1:
-            raise ConfigError("critic members, in_dim, width and depth must all be >= 1")
+        if min(self.members, self.in_dim, self.width, self.depth, self.out_dim) < 1:
+            raise ConfigError("critic members, in_dim, width, depth and out_dim must all be >= 1")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}")
 
 
 class CriticEnsemble(nn.Module):
-    """`members` MLP critics in_dim -> width (× depth) -> 1: forward maps (members, N, in_dim) to (members, N)."""
+    """`members` MLP critics in_dim -> width (× depth) -> 1: forward maps (members, N, in_dim) to (members, N).
+
+    With out_dim > 1 the output keeps its last axis, (members, N, out_dim).
+    """
 
     config_class = CriticConfig
 
     def __init__(self, config: CriticConfig) -> None:
         super().__init__()
         self.config = config
-        dims = [config.in_dim] + [config.width] * config.depth + [1]
+        dims = [config.in_dim] + [config.width] * config.depth + [config.out_dim]
         self.weights = nn.ParameterList(
             nn.Parameter(torch.empty(config.members, d_in, d_out)) for d_in, d_out in zip(dims, dims[1:], strict=False)
         )
@@ -70,19 +74,23 @@ class CriticEnsemble(nn.Module):
             weight.copy_(one_w.expand_as(weight))
             bias.copy_(one_b.expand_as(bias))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 3 or x.shape[0] != self.config.members or x.shape[2] != self.config.in_dim:
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """`members` (indices): run only those members, x then of shape (len(members), N, in_dim). Cheaper than
+        running all when only some need a costly step (the W1 members' gradient penalty in a mixed ensemble)."""
+        count = self.config.members if members is None else len(members)
+        if x.dim() != 3 or x.shape[0] != count or x.shape[2] != self.config.in_dim:
             raise ConfigError(
-                f"critic ensemble expects inputs of shape ({self.config.members}, N, {self.config.in_dim}), "
-                f"got {tuple(x.shape)}"
+                f"critic ensemble expects inputs of shape ({count}, N, {self.config.in_dim}), got {tuple(x.shape)}"
             )
         h = x
         last = len(self.weights) - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            if members is not None:
+                weight, bias = weight[members], bias[members]
             h = torch.baddbmm(bias, h, weight)  # (M, N, in) @ (M, in, out) + (M, 1, out)
             if i < last:
                 h = self.activation(h)
-        return h.squeeze(-1)
+        return h.squeeze(-1) if self.config.out_dim == 1 else h
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:

@@ -1,0 +1,477 @@
+"""2-D toy GANs: an MLP generator from 2-D noise trained under each loss towards a target in the plane.
+
+The shift generator (`dynamics.py`) has one parameter; here the generator is a network and the question is what
+each loss does to a whole distribution: does it find every mode of a mixture, does it move at all when it starts
+off the target's support? Targets: `8gaussians` (a ring), `25gaussians` (a grid), `swissroll`, `moons`, and
+`lines`, P = (0, U[0,1]) of the parallel lines with a generator that starts as a blob centred at (θ₀, ½), so that
+the supports start disjoint as in the shift example. Losses are those of `dynamics.GAN_LOSSES`: `js` (minimax
+GAN), `js-nonsaturating`, `hellinger` (f-GAN), `wasserstein` (WGAN-GP, two-sided penalty) and
+`wasserstein-onesided`. Both players use Adam; the critic takes `critic_steps` steps per generator step.
+
+As in the shift example, every loss trains at once: one `CriticEnsemble` of critics and one of generators (the
+same batched MLP with a 2-D output), member m for loss m, all members starting from the same weights and seeing
+the same noise, so the runs differ only by their loss.
+
+Every `frame_every` steps a frame records, per loss: generated samples (from a fixed noise batch), the critic on
+a grid, the arrows -∂ℓ/∂y at the first samples (where the generator loss pushes each sample; ℓ is the per-sample
+generator loss, so the arrows are the generator's gradient before it passes into the network's weights), the
+critic's bound on the frame's samples, the exact empirical W1 between the frame's samples and a fixed target
+sample of the same size (`exact_w1`), and for the mixtures the modes covered (see `modes_covered`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from vaegan.divergences.bounds import lower_bound
+from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble
+from vaegan.divergences.dynamics import (
+    DynamicsConfig,
+    DynamicsResult,
+    check_losses,
+    critic_losses,
+    generator_losses,
+    run_dynamics,
+)
+from vaegan.divergences.families import FAMILIES
+from vaegan.divergences.sweep import ProgressCallback, _round
+from vaegan.divergences.sweep import _generator as _rng_stream  # one seeded stream per purpose, as in the sweep
+from vaegan.errors import ConfigError, TrainingError
+
+Tensor = torch.Tensor
+TOY2D_FORMAT = "vaegan-toy2d/1"
+TARGETS: tuple[str, ...] = ("8gaussians", "25gaussians", "swissroll", "moons", "lines")
+TOY_LOSSES: tuple[str, ...] = ("js", "js-nonsaturating", "hellinger", "wasserstein", "wasserstein-onesided")
+
+# ------------------------------------------------------------------------------------------------- targets
+
+MIXTURE_STD = 0.05  # every Gaussian of the mixtures; the modes are at least 1 apart
+MODE_RADIUS = 0.25  # 5 standard deviations: half the closest spacing of two modes, so the disks never overlap
+MODE_SHARE = 0.25  # a mode is covered when it holds at least this fraction of its fair share n/K of the samples
+LINES_START = 1.5  # the `lines` generator starts centred at (LINES_START, ½), θ₀ of the shift example
+
+
+def check_target(target: str) -> str:
+    if target not in TARGETS:
+        raise ConfigError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
+    return target
+
+
+def mode_centers(target: str) -> Tensor | None:
+    """The K centres (K, 2) of a Gaussian mixture target, None for the others."""
+    if check_target(target) == "8gaussians":
+        angle = torch.arange(8) * (2 * math.pi / 8)
+        return 2.0 * torch.stack((torch.cos(angle), torch.sin(angle)), dim=-1)
+    if target == "25gaussians":
+        ticks = torch.arange(-2.0, 3.0)
+        return torch.cartesian_prod(ticks, ticks)
+    return None
+
+
+def sample_target(target: str, n: int, rng: torch.Generator) -> Tensor:
+    """n samples (n, 2) of the target, drawn from `rng` only."""
+    centers = mode_centers(target)
+    if centers is not None:
+        which = torch.randint(len(centers), (n,), generator=rng)
+        return centers[which] + MIXTURE_STD * torch.randn(n, 2, generator=rng)
+    if target == "swissroll":  # sklearn's make_swiss_roll in the (x, z) plane, scaled to about ±2.4
+        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=rng))
+        return torch.stack((t * torch.cos(t), t * torch.sin(t)), dim=-1) / 6 + MIXTURE_STD * torch.randn(
+            n, 2, generator=rng
+        )
+    if target == "moons":  # sklearn's make_moons, centred and scaled by 1.5
+        s = math.pi * torch.rand(n, generator=rng)
+        upper = torch.rand(n, generator=rng) < 0.5
+        x = torch.where(upper, torch.cos(s), 1 - torch.cos(s))
+        y = torch.where(upper, torch.sin(s), 0.5 - torch.sin(s))
+        return 1.5 * (torch.stack((x, y), dim=-1) - torch.tensor([0.5, 0.25])) + MIXTURE_STD * torch.randn(
+            n, 2, generator=rng
+        )
+    return torch.stack((torch.zeros(n), torch.rand(n, generator=rng)), dim=-1)  # lines: P = (0, U[0,1])
+
+
+def generator_offset(target: str) -> Tensor:
+    """Added to the generator's output: (θ₀, ½) for `lines`, so that Q starts off P's support; 0 otherwise."""
+    return torch.tensor([LINES_START, 0.5]) if check_target(target) == "lines" else torch.zeros(2)
+
+
+def plot_box(target: str) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) of the critic's grid: the target and the generator's start with a margin."""
+    if check_target(target) == "lines":
+        return -1.0, LINES_START + 1.0, -0.75, 1.75
+    return -3.0, 3.0, -3.0, 3.0
+
+
+# ------------------------------------------------------------------------------------------------- metrics
+
+
+def exact_w1(a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> float:
+    """The exact W1 between the empirical distributions of two equal-size point sets (n, d): the mean Euclidean
+    distance of the optimal one-to-one matching (for equal weights an optimal plan is a permutation, Birkhoff),
+    found by the Hungarian algorithm in O(n³)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 2 or a.shape != b.shape or len(a) == 0:
+        raise ConfigError(f"exact_w1 needs two non-empty point sets of the same shape (n, d), got {a.shape}, {b.shape}")
+    cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1)
+    rows, cols = linear_sum_assignment(cost)
+    return float(cost[rows, cols].mean())
+
+
+def modes_covered(samples: Tensor, centers: Tensor, radius: float = MODE_RADIUS, share: float = MODE_SHARE) -> int:
+    """How many of the K modes hold at least max(1, share·n/K) of the n samples within `radius` of their centre.
+
+    Counting a mode only when it holds a fair fraction of the mass (not a single stray sample) is what tells
+    mode collapse from coverage; with the defaults an 8-mode ring needs 8 of 256 samples per mode.
+    """
+    inside = torch.cdist(samples.double(), centers.double()) <= radius  # (n, K)
+    needed = max(1.0, share * len(samples) / len(centers))
+    return int((inside.sum(0) >= needed).sum())
+
+
+def mode_quality(samples: Tensor, centers: Tensor, radius: float = MODE_RADIUS) -> float:
+    """The fraction of samples within `radius` of some mode (the rest lie between modes)."""
+    return float((torch.cdist(samples.double(), centers.double()) <= radius).any(-1).double().mean())
+
+
+# -------------------------------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class Toy2dConfig:
+    target: str = "8gaussians"
+    losses: tuple[str, ...] = TOY_LOSSES
+    steps: int = 500  # generator steps
+    critic_steps: int = 5  # critic steps per generator step
+    batch_size: int = 256
+    generator_lr: float = 1e-3
+    critic_lr: float = 1e-3
+    adam_betas: tuple[float, float] = (0.5, 0.9)  # both players, as in WGAN-GP
+    width: int = 96  # both networks: 2 -> width (× depth) -> 1 or 2
+    depth: int = 2
+    activation: str = "relu"
+    # λ of the W1 losses: 0.1, not WGAN-GP's 10, as in its toy experiments (Gulrajani et al.'s gan_toy.py: a smaller λ
+    # helps on toy tasks). With λ = 10 and this short training the two-sided critic lags and the generator's
+    # samples swing back and forth across the target instead of settling.
+    penalty_weight: float = 0.1
+    seed: int = 0
+    frame_every: int = 25
+    frame_samples: int = 256  # generated samples per frame (also the size of both sets of the exact W1)
+    frame_arrows: int = 48  # arrows at the first samples of each frame
+    grid_size: int = 25  # critic grid points per axis
+
+    def __post_init__(self) -> None:
+        check_target(self.target)
+        check_losses(self.losses)
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}")
+        positive = ("steps", "critic_steps", "batch_size", "width", "depth", "frame_every", "frame_samples")
+        for name in (*positive, "grid_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1")
+        if not 0 <= self.frame_arrows <= self.frame_samples:
+            raise ConfigError("frame_arrows must be between 0 and frame_samples")
+        if not (self.generator_lr > 0 and self.critic_lr > 0 and self.penalty_weight >= 0):
+            raise ConfigError("the learning rates must be > 0 and penalty_weight >= 0")
+        if len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas):
+            raise ConfigError("adam_betas must be two numbers in [0, 1)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Toy2dConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
+
+
+# -------------------------------------------------------------------------------------------------- results
+
+
+@dataclass
+class Toy2dResult:
+    """One run, per loss and frame k (after steps[k] generator steps): samples[loss][k][i] = (x, y) of generated
+    sample i, critic[loss][k][row][col] = V at (grid_x[col], grid_y[row]), arrows[loss][k][i] = -∂ℓ/∂y at sample i
+    (i < frame_arrows), estimates[loss][k] the critic's bound between target_samples and the frame's samples,
+    w1[loss][k] their exact empirical W1, and for the mixtures modes[loss][k] (of mode_count) and quality[loss][k]
+    (fraction of samples near a mode). w1_reference is the exact W1 between target_samples and a second target
+    sample of the same size: about what a perfect generator scores, i.e. the scale of the sampling noise in w1. It
+    is not a floor: a generator that puts its samples where this particular target sample is dense (a smoother
+    or slightly collapsed copy of the target) can score below it."""
+
+    config: Toy2dConfig
+    steps: list[int]
+    target_samples: list[list[float]]
+    w1_reference: float
+    grid_x: list[float]
+    grid_y: list[float]
+    samples: dict[str, list[list[list[float]]]]
+    critic: dict[str, list[list[list[float]]]]
+    arrows: dict[str, list[list[list[float]]]]
+    estimates: dict[str, list[float]]
+    w1: dict[str, list[float]]
+    modes: dict[str, list[int]] = field(default_factory=dict)
+    quality: dict[str, list[float]] = field(default_factory=dict)
+    mode_count: int | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    device: str = "cpu"
+
+    def to_json(self) -> str:
+        payload = {
+            "format": TOY2D_FORMAT,
+            "target": self.config.target,
+            "losses": list(self.config.losses),
+            "steps": self.steps,
+            "estimates": {k: [_round(v, 5) for v in vs] for k, vs in self.estimates.items()},
+            "w1": {k: [_round(v, 5) for v in vs] for k, vs in self.w1.items()},
+            "w1_reference": _round(self.w1_reference, 5),
+            "modes": self.modes,
+            "quality": {k: [_round(v, 4) for v in vs] for k, vs in self.quality.items()},
+            "mode_count": self.mode_count,
+            "frames": {
+                "x": [_round(v, 6) for v in self.grid_x],
+                "y": [_round(v, 6) for v in self.grid_y],
+                "target": [[round(v, 3) for v in p] for p in self.target_samples],
+                # Coordinates to 0.01, about a pixel on a plot of the ±3 box: the bulk of the file.
+                "samples": {k: [[[round(v, 2) for v in p] for p in frame] for frame in frames]
+                            for k, frames in self.samples.items()},
+                "arrows": {k: [[[_round(v, 3) for v in a] for a in frame] for frame in frames]
+                           for k, frames in self.arrows.items()},
+                "critic": {k: [[[_round(v, 3) for v in row] for row in grid] for grid in frames]
+                           for k, frames in self.critic.items()},
+            },
+            "seconds": self.seconds,
+            "device": self.device,
+            "config": self.config.to_dict(),
+        }
+        return json.dumps(payload, separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Toy2dResult:
+        try:
+            data = json.loads(text)
+            if data.get("format") != TOY2D_FORMAT:
+                raise ConfigError(f"not a 2-D toy GAN run (format {data.get('format')!r}, expected {TOY2D_FORMAT!r})")
+            frames = data["frames"]
+            return cls(
+                config=Toy2dConfig.from_dict(data["config"]),
+                steps=data["steps"],
+                target_samples=frames["target"],
+                w1_reference=data["w1_reference"],
+                grid_x=frames["x"],
+                grid_y=frames["y"],
+                samples=frames["samples"],
+                critic=frames["critic"],
+                arrows=frames["arrows"],
+                estimates=data["estimates"],
+                w1=data["w1"],
+                modes=data.get("modes", {}),
+                quality=data.get("quality", {}),
+                mode_count=data.get("mode_count"),
+                seconds=data.get("seconds", {}),
+                device=data.get("device", ""),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"not a valid 2-D toy GAN JSON: {exc}") from exc
+
+    def save(self, path: str | Path) -> Path:
+        from vaegan.checkpoint import atomic_write_bytes
+
+        atomic_write_bytes(path, self.to_json().encode())
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Toy2dResult:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"no 2-D toy GAN result at {path}")
+        return cls.from_json(path.read_text())
+
+
+# ------------------------------------------------------------------------------------------------- training
+
+def run_toy2d(
+    config: Toy2dConfig,
+    progress: ProgressCallback | None = None,  # (generator steps done, in total, the target)
+    device: str | torch.device = "cpu",
+    threads: int | None = 1,
+) -> Toy2dResult:
+    """Train a generator under every loss of `config` towards its target (one batched run); see the module
+    docstring for what the frames hold. `threads` as in run_sweep."""
+    if threads is None or torch.device(device).type != "cpu":
+        return _run_toy2d(config, progress, torch.device(device))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _run_toy2d(config, progress, torch.device(device))
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: torch.device) -> Toy2dResult:
+    start = time.perf_counter()
+    losses = check_losses(config.losses)
+    members, n, target = len(losses), config.batch_size, config.target
+    net = dict(members=members, width=config.width, depth=config.depth, activation=config.activation)
+    critic = CriticEnsemble(CriticConfig(**net))
+    critic.reset_parameters(_rng_stream(config.seed, "critic-init"))
+    generator = CriticEnsemble(CriticConfig(**net, out_dim=2))
+    generator.reset_parameters(_rng_stream(config.seed, "generator-init"))
+    critic.to(device)
+    generator.to(device)
+    critic_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)
+    generator_opt = torch.optim.Adam(generator.parameters(), lr=config.generator_lr, betas=config.adam_betas)
+    offset = generator_offset(target).to(device)
+
+    def generate(z: Tensor) -> Tensor:
+        return generator(z.to(device).expand(members, -1, -1)) + offset  # same noise for every member
+
+    def target_batch(count: int, rng: torch.Generator) -> Tensor:
+        return sample_target(target, count, rng).to(device).expand(members, -1, -1)
+
+    # Fixed frame inputs, from their own stream: the frames of different runs show the same noise and target.
+    frame_rng = _rng_stream(config.seed, "frames")
+    z_frame = torch.randn(config.frame_samples, 2, generator=frame_rng)
+    x_frame = sample_target(target, config.frame_samples, frame_rng)
+    w1_reference = exact_w1(x_frame, sample_target(target, config.frame_samples, frame_rng))
+    x0, x1, y0, y1 = plot_box(target)
+    xs, ys = np.linspace(x0, x1, config.grid_size).tolist(), np.linspace(y0, y1, config.grid_size).tolist()
+    grid = torch.cartesian_prod(torch.tensor(ys), torch.tensor(xs)).flip(-1).float().to(device)  # row-major (y, x)
+    grid = grid.expand(members, -1, -1)
+    centers = mode_centers(target)
+
+    names = [loss.name for loss in losses]
+    record: dict[str, dict[str, list[Any]]] = {
+        key: {name: [] for name in names}
+        for key in ("samples", "critic", "arrows", "estimates", "w1", "modes", "quality")
+    }
+
+    def take_frame() -> None:
+        with torch.no_grad():
+            y = generate(z_frame)
+            v_p, v_q = critic(torch.cat((x_frame.to(device).expand(members, -1, -1), y), dim=1)).split(
+                config.frame_samples, dim=1
+            )
+            bound = [float(lower_bound(loss.divergence, v_p[m], v_q[m])) for m, loss in enumerate(losses)]
+            heat = critic.evaluate(grid).reshape(members, config.grid_size, config.grid_size)
+        # -∂ℓ_i/∂y_i: the mean over the k arrow samples scales each sample's gradient by 1/k, undone here. The P term
+        # of the bound is held fixed (detached): it does not depend on the generator.
+        k = config.frame_arrows
+        at = y[:, :k].detach().requires_grad_(True)
+        v_at = critic(at)
+        (grad,) = torch.autograd.grad(generator_losses(losses, v_at.detach(), v_at).sum(), at)
+        arrows = -k * grad
+        for m, name in enumerate(names):
+            record["samples"][name].append(y[m].tolist())
+            record["critic"][name].append(heat[m].tolist())
+            record["arrows"][name].append(arrows[m].tolist())
+            record["estimates"][name].append(bound[m])
+            record["w1"][name].append(exact_w1(y[m].cpu(), x_frame))
+            if centers is not None:
+                record["modes"][name].append(modes_covered(y[m].cpu(), centers))
+                record["quality"][name].append(mode_quality(y[m].cpu(), centers))
+
+    data_rng = _rng_stream(config.seed, "data")
+    frame_steps: list[int] = []
+    for step in range(config.steps + 1):
+        if step % config.frame_every == 0 or step == config.steps:
+            frame_steps.append(step)
+            take_frame()
+            broken = [name for name in names if not math.isfinite(record["estimates"][name][-1])]
+            if broken:
+                raise TrainingError(f"{target}, {', '.join(broken)}: the critic diverged by step {step}; lower the lr")
+        if step == config.steps:
+            break
+        for _ in range(config.critic_steps):
+            x = target_batch(n, data_rng)
+            with torch.no_grad():
+                y = generate(torch.randn(n, 2, generator=data_rng))
+            eps = torch.rand(n, 1, generator=data_rng).to(device)
+            loss, _ = critic_losses(losses, critic, x, y, eps, config.penalty_weight)
+            critic_opt.zero_grad(set_to_none=True)
+            loss.sum().backward()  # a sum: each member's gradient is its own loss's gradient
+            critic_opt.step()
+        x = target_batch(n, data_rng)
+        y = generate(torch.randn(n, 2, generator=data_rng))
+        v_p, v_q = critic(torch.cat((x, y), dim=1)).split(n, dim=1)
+        generator_opt.zero_grad(set_to_none=True)
+        # inputs=: only the generator's weights receive gradients; the critic is a fixed function for this step.
+        generator_losses(losses, v_p, v_q).sum().backward(inputs=list(generator.parameters()))
+        generator_opt.step()
+        if progress is not None:
+            progress(step + 1, config.steps, target)
+
+    return Toy2dResult(
+        config=config,
+        steps=frame_steps,
+        target_samples=x_frame.tolist(),
+        w1_reference=w1_reference,
+        grid_x=xs,
+        grid_y=ys,
+        samples=record["samples"],
+        critic=record["critic"],
+        arrows=record["arrows"],
+        estimates=record["estimates"],
+        w1=record["w1"],
+        modes=record["modes"] if centers is not None else {},
+        quality=record["quality"] if centers is not None else {},
+        mode_count=None if centers is None else len(centers),
+        seconds={"train": time.perf_counter() - start},
+        device=str(device),
+    )
+
+
+def run_all_defaults(progress: ProgressCallback | None = None, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """The precomputation the app shows: every target under every loss with the default settings, plus the shift
+    generator on both families. Returns {"toy2d": {target: Toy2dResult}, "dynamics": {family: DynamicsResult}}.
+    `progress` gets (generator steps done, in total, what is training), counted over the whole precomputation."""
+    toy_configs = [Toy2dConfig(target=target) for target in TARGETS]
+    shift_configs = [DynamicsConfig(family=family) for family in FAMILIES]
+    total = sum(c.steps for c in toy_configs) + sum(c.steps for c in shift_configs)
+    done = 0
+
+    def reporter(label: str) -> ProgressCallback:
+        base = done  # steps of the runs before this one
+
+        def report(steps_done: int, _total: int, _what: str) -> None:
+            if progress is not None:
+                progress(base + steps_done, total, label)
+
+        return report
+
+    toy: dict[str, Toy2dResult] = {}
+    for config in toy_configs:
+        toy[config.target] = run_toy2d(config, reporter(config.target), device)
+        done += config.steps
+    shift: dict[str, DynamicsResult] = {}
+    for config in shift_configs:
+        shift[config.family] = run_dynamics(config, reporter(f"shift ({config.family})"), device)
+        done += config.steps
+    return {"toy2d": toy, "dynamics": shift}
+
+
+__all__ = [
+    "MODE_RADIUS",
+    "MODE_SHARE",
+    "TARGETS",
+    "TOY2D_FORMAT",
+    "TOY_LOSSES",
+    "Toy2dConfig",
+    "Toy2dResult",
+    "exact_w1",
+    "mode_centers",
+    "mode_quality",
+    "modes_covered",
+    "run_all_defaults",
+    "run_toy2d",
+    "sample_target",
+]
