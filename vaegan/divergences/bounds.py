@@ -27,7 +27,7 @@ Tensor = torch.Tensor
 class FDivergence:
     """One row of the f-GAN table (Nowozin et al. 2016, Tables 1 and 6).
 
-    `generator` is f, `activation` is the output activation g_f (it maps the unconstrained critic output v into
+    `f` is the convex function f, `activation` is the output activation g_f (it maps the unconstrained critic output v into
     the domain of f*), `conjugate` is the Fenchel conjugate f*, and `conjugate_of_activation` is f*(g_f(v))
     written in a form that stays finite in float32 (e.g. Hellinger's t/(1 - t) with t = 1 - e^-v is e^v - 1).
     The bound is E_p[g_f(V)] - E_q[f*(g_f(V))] <= D_f(P‖Q) for every critic V.
@@ -35,14 +35,14 @@ class FDivergence:
 
     name: str
     title: str
-    generator: Callable[[Tensor], Tensor]
+    f: Callable[[Tensor], Tensor]
     activation: Callable[[Tensor], Tensor]
     conjugate: Callable[[Tensor], Tensor]
     conjugate_of_activation: Callable[[Tensor], Tensor]
 
 
-def _js_generator(u: Tensor) -> Tensor:
-    # ½[u log u - (u + 1) log((u + 1)/2)]: the f-GAN paper's JS generator halved, so that D = JS ∈ [0, log 2].
+def _js_f(u: Tensor) -> Tensor:
+    # ½[u log u - (u + 1) log((u + 1)/2)]: the f-GAN paper's JS f halved, so that D = JS ∈ [0, log 2].
     return 0.5 * (torch.xlogy(u, u) - (u + 1) * torch.log((u + 1) / 2))
 
 
@@ -50,7 +50,7 @@ F_DIVERGENCES: dict[str, FDivergence] = {
     "kl": FDivergence(
         "kl",
         "KL(P‖Q)",
-        generator=lambda u: torch.xlogy(u, u),
+        f=lambda u: torch.xlogy(u, u),
         activation=lambda v: v,
         conjugate=lambda t: torch.exp(t - 1),
         conjugate_of_activation=lambda v: torch.exp(v - 1),
@@ -58,7 +58,7 @@ F_DIVERGENCES: dict[str, FDivergence] = {
     "reverse-kl": FDivergence(
         "reverse-kl",
         "KL(Q‖P)",
-        generator=lambda u: -torch.log(u),
+        f=lambda u: -torch.log(u),
         activation=lambda v: -torch.exp(-v),
         conjugate=lambda t: -1 - torch.log(-t),
         conjugate_of_activation=lambda v: v - 1,
@@ -66,7 +66,7 @@ F_DIVERGENCES: dict[str, FDivergence] = {
     "jensen-shannon": FDivergence(
         "jensen-shannon",
         "Jensen–Shannon",
-        generator=_js_generator,
+        f=_js_f,
         # g = ½(log 2 - softplus(-v)), f*(t) = -½ log(2 - e^{2t}); together f*(g(v)) = ½(softplus(v) - log 2),
         # which turns the bound into log 2 - ½(E_p softplus(-V) + E_q softplus(V)): the GAN discriminator loss.
         activation=lambda v: 0.5 * (LOG_2 - softplus(-v)),
@@ -76,7 +76,7 @@ F_DIVERGENCES: dict[str, FDivergence] = {
     "total-variation": FDivergence(
         "total-variation",
         "total variation",
-        generator=lambda u: 0.5 * torch.abs(u - 1),
+        f=lambda u: 0.5 * torch.abs(u - 1),
         activation=lambda v: 0.5 * torch.tanh(v),
         conjugate=lambda t: t,  # on its domain |t| <= ½, which the activation guarantees
         conjugate_of_activation=lambda v: 0.5 * torch.tanh(v),
@@ -84,7 +84,7 @@ F_DIVERGENCES: dict[str, FDivergence] = {
     "pearson": FDivergence(
         "pearson",
         "Pearson χ²",
-        generator=lambda u: (u - 1) ** 2,
+        f=lambda u: (u - 1) ** 2,
         activation=lambda v: v,
         conjugate=lambda t: t * t / 4 + t,
         conjugate_of_activation=lambda v: v * v / 4 + v,
@@ -92,7 +92,7 @@ F_DIVERGENCES: dict[str, FDivergence] = {
     "hellinger": FDivergence(
         "hellinger",
         "squared Hellinger",
-        generator=lambda u: (torch.sqrt(u) - 1) ** 2,
+        f=lambda u: (torch.sqrt(u) - 1) ** 2,
         activation=lambda v: 1 - torch.exp(-v),
         conjugate=lambda t: t / (1 - t),
         conjugate_of_activation=torch.expm1,  # t/(1-t) at t = 1 - e^-v; 1 - t would round to 0 for v > ~17

@@ -61,7 +61,7 @@ class CriticEnsemble(nn.Module):
         self.reset_parameters()
 
     @torch.no_grad()
-    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+    def reset_parameters(self, rng: torch.Generator | None = None) -> None:
         """nn.Linear's default init (U(±1/√fan_in) for weights and biases), drawn once and copied to every member.
 
         Identical starting points make the members differ only by their data, so a member of a sweep and a critic
@@ -69,8 +69,8 @@ class CriticEnsemble(nn.Module):
         """
         for weight, bias in zip(self.weights, self.biases, strict=True):
             bound = 1.0 / math.sqrt(weight.shape[1])
-            one_w = torch.rand(weight.shape[1:], generator=generator) * 2 * bound - bound
-            one_b = torch.rand(bias.shape[1:], generator=generator) * 2 * bound - bound
+            one_w = torch.rand(weight.shape[1:], generator=rng) * 2 * bound - bound
+            one_b = torch.rand(bias.shape[1:], generator=rng) * 2 * bound - bound
             weight.copy_(one_w.expand_as(weight))
             bias.copy_(one_b.expand_as(bias))
 

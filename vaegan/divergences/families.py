@@ -30,11 +30,11 @@ def check_family(family: str) -> str:
     return family
 
 
-def noise(family: str, n: int, generator: torch.Generator) -> torch.Tensor:
+def noise(family: str, n: int, rng: torch.Generator) -> torch.Tensor:
     """Base noise for n samples, shape (n, 2); `points` turns it into samples of any member of the family."""
     if check_family(family) == "lines":
-        return torch.rand(n, 2, generator=generator)  # column 0 is unused: the x-coordinate is θ exactly
-    return torch.randn(n, 2, generator=generator)
+        return torch.rand(n, 2, generator=rng)  # column 0 is unused: the x-coordinate is θ exactly
+    return torch.randn(n, 2, generator=rng)
 
 
 def points(family: str, theta: torch.Tensor, base: torch.Tensor, sigma: float = 0.5) -> torch.Tensor:
