@@ -27,7 +27,7 @@ Tensor = torch.Tensor
 class FDivergence:
     """One row of the f-GAN table (Nowozin et al. 2016, Tables 1 and 6).
 
-    `f` is the convex function f, `activation` is the output activation g_f (it maps the unconstrained critic output v into
+    `f` is the convex f, `activation` is the output activation g_f (it maps the unconstrained critic output v into
     the domain of f*), `conjugate` is the Fenchel conjugate f*, and `conjugate_of_activation` is f*(g_f(v))
     written in a form that stays finite in float32 (e.g. Hellinger's t/(1 - t) with t = 1 - e^-v is e^v - 1).
     The bound is E_p[g_f(V)] - E_q[f*(g_f(V))] <= D_f(P‖Q) for every critic V.
