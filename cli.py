@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -138,10 +139,12 @@ class TrainingDisplay:
     line per "epoch" / "checkpoint" (so a log file without a terminal shows progress too) and the speed and ETA
     once the loop has measured them ("plan")."""
 
-    def __init__(self, name: str, fields: dict[str, str], eta_hint: str = "") -> None:
+    def __init__(
+        self, name: str, fields: dict[str, str], eta_hint: str = "", line: Callable[[TrainProgress], str] | None = None
+    ) -> None:
         self.bar = progress_bar(*fields)
         self.fields = fields  # shown name -> key in Progress.values
-        self.name, self.eta_hint = name, eta_hint
+        self.name, self.eta_hint, self.line = name, eta_hint, line
         self.task = self.bar.add_task(name, total=None, **{f: "-" for f in fields})
 
     def __enter__(self) -> TrainingDisplay:
@@ -165,6 +168,8 @@ class TrainingDisplay:
             if eta > 3600 and self.eta_hint:
                 line += f"; {self.eta_hint}"
             self.bar.console.print(line)
+        elif self.line is not None:
+            self.bar.console.print(self.line(report))
         else:
             shown = "  ".join(f"{k} {v:.3f}" for k, v in values.items() if k != "seconds")
             target = f"  -> {report.path}" if report.path else ""
@@ -282,7 +287,12 @@ def train_vae_command(
         f"training {arch.value} VAE on {splits.name} ({splits.train.shape[0]} images"
         f"{', dynamic binarization' if splits.dynamic else ''}) on {dev}"
     )
-    with TrainingDisplay("train vae", {"loss": "loss", "valid": "valid_neg_elbo"}) as display:
+    def epoch_line(report: TrainProgress) -> str:
+        v = report.values
+        train, valid = v["train_neg_elbo"], v["valid_neg_elbo"]
+        return f"epoch {report.done:3d}  train -ELBO {train:8.3f}  valid -ELBO {valid:8.3f}  ({v['seconds']:.1f}s)"
+
+    with TrainingDisplay("train vae", {"loss": "loss", "valid": "valid_neg_elbo"}, line=epoch_line) as display:
         result = train_vae(model_config, splits, train_config, device=dev, state_path=run_dir / "state.safetensors",
                            resume=resume, on_progress=display)  # fmt: skip
     save_result(result, out, command=_command())
@@ -305,7 +315,11 @@ def eval_vae_command(
     from vaegan.likelihood import evaluate_vae
 
     model = _load(ckpt, "vae", device)
-    result = evaluate_vae(model, load_binary_mnist(data, seed=seed).split(split.value), k, limit=limit, seed=seed)
+    x = load_binary_mnist(data, seed=seed).split(split.value)
+    with progress_bar() as bar:
+        task = bar.add_task(f"log p(x), K={k}", total=None)
+        result = evaluate_vae(model, x, k, limit=limit, seed=seed,
+                              on_batch=lambda done, total: bar.update(task, completed=done, total=total))  # fmt: skip
     result["split"] = split.value
     if as_json:
         _print_json(result)

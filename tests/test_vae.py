@@ -86,8 +86,8 @@ def test_importance_sampling_matches_exact_log_px_by_quadrature() -> None:
         log_prior = Normal(0.0, 1.0).log_prob(grid)[:, None]
         exact = torch.logsumexp(log_lik.double() + log_prior.double(), dim=0) + math.log(dz)
     rng = torch.Generator().manual_seed(0)
-    # max_elements forces many small chunks: the chunked running logsumexp must still be exact.
-    estimate = log_px_importance(model, x, k=20_000, max_elements=784 * 3 * 512, rng=rng)
+    # max_decodes forces many small chunks: the chunked running logsumexp must still be exact.
+    estimate = log_px_importance(model, x, k=20_000, max_decodes=3 * 512, rng=rng)
     torch.testing.assert_close(estimate.double(), exact, atol=0.02, rtol=0)
 
 
@@ -117,3 +117,14 @@ def test_unknown_arch_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match="unknown VAE arch"):
         VAEConfig(arch="transformer")
+
+
+def test_importance_estimate_does_not_depend_on_the_chunk_size() -> None:
+    # batch x latent_dim = 16: every chunk's noise is a whole number of the CPU sampler's 16-value blocks, so the
+    # chunked draws are the single draw's numbers (see log_px_importance)
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch="conv", latent_dim=4, hidden=32)).eval()
+    x = torch.bernoulli(torch.full((4, 784), 0.2))
+    one_at_a_time = log_px_importance(model, x, k=37, max_decodes=1, rng=torch.Generator().manual_seed(3))
+    all_at_once = log_px_importance(model, x, k=37, max_decodes=10_000, rng=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(one_at_a_time, all_at_once, atol=0, rtol=1e-6)  # float32 rounding only

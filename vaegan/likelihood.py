@@ -6,6 +6,8 @@ walk the data in batches so memory does not grow with the number of images.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from vaegan.data import minibatches
@@ -23,20 +25,40 @@ def evaluate_neg_elbo(model: VAE, x: torch.Tensor, batch_size: int = 2000, seed:
     return total / x.shape[0]
 
 
-def evaluate_log_px(model: VAE, x: torch.Tensor, k: int = 200, batch_size: int = 500, seed: int = 1234) -> float:
-    """Mean importance-sampled log p(x) over `x` (K samples per image)."""
+def evaluate_log_px(
+    model: VAE,
+    x: torch.Tensor,
+    k: int = 200,
+    batch_size: int = 500,
+    seed: int = 1234,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> float:
+    """Mean importance-sampled log p(x) over `x` (K samples per image); `on_batch(images done, total)` after each
+    batch, for a progress bar (K = 5000 on 10k images is tens of millions of decoder evaluations)."""
     rng = torch.Generator(device=x.device).manual_seed(seed)
-    total = 0.0
+    total, done = 0.0, 0
     with eval_mode(model):
         for batch in minibatches(x, batch_size, shuffle=False):
             total += log_px_importance(model, batch, k, rng=rng).sum().item()
+            done += batch.shape[0]
+            if on_batch is not None:
+                on_batch(done, x.shape[0])
     return total / x.shape[0]
 
 
-def evaluate_vae(model: VAE, x: torch.Tensor, k: int = 200, *, limit: int = 0, seed: int = 0) -> dict[str, float]:
+def evaluate_vae(
+    model: VAE,
+    x: torch.Tensor,
+    k: int = 200,
+    *,
+    limit: int = 0,
+    seed: int = 0,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
     """-ELBO and log p(x) of `model` on `x`, or on a random subset of `limit` rows fixed by `seed` (not the first
     rows: some files, binarized_mnist.npz among them, are sorted by class). What `python cli.py eval vae` prints."""
     if limit:
         x = x[torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:limit]]
     x = x.to(device_of(model))
-    return {"neg_elbo": evaluate_neg_elbo(model, x), "log_px": evaluate_log_px(model, x, k), "k": k, "n": x.shape[0]}
+    log_px = evaluate_log_px(model, x, k, on_batch=on_batch)
+    return {"neg_elbo": evaluate_neg_elbo(model, x), "log_px": log_px, "k": k, "n": x.shape[0]}
