@@ -371,7 +371,7 @@ def train_critics(
 ) -> TrainedCritics:
     """Train one critic per θ in `thetas` for divergence `name`, all in one ensemble, and evaluate them."""
     members = len(thetas)
-    theta = torch.tensor(thetas, dtype=torch.float32, device=device)
+    theta = torch.tensor(thetas, dtype=torch.get_default_dtype(), device=device)
     zeros = torch.zeros_like(theta)
     critic = CriticEnsemble(
         CriticConfig(members=members, width=config.width, depth=config.depth, activation=config.activation)
@@ -388,7 +388,8 @@ def train_critics(
     n_snap = min(config.snapshot_eval_size, config.eval_size)
 
     xs, ys = heatmap_grid(config.family, list(config.thetas), config.heatmap_size, config.sigma)
-    grid = torch.cartesian_prod(torch.tensor(ys), torch.tensor(xs)).flip(-1).float().to(device)  # row-major (y, x)
+    # row-major (y, x); in the default dtype, like every other tensor of the sweep
+    grid = torch.cartesian_prod(torch.tensor(ys), torch.tensor(xs)).flip(-1).to(device, torch.get_default_dtype())
     grid = grid.expand(members, -1, -1)
 
     def bound_on(x: torch.Tensor, y: torch.Tensor) -> list[float]:
