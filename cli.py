@@ -38,7 +38,9 @@ train_app = typer.Typer(help="Train a model and export it as .safetensors.", no_
 eval_app = typer.Typer(help="Evaluate a trained model.", no_args_is_help=True)
 sample_app = typer.Typer(help="Draw samples from a trained generator into a PNG grid.", no_args_is_help=True)
 explore_app = typer.Typer(help="Walk a generator's latent space: perturb, interpolate, rank.", no_args_is_help=True)
-for sub_app, name in ((train_app, "train"), (eval_app, "eval"), (sample_app, "sample"), (explore_app, "explore")):
+export_app = typer.Typer(help="Export a model from a run's training state.", no_args_is_help=True)
+for sub_app, name in ((train_app, "train"), (eval_app, "eval"), (sample_app, "sample"), (explore_app, "explore"),
+                      (export_app, "export")):  # fmt: skip
     app.add_typer(sub_app, name=name)
 
 # Progress and messages go to stderr so that stdout carries only results (e.g. `--json`).
@@ -430,6 +432,21 @@ def train_wgan_command(
                             on_progress=display)  # fmt: skip
     save_result(result, out, command=_command(), half=half, hardware=hardware(dev), torch=_torch_version())
     err_console.print(f"wrote {out} (EMA generator, {result.steps} iterations, {result.seconds:.0f}s of training)")
+
+
+@export_app.command("wgan")
+def export_wgan_command(
+    run_dir: Path = typer.Option(Path("runs/wgan"), help="The run whose state.safetensors to export."),
+    out: Path = typer.Option(WGAN_CKPT, help="Where the EMA generator is written."),
+    half: bool = typer.Option(False, help="Store the weights as fp16."),
+) -> None:
+    """Export the EMA generator of a run's last checkpoint (a stopped or still running run) without training."""
+    from vaegan.checkpoint import save_result
+    from vaegan.train.wgan import STATE_FILE, result_from_state
+
+    result = result_from_state(run_dir / STATE_FILE)
+    save_result(result, out, command=_command(), half=half)
+    err_console.print(f"wrote {out} (EMA generator after {result.steps} iterations, {result.seconds:.0f}s of training)")
 
 
 def _torch_version() -> str:

@@ -476,3 +476,17 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None
     assert all(torch.equal(exported[k], v) for k, v in straight.model.state_dict().items())
     critic = load_state(state)["critic"]
     assert all(torch.equal(critic[k], v) for k, v in straight.parts["critic"].state_dict().items())
+
+
+def test_a_run_state_exports_its_ema_generator(tmp_path: Path) -> None:
+    from vaegan.checkpoint import save_result
+    from vaegan.train.wgan import result_from_state
+
+    config = WGANTrainConfig(iters=3, batch_size=8, n_critic=1, checkpoint_every=3)
+    trained = train_wgan(TINY, tiny_images(16), config, run_dir=tmp_path)
+    exported = result_from_state(tmp_path / "state.safetensors")
+    assert exported.steps == 3 and exported.dataset == "blobs16" and exported.step_unit == "generator iterations"
+    assert all(torch.equal(a, b) for a, b in zip(trained.model.state_dict().values(),
+                                                 exported.model.state_dict().values(), strict=True))  # fmt: skip
+    save_result(exported, tmp_path / "g.safetensors")
+    assert read_info(tmp_path / "g.safetensors").steps == 3

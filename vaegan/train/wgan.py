@@ -342,3 +342,27 @@ def train_wgan(
         extra={"ema": True, "iterations": iteration, "planned_iters": planned},
         parts={"generator": generator.eval(), "critic": critic.eval()},
     )
+
+
+def result_from_state(state_path: str | Path) -> TrainResult:
+    """The EMA generator of a run's last checkpoint as a `TrainResult`, ready for `save_result`: what a stopped
+    or interrupted run has learnt so far, exported without training any further."""
+    state = load_state(state_path)
+    model_config = WGANConfig(**state["model_config"])
+    ema = Generator(model_config)
+    ema.load_state_dict(state["ema"])
+    history = list(state["history"])
+    last = history[-1] if history else {}
+    iteration = int(state["iteration"])
+    return TrainResult(
+        model=ema.eval(),
+        steps=iteration,
+        step_unit=ITERATIONS,
+        dataset=state["data"][0],
+        metrics={k: last[k] for k in ("critic_loss", "wasserstein", "penalty") if k in last},
+        train_config=dict(state["numerics"]),
+        seconds=float(state["seconds"]),
+        history=history,
+        extra={"ema": True, "iterations": iteration, "planned_iters": state.get("planned_iters"),
+               "exported_from_state": True},
+    )
