@@ -436,8 +436,11 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None
     """A real process killed with SIGKILL mid-run, then `--resume`: the exported file is bit-identical."""
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", X=rng.integers(0, 256, size=(32, 28, 28), dtype=np.uint8))
-    common = ["--data", str(tmp_path / "d.npz"), "--width", "4", "--latent-dim", "8", "--batch-size", "8",
-              "--n-critic", "1", "--checkpoint-every", "5", "--sample-every", "1000", "--threads", "1"]  # fmt: skip
+    # The reference recipe: a constant learning rate, so a resume may change --iters (with the fast recipe's decay
+    # the iteration count is part of the run's numbers), and the same settings as WGANTrainConfig's defaults.
+    common = ["--data", str(tmp_path / "d.npz"), "--recipe", "reference", "--width", "4", "--latent-dim", "8",
+              "--batch-size", "8", "--n-critic", "1", "--checkpoint-every", "5", "--sample-every", "1000",
+              "--threads", "1"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
     iters = "4000"  # far more than the run can finish before it is killed
     state = tmp_path / "cut" / "state.safetensors"
