@@ -134,3 +134,19 @@ def test_training_state_round_trip_keeps_structure(tmp_path: Path) -> None:
 def test_model_file_is_not_a_training_state(vae_file: Path) -> None:
     with pytest.raises(CheckpointError, match="not a vaegan training-state file"):
         load_state(vae_file)
+
+
+def test_shipped_files_describe_themselves_with_repo_relative_paths() -> None:
+    """Provenance in a shipped file names commands and data as a user types them from the repository root: no
+    machine's absolute paths (/tmp/..., /home/...)."""
+    import re
+
+    from tests.conftest import REPO_ROOT
+
+    shipped = sorted((REPO_ROOT / "checkpoints").glob("*.safetensors"))
+    assert shipped, "no shipped checkpoints found"
+    for path in shipped:
+        info = read_info(path)
+        text = json.dumps([info.dataset, info.extra, info.metrics, info.config])
+        assert not re.search(r'(^|[ ="\[,])/[A-Za-z]', text), f"{path.name} records an absolute path: {text[:300]}"
+        assert info.step_unit, path.name
