@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from vaegan.data import minibatches
+from vaegan.limits import check_seed
 from vaegan.runtime import device_of, eval_mode
 from vaegan.vae import VAE, log_px_importance, neg_elbo
 
@@ -36,6 +37,7 @@ def evaluate_log_px(model: VAE, x: torch.Tensor, k: int = 200, batch_size: int =
 def evaluate_vae(model: VAE, x: torch.Tensor, k: int = 200, *, limit: int = 0, seed: int = 0) -> dict[str, float]:
     """-ELBO and log p(x) of `model` on `x`, or on a random subset of `limit` rows fixed by `seed` (not the first
     rows: some files, binarized_mnist.npz among them, are sorted by class). What `python cli.py eval vae` prints."""
+    check_seed(seed)
     if limit:
         x = x[torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:limit]]
     x = x.to(device_of(model))
