@@ -74,6 +74,19 @@ class Schedule(StrEnum):
     cosine = "cosine"
 
 
+class Binarize(StrEnum):
+    auto = "auto"
+    dynamic = "dynamic"
+    threshold = "threshold"
+    none = "none"
+
+
+BINARIZE_HELP = (
+    "Grey data: auto = binary data as is, grey data dynamic; dynamic = a fresh Bernoulli sample per batch (fixed "
+    "for valid/test); threshold = pixel >= 0.5; none = grey levels as Bernoulli targets."
+)
+
+
 class Split(StrEnum):
     train = "train"
     valid = "valid"
@@ -190,15 +203,18 @@ def parse_duration(text: str) -> float:
     import re
 
     from vaegan.errors import ConfigError
+    from vaegan.limits import MAX_TIME_BUDGET
 
     text = text.strip().lower()
     match = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", text)
     if not text or match is None or not any(match.groups()):
-        raise ConfigError(f"--time-budget {text!r}: expected a duration such as 90s, 30m, 2h or 1h30m")
+        raise ConfigError(f"--time-budget {text[:40]!r}: expected a duration such as 90s, 30m, 2h or 1h30m")
     hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
     total = hours * 3600 + minutes * 60 + seconds
     if total <= 0:
         raise ConfigError(f"--time-budget {text!r} must be longer than 0 s")
+    if not total <= MAX_TIME_BUDGET:  # also catches a number so long that it became inf
+        raise ConfigError(f"--time-budget {text[:40]!r} is longer than the limit of {MAX_TIME_BUDGET / 86400:g} days")
     return total
 
 
@@ -264,6 +280,7 @@ def train_vae_command(
     schedule: Schedule = typer.Option(Schedule.constant, help="cosine: warm-up, then cosine decay to 0."),
     warmup_epochs: float = typer.Option(0.0, min=0.0, help="Linear warm-up length of the cosine schedule."),
     data: str = typer.Option("binarized-mnist", help=VAE_DATA_HELP),
+    binarize: Binarize = typer.Option(Binarize.auto, help=BINARIZE_HELP),
     seed: int = typer.Option(0),
     out: Path = typer.Option(VAE_CKPT, help="Where the trained model is written."),
     run_dir: Path = typer.Option(Path("runs/vae"), help="Holds state.safetensors for --resume."),
@@ -281,13 +298,13 @@ def train_vae_command(
 
     set_threads(threads)
     dev = resolve_device(device.value)
-    splits = load_binary_mnist(data, seed=seed)
+    splits = load_binary_mnist(data, seed=seed, binarize=binarize.value)
     model_config = VAEConfig(arch=arch.value, latent_dim=latent_dim, hidden=hidden)
     train_config = VAETrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, eval_k=eval_k,
                                   schedule=schedule.value, warmup_epochs=warmup_epochs)  # fmt: skip
     err_console.print(
         f"training {arch.value} VAE on {splits.name} ({splits.train.shape[0]} images"
-        f"{', dynamic binarization' if splits.dynamic else ''}) on {dev}"
+        f"{'' if splits.binarize == 'binary' else f', binarized: {splits.binarize}'}) on {dev}"
     )
     def epoch_line(report: TrainProgress) -> str:
         v = report.values
@@ -305,6 +322,7 @@ def train_vae_command(
 def eval_vae_command(
     ckpt: Path = typer.Option(VAE_CKPT, help="A VAE .safetensors file."),
     data: str = typer.Option("binarized-mnist", help=VAE_DATA_HELP),
+    binarize: Binarize = typer.Option(Binarize.auto, help=BINARIZE_HELP + " Must match training for grey data."),
     split: Split = typer.Option(Split.test),
     k: int = typer.Option(200, min=1, help="Importance samples per image for log p(x)."),
     limit: int = typer.Option(0, min=0, help="Evaluate a random subset of N images, fixed by --seed (0 = all)."),
@@ -317,7 +335,7 @@ def eval_vae_command(
     from vaegan.likelihood import evaluate_vae
 
     model = _load(ckpt, "vae", device)
-    x = load_binary_mnist(data, seed=seed).split(split.value)
+    x = load_binary_mnist(data, seed=seed, binarize=binarize.value).split(split.value)
     with progress_bar() as bar:
         task = bar.add_task(f"log p(x), K={k}", total=None)
         result = evaluate_vae(model, x, k, limit=limit, seed=seed,
@@ -503,10 +521,10 @@ def sample_wgan_command(
 ) -> None:
     """Sample n images from the (EMA) generator and write them as one PNG grid."""
     from vaegan.images import save_png
-    from vaegan.latent import generate, sample_latents
+    from vaegan.latent import sample_images
 
     generator = _load(ckpt, "wgan-generator", device)
-    save_png(out, generate(generator, sample_latents(n, generator.latent_dim, seed)), nrow=nrow)
+    save_png(out, sample_images(generator, n, seed), nrow=nrow)
     err_console.print(f"wrote {out} ({n} samples, seed {seed}, from {ckpt})")
 
 

@@ -1,6 +1,6 @@
 """vaegan: VAEs and GANs you can train, measure and poke at."""
 
-from vaegan.errors import CheckpointError, ConfigError, DataError, TrainingError, VaeganError
+from vaegan.errors import CheckpointError, ConfigError, DataError, TrainingError, VaeganError, WriteError
 
 __version__ = "0.1.0"
 
@@ -10,5 +10,6 @@ __all__ = [
     "DataError",
     "TrainingError",
     "VaeganError",
+    "WriteError",
     "__version__",
 ]

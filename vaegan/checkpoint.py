@@ -9,8 +9,15 @@ Two kinds of file live here:
   (models, optimizers, RNG states, counters) for exact resume. Tensors go into the safetensors body; the
   structure goes into the metadata as JSON. Nothing is ever unpickled.
 
-Every write is atomic (temporary file in the same folder, fsync, rename), so a crash or `kill -9` mid-write
-leaves the previous file intact.
+Every write is atomic (temporary file in the same folder, fsync, rename, fsync of the folder), so a crash, a full
+disk or `kill -9` mid-write leaves the previous file intact; a failed write is one `WriteError` line.
+
+Reading checks the file before trusting it: the header (its length, its JSON, every tensor's dtype, shape and
+byte range) is validated by `read_header` before any tensor is loaded, the metadata must have the types the
+format says, the config must be one the model class accepts (types and `vaegan.limits`), and every weight must
+have the shape and the kind of dtype the model needs and hold only finite numbers. Anything else is one
+`CheckpointError` line, never a traceback and never a silently broken model. Floating-point weights of another
+width (fp16, bf16, fp64) are cast to the model's dtype; that is how `--half` files load.
 """
 
 from __future__ import annotations
@@ -18,8 +25,11 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import math
 import os
+import struct
 import tempfile
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +38,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_dumps
 
-from vaegan.errors import CheckpointError
+from vaegan.errors import CheckpointError, ConfigError, WriteError
 from vaegan.hub import resolve_checkpoint
 
 FORMAT_VERSION = "1"
@@ -86,52 +96,168 @@ class CheckpointInfo:
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` so that readers see either the old file or the whole new one, never a part."""
+    """Write `data` to `path` so that readers see either the old file or the whole new one, never a part.
+
+    Any OSError on the way (making the folder, the temporary file, writing, fsync, the rename) becomes a WriteError
+    that names the file; the temporary file is removed and the previous file under `path` is left as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; a weights file is meant to be shared
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+        _fsync_folder(path.parent)
+    except OSError as exc:
+        raise WriteError(f"could not write {path}: {exc.strerror or exc}; {_previous_file(path)}") from exc
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable: without it a power cut can bring back the old directory entry."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # a platform or file system without directory handles (Windows): the rename is all there is
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on folders; the data itself was fsynced before the rename
+    finally:
+        os.close(fd)
+
+
+def _previous_file(path: Path) -> str:
+    try:
+        return "the previous file there is unchanged" if path.exists() else "nothing was written"
+    except OSError:
+        return "nothing was written"
 
 
 def _open_checked(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
-    if not path.exists():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
+        raise CheckpointError(f"cannot open {str(path)[:200]!r}: {exc}") from exc
+    if not exists:
         raise CheckpointError(f"no checkpoint at {path}")
-    if path.is_dir():
+    if is_dir:
         raise CheckpointError(f"{path} is a folder, not a .safetensors file")
     return path
 
 
-def _read_all(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Read every tensor and the metadata, turning any parse failure into one CheckpointError line."""
+# The safetensors header: an 8-byte little-endian length N, then N bytes of JSON. The safetensors library itself
+# refuses headers over 100 MB; the same bound here means a corrupt length never makes us read a huge block.
+MAX_HEADER_BYTES = 100_000_000
+# safetensors dtype names -> (torch dtype, bytes per element)
+SAFETENSORS_DTYPES: dict[str, tuple[torch.dtype, int]] = {
+    "BOOL": (torch.bool, 1),
+    "U8": (torch.uint8, 1),
+    "I8": (torch.int8, 1),
+    "I16": (torch.int16, 2),
+    "I32": (torch.int32, 4),
+    "I64": (torch.int64, 8),
+    "F16": (torch.float16, 2),
+    "BF16": (torch.bfloat16, 2),
+    "F32": (torch.float32, 4),
+    "F64": (torch.float64, 8),
+}
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    """One tensor as the header describes it."""
+
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+
+
+def read_header(path: str | os.PathLike[str]) -> tuple[dict[str, TensorEntry], dict[str, str]]:
+    """Validate a safetensors header without loading any tensor: (tensor entries by name, metadata).
+
+    Checked: the length prefix (present, not absurd, inside the file), the JSON, the metadata (strings to
+    strings), and for every tensor a known dtype, a shape of whole numbers and a byte range inside the data
+    block that matches the shape. Every failure is one CheckpointError line naming the file.
+    """
+    path = _open_checked(path)
+
+    def bad(reason: str) -> CheckpointError:
+        return CheckpointError(f"{path} is not a valid safetensors file (corrupt or truncated?): {reason}")
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            prefix = f.read(8)
+            if len(prefix) < 8:
+                raise bad(f"{size} bytes is too short to hold a header")
+            (length,) = struct.unpack("<Q", prefix)
+            if length > min(MAX_HEADER_BYTES, size - 8):
+                limit = "the file" if length > size - 8 else f"the {MAX_HEADER_BYTES:,}-byte limit"
+                raise bad(f"the header claims {length:,} bytes, more than {limit} ({size:,} bytes in all)")
+            raw = f.read(length)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc}") from exc
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise bad(f"the header is not valid JSON ({str(exc)[:100]})") from exc
+    if not isinstance(header, dict):
+        raise bad("the header is not a JSON object")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise bad("the header's __metadata__ is not a map of strings")
+    data_bytes = size - 8 - length
+    entries: dict[str, TensorEntry] = {}
+    for name, entry in header.items():
+        shown = repr(name[:80])
+        if not isinstance(entry, dict) or entry.get("dtype") not in SAFETENSORS_DTYPES:
+            raise bad(f"tensor {shown} has no known dtype")
+        shape, offsets = entry.get("shape"), entry.get("data_offsets")
+        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+            raise bad(f"tensor {shown} has an invalid shape {str(shape)[:80]}")
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(type(o) is int for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1] <= data_bytes
+        ):
+            raise bad(f"tensor {shown} has byte offsets {str(offsets)[:80]} outside the {data_bytes:,}-byte data")
+        dtype, itemsize = SAFETENSORS_DTYPES[entry["dtype"]]
+        if offsets[1] - offsets[0] != math.prod(shape) * itemsize:
+            raise bad(f"tensor {shown}: {offsets[1] - offsets[0]} bytes do not hold shape {shape} of {entry['dtype']}")
+        entries[name] = TensorEntry(dtype, tuple(shape))
+    return entries, metadata
+
+
+def _read_tensors(path: Path, names: list[str]) -> dict[str, torch.Tensor]:
+    """The named tensors (the header was validated by `read_header`), any read failure as one CheckpointError."""
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            metadata = dict(f.metadata() or {})
-            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 - not a dict
-    except CheckpointError:
-        raise
+            return {name: f.get_tensor(name) for name in names}
     except Exception as exc:  # safetensors raises its own error types plus OSError/ValueError
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path} is not a valid safetensors file (corrupt or truncated?): {reason}") from exc
-    return tensors, metadata
 
 
-def _read_metadata_only(path: Path) -> dict[str, str]:
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            return dict(f.metadata() or {})
-    except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"{path} is not a valid safetensors file (corrupt or truncated?): {reason}") from exc
+def check_finite_tensor(path: Path | str, name: str, value: torch.Tensor) -> None:
+    """A CheckpointError naming the tensor when a floating-point tensor holds NaN or infinite values."""
+    if not value.is_floating_point():
+        return
+    finite = torch.isfinite(value)
+    if not bool(finite.all()):
+        nan = int(torch.isnan(value).sum())
+        inf = int((~finite).sum()) - nan
+        what = ", ".join(part for part in (f"{nan:,} NaN" if nan else "", f"{inf:,} infinite" if inf else "") if part)
+        raise CheckpointError(f"{path}: tensor {name!r} holds {what} values; the file is broken (re-create it)")
 
 
 # ------------------------------------------------------------------------------------------- model files
@@ -188,29 +314,76 @@ def save_model(
     return path
 
 
+def _json_field(path: Path, metadata: dict[str, str], key: str, default: str) -> dict[str, Any]:
+    """A metadata field that must hold a JSON object (config, metrics, extra)."""
+    try:
+        value = json.loads(metadata.get(key, default))
+    except (ValueError, RecursionError) as exc:
+        raise CheckpointError(f"{path} has unreadable vaegan metadata: {key!r} is not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path} has unreadable vaegan metadata: {key!r} is not a JSON object")
+    return value
+
+
 def _info_from_metadata(path: Path, metadata: dict[str, str]) -> CheckpointInfo:
     if metadata.get("format") != "vaegan" or "kind" not in metadata:
         raise CheckpointError(f"{path} is a safetensors file but not a vaegan model (no vaegan metadata)")
-    try:
-        return CheckpointInfo(
-            kind=metadata["kind"],
-            config=json.loads(metadata.get("config", "{}")),
-            dataset=metadata.get("dataset", ""),
-            steps=int(metadata.get("steps", "0")),
-            step_unit=metadata.get("step_unit") or DEFAULT_STEP_UNITS.get(metadata["kind"], "steps"),
-            metrics=json.loads(metadata.get("metrics", "{}")),
-            extra=json.loads(metadata.get("extra", "{}")),
-            version=metadata.get("version", ""),
-            path=str(path),
-        )
-    except (ValueError, TypeError) as exc:
-        raise CheckpointError(f"{path} has unreadable vaegan metadata: {exc}") from exc
+    steps_text = metadata.get("steps", "0")
+    if not (steps_text.isascii() and steps_text.isdigit() and len(steps_text) <= 18):
+        raise CheckpointError(f"{path} has unreadable vaegan metadata: steps {steps_text[:40]!r} is not a count")
+    return CheckpointInfo(
+        kind=metadata["kind"],
+        config=_json_field(path, metadata, "config", "{}"),
+        dataset=metadata.get("dataset", ""),
+        steps=int(steps_text),
+        step_unit=metadata.get("step_unit") or DEFAULT_STEP_UNITS.get(metadata["kind"], "steps"),
+        metrics=_json_field(path, metadata, "metrics", "{}"),
+        extra=_json_field(path, metadata, "extra", "{}"),
+        version=metadata.get("version", ""),
+        path=str(path),
+    )
 
 
 def read_info(path: str | os.PathLike[str]) -> CheckpointInfo:
     """Read only the header of a model file (fast: no tensor is loaded). `path` may be an hf:// spec."""
     path = _open_checked(resolve_checkpoint(path))
-    return _info_from_metadata(path, _read_metadata_only(path))
+    _, metadata = read_header(path)
+    return _info_from_metadata(path, metadata)
+
+
+def _config_from_info(path: Path, config_cls: type, values: dict[str, Any]) -> Any:
+    """The config dataclass of a file, its field types checked first: a string where a width should be would
+    otherwise fail deep inside torch, and a width over `vaegan.limits` is refused before anything is allocated."""
+    hints = typing.get_type_hints(config_cls)
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise CheckpointError(f"{path} has a config that {config_cls.__name__} does not accept: unknown {unknown[:3]}")
+    for name, value in values.items():
+        wanted = hints.get(name)
+        if wanted is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif wanted is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        elif wanted in (str, bool):
+            ok = isinstance(value, wanted)
+        else:
+            ok = True  # other field types are checked by the config itself
+        if not ok:
+            shown = repr(value)[:40]
+            raise CheckpointError(f"{path}: config field {name!r} = {shown} is not a {getattr(wanted, '__name__', '')}")
+    try:
+        return config_cls(**values)
+    except (TypeError, ConfigError) as exc:
+        raise CheckpointError(f"{path} has a config that {config_cls.__name__} does not accept: {exc}") from exc
+
+
+def _same_dtype_kind(stored: torch.dtype, wanted: torch.dtype) -> bool:
+    """Floats load into floats (with a cast), integers into integers, bools into bools."""
+    def kind(dtype: torch.dtype) -> str:
+        return "bool" if dtype == torch.bool else ("float" if dtype.is_floating_point else "int")
+
+    return kind(stored) == kind(wanted)
 
 
 def load_model(
@@ -223,38 +396,53 @@ def load_model(
 
     `kind`, when given, is the kind the caller expects; another kind is an error (a VAE file handed to the
     GAN sampler, say). `path` may be `hf://OWNER/REPO/PATH.safetensors[@REVISION]` (see vaegan/hub.py).
+    What is checked before the model is trusted: the module docstring.
     """
     path = resolve_checkpoint(path)  # a Hub spec becomes its cached file; every check below is the same
-    if kind is not None and not Path(path).exists():
+    if kind is not None and not _open_checked_exists(path):
         raise CheckpointError(missing_checkpoint_hint(path, kind))
     path = _open_checked(path)
-    tensors, metadata = _read_all(path)
+    entries, metadata = read_header(path)
     info = _info_from_metadata(path, metadata)
     if kind is not None and info.kind != kind:
         raise CheckpointError(f"{path} holds a {info.kind!r} model, expected {kind!r}")
     cls = _model_class(info.kind)
-    config_cls = cls.config_class  # type: ignore[attr-defined]
-    try:
-        config = config_cls(**info.config)
-    except TypeError as exc:
-        raise CheckpointError(f"{path} has a config that {config_cls.__name__} does not accept: {exc}") from exc
+    config = _config_from_info(path, cls.config_class, info.config)  # type: ignore[attr-defined]
     model = cls(config)
     expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
+    missing = sorted(set(expected) - set(entries))
+    unexpected = sorted(set(entries) - set(expected))
     if missing or unexpected:
         raise CheckpointError(
             f"{path} does not match its {info.kind} config: missing {missing[:3]}, unexpected {unexpected[:3]}"
         )
     for name, value in expected.items():
-        if tuple(tensors[name].shape) != tuple(value.shape):
+        entry = entries[name]
+        if entry.shape != tuple(value.shape):
             raise CheckpointError(
-                f"{path}: tensor {name!r} has shape {tuple(tensors[name].shape)}, "
-                f"the config needs {tuple(value.shape)}"
+                f"{path}: tensor {name!r} has shape {entry.shape}, the config needs {tuple(value.shape)}"
             )
-    model.load_state_dict(tensors)  # copies with a cast, so fp16 files load into fp32 models
+        if not _same_dtype_kind(entry.dtype, value.dtype):
+            raise CheckpointError(
+                f"{path}: tensor {name!r} is {str(entry.dtype).removeprefix('torch.')}, the model needs "
+                f"{str(value.dtype).removeprefix('torch.')}"
+            )
+    tensors = _read_tensors(path, list(expected))
+    for name, value in expected.items():
+        # The documented cast (fp16/bf16/fp64 -> the model's fp32), then the check: a float64 weight of 1e300
+        # only becomes infinite in float32.
+        tensors[name] = tensors[name].to(value.dtype)
+        check_finite_tensor(path, name, tensors[name])
+    model.load_state_dict(tensors)
     model.checkpoint_info = info  # type: ignore[attr-defined]
     return model.to(device).eval()
+
+
+def _open_checked_exists(path: str | os.PathLike[str]) -> bool:
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def save_result(
@@ -343,12 +531,16 @@ def save_state(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
 
 
 def load_state(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a file written by `save_state`."""
+    """Read a file written by `save_state`. Its tensors must be finite: states are written only from finite runs
+    (the loops check before every write), so a NaN here means a damaged file."""
     path = _open_checked(path)
-    tensors, metadata = _read_all(path)
+    entries, metadata = read_header(path)
     if metadata.get("format") != "vaegan-state":
         raise CheckpointError(f"{path} is not a vaegan training-state file")
+    tensors = _read_tensors(path, list(entries))
+    for name, value in tensors.items():
+        check_finite_tensor(path, name, value)
     try:
         return _decode(json.loads(metadata["state"]), tensors)
-    except (KeyError, ValueError) as exc:
-        raise CheckpointError(f"{path} has an unreadable training state: {exc}") from exc
+    except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+        raise CheckpointError(f"{path} has an unreadable training state: {type(exc).__name__} {exc}") from exc

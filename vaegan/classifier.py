@@ -17,6 +17,7 @@ from torch import nn
 from vaegan.checkpoint import FromPretrained
 from vaegan.data import RGB_SIDE
 from vaegan.errors import ConfigError, DataError
+from vaegan.limits import MAX_CHANNELS, check_count
 from vaegan.runtime import device_of, eval_mode
 
 IMAGE_CHANNELS = 3
@@ -33,6 +34,8 @@ class ClassifierConfig:
     def __post_init__(self) -> None:
         if self.width < 1 or self.feature_dim < 1 or self.num_classes < 2:
             raise ConfigError("width and feature_dim must be >= 1 and num_classes >= 2")
+        for name in ("width", "feature_dim", "num_classes"):
+            check_count(name, getattr(self, name), MAX_CHANNELS)
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
 

@@ -25,3 +25,8 @@ class TrainingError(VaeganError):
 
 class ConfigError(VaeganError):
     """A configuration value is out of range or inconsistent."""
+
+
+class WriteError(VaeganError):
+    """An output file (model, state, results, image, plot) could not be written: disk full, no permission, a
+    failing device. Every write is atomic, so the previous file under that name is still intact."""

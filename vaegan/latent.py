@@ -22,6 +22,14 @@ import torch
 from torch import nn
 
 from vaegan.errors import ConfigError, DataError
+from vaegan.limits import (
+    MAX_GRID_IMAGES,
+    MAX_LATENTS,
+    MAX_TABLE_IMAGES,
+    MAX_TABLE_SIDE,
+    check_count,
+    check_seed,
+)
 from vaegan.runtime import device_of, eval_mode
 
 INTERPOLATION_MODES = ("lerp", "slerp")
@@ -34,7 +42,15 @@ def sample_latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
     """n draws from the prior N(0, I), (n, latent_dim), from a private RNG seeded by `seed` (CPU, float32)."""
     if n < 1 or latent_dim < 1:
         raise ConfigError("need n >= 1 latents of latent_dim >= 1")
+    check_seed(seed)
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def sample_images(generator: nn.Module, n: int, seed: int) -> torch.Tensor:
+    """G(z) for n latents drawn with `seed` (what `sample wgan` writes as one grid): n is refused above
+    MAX_GRID_IMAGES, before any latent is drawn, because a grid of more images is no picture anyone can look at."""
+    check_count("the number of images in a grid (--n)", n, MAX_GRID_IMAGES)
+    return generate(generator, sample_latents(n, generator.latent_dim, seed))
 
 
 def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
@@ -50,26 +66,41 @@ def generate(generator: nn.Module, z: torch.Tensor, batch_size: int = 256) -> to
 # ---------------------------------------------------------------------------------------- perturbations
 
 
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:60] + "…")
+
+
 def parse_dims(text: str) -> list[int]:
-    """Latent dims from text: '20,21' -> [20, 21]."""
+    """Latent dims from text: '20,21' -> [20, 21] (at most MAX_TABLE_SIDE of them: one table row each)."""
     try:
         dims = [int(d) for d in text.split(",") if d.strip()]
     except ValueError as exc:
-        raise ConfigError(f"--dims {text!r}: expected comma-separated whole numbers, e.g. 20,21") from exc
+        raise ConfigError(f"--dims {_shown(text)}: expected comma-separated whole numbers, e.g. 20,21") from exc
     if not dims:
-        raise ConfigError(f"--dims {text!r}: give at least one latent dim, e.g. 20,21")
+        raise ConfigError(f"--dims {_shown(text)}: give at least one latent dim, e.g. 20,21")
+    check_count("the number of --dims", len(dims), MAX_TABLE_SIDE)
     return dims
 
 
 def parse_eps(text: str) -> list[float]:
-    """'start:stop:count' -> count evenly spaced values from start to stop (both included); '-1,0,2' -> a list."""
+    """'start:stop:count' -> count evenly spaced values from start to stop (both included); '-1,0,2' -> a list.
+
+    At least one and at most MAX_TABLE_SIDE values (one table column each), all finite.
+    """
     try:
         if ":" in text:
             start, stop, count = text.split(":")
-            return torch.linspace(float(start), float(stop), int(count)).tolist()
-        return [float(v) for v in text.split(",") if v.strip()]
+            first, last, n = float(start), float(stop), int(count)
+            check_count("the eps count", n, MAX_TABLE_SIDE)
+            values = torch.linspace(first, last, n).tolist()
+        else:
+            values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError as exc:
-        raise ConfigError(f"eps {text!r}: expected start:stop:count (e.g. -5:4:10) or a comma list") from exc
+        raise ConfigError(f"eps {_shown(text)}: expected start:stop:count (e.g. -5:4:10) or a comma list") from exc
+    check_count("the number of eps values", len(values), MAX_TABLE_SIDE)
+    if not all(math.isfinite(v) for v in values):
+        raise ConfigError(f"eps {_shown(text)}: every value must be a finite number")
+    return values
 
 
 def direction_strip(
@@ -82,6 +113,7 @@ def direction_strip(
     eps = torch.as_tensor(list(eps_values), dtype=z.dtype)
     if eps.numel() == 0:
         raise ConfigError("need at least one eps value")
+    check_table(directions.shape[0], eps.numel())
     latents = z + eps.view(1, -1, 1) * directions.to(z.dtype).unsqueeze(1)  # (R, K, D)
     images = generate(generator, latents.reshape(-1, z.shape[1]))
     return images.reshape(directions.shape[0], eps.numel(), *images.shape[1:])
@@ -100,6 +132,13 @@ def perturbation_strip(
     return direction_strip(generator, z, torch.eye(latent_dim)[list(dims)], eps_values)
 
 
+def check_table(rows: int, columns: int) -> None:
+    """A table of images (strip, interpolation) must fit MAX_TABLE_SIDE per side and MAX_TABLE_IMAGES in all."""
+    check_count("the rows of an image table", rows, MAX_TABLE_SIDE)
+    check_count("the columns of an image table", columns, MAX_TABLE_SIDE)
+    check_count("the images of one table (rows x columns)", rows * columns, MAX_TABLE_IMAGES)
+
+
 # ---------------------------------------------------------------------------------------- interpolation
 
 
@@ -116,6 +155,7 @@ def interpolate_latent(z0: torch.Tensor, z1: torch.Tensor, steps: int, mode: str
         raise ConfigError(f"z0 and z1 differ in size: {z0.numel()} vs {z1.numel()}")
     if steps < 2:
         raise ConfigError("an interpolation needs steps >= 2")
+    check_count("the interpolation steps", steps, MAX_TABLE_SIDE)
     if mode not in INTERPOLATION_MODES:
         raise ConfigError(f"unknown interpolation mode {mode!r}; choose one of {', '.join(INTERPOLATION_MODES)}")
     t = torch.linspace(0.0, 1.0, steps).unsqueeze(1)
@@ -155,13 +195,23 @@ def interpolation_table(
 # -------------------------------------------------------------------------------------------- ranking
 
 
+# Moved images generated (and kept) at once by `output_change`: the R x N moved images of a ranking are walked in
+# groups of directions of about this many images, so memory does not grow with R or N.
+CHANGE_BATCH = 1024
+
+
 def output_change(generator: nn.Module, z: torch.Tensor, directions: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
     """change(v) of the module docstring for each row v of `directions` (R, D) over the latents z (N, D) -> (R,)."""
     z = z.reshape(-1, directions.shape[1]).float()
-    base = generate(generator, z)
-    moved = generate(generator, (z.unsqueeze(0) + eps * directions.float().unsqueeze(1)).reshape(-1, z.shape[1]))
-    diff = moved.reshape(directions.shape[0], z.shape[0], -1) - base.reshape(1, z.shape[0], -1)
-    return diff.pow(2).mean(dim=2).sqrt().mean(dim=1)
+    base = generate(generator, z).reshape(1, z.shape[0], -1)
+    directions = directions.float()
+    group = max(1, CHANGE_BATCH // z.shape[0])  # directions per generated group
+    scores = []
+    for part in directions.split(group):
+        moved = generate(generator, (z.unsqueeze(0) + eps * part.unsqueeze(1)).reshape(-1, z.shape[1]))
+        diff = moved.reshape(part.shape[0], z.shape[0], -1) - base
+        scores.append(diff.pow(2).mean(dim=2).sqrt().mean(dim=1))
+    return torch.cat(scores)
 
 
 def rank_latent_dims(generator: nn.Module, z: torch.Tensor, eps: float = 1.0) -> list[tuple[int, float]]:
@@ -289,6 +339,8 @@ def rank_report(
     classifier: nn.Module | None = None,
 ) -> RankReport:
     """Rank the latent dims and principal directions of `generator` over n latents drawn with `seed`."""
+    check_count("the number of latents (--n)", n, MAX_LATENTS)
+    check_count("--top", top, MAX_TABLE_SIDE)
     z = sample_latents(n, generator.latent_dim, seed)
     dims = rank_latent_dims(generator, z, eps=eps)[:top]
     # feature PCA needs more latents than directions: give it at least 4x as many

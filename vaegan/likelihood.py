@@ -11,6 +11,7 @@ from collections.abc import Callable
 import torch
 
 from vaegan.data import minibatches
+from vaegan.limits import check_seed
 from vaegan.runtime import device_of, eval_mode
 from vaegan.vae import VAE, log_px_importance, neg_elbo
 
@@ -57,6 +58,7 @@ def evaluate_vae(
 ) -> dict[str, float]:
     """-ELBO and log p(x) of `model` on `x`, or on a random subset of `limit` rows fixed by `seed` (not the first
     rows: some files, binarized_mnist.npz among them, are sorted by class). What `python cli.py eval vae` prints."""
+    check_seed(seed)
     if limit:
         x = x[torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:limit]]
     x = x.to(device_of(model))

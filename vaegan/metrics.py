@@ -18,6 +18,7 @@ from torch import nn
 
 from vaegan.classifier import DigitClassifier, check_images, chunks, classifier_features, predict_digits
 from vaegan.errors import ConfigError, DataError
+from vaegan.limits import check_seed
 from vaegan.runtime import device_of, eval_mode
 
 # ------------------------------------------------------------------------------------------ set metrics
@@ -128,6 +129,7 @@ def evaluate_generator(
     Both comparisons use the same reference half and the same set size, because the Fréchet distance of a
     finite sample is biased upwards by about Tr(S)/n-type terms: a floor at another n would not be comparable.
     """
+    check_seed(seed)
     reference, floor = split_halves(real, n, seed)
     device = device_of(generator)
     z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)

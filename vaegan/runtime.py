@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from vaegan.errors import ConfigError
+from vaegan.limits import MAX_THREADS, check_count
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -37,6 +38,7 @@ def set_threads(threads: int) -> int:
     """Use `threads` intra-op CPU threads (0 keeps torch's default); returns the count now in force."""
     if threads < 0:
         raise ConfigError(f"threads must be >= 0 (0 = torch's default), got {threads}")
+    check_count("threads", threads, MAX_THREADS, minimum=0)
     if threads:
         torch.set_num_threads(threads)
     return torch.get_num_threads()

@@ -17,6 +17,7 @@ from torch import nn
 
 from vaegan.checkpoint import FromPretrained
 from vaegan.errors import ConfigError
+from vaegan.limits import MAX_HIDDEN, MAX_LATENT_DIM, check_count
 from vaegan.runtime import device_of
 
 MNIST_SIDE = 28
@@ -35,6 +36,8 @@ class VAEConfig:
             raise ConfigError(f"unknown VAE arch {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         if self.latent_dim < 1 or self.hidden < 1:
             raise ConfigError("latent_dim and hidden must be positive")
+        check_count("latent_dim", self.latent_dim, MAX_LATENT_DIM)
+        check_count("hidden", self.hidden, MAX_HIDDEN)
 
 
 # ------------------------------------------------------------------------------------------ networks

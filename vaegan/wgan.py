@@ -22,6 +22,7 @@ from torch import nn
 
 from vaegan.checkpoint import FromPretrained
 from vaegan.errors import ConfigError
+from vaegan.limits import MAX_CHANNELS, MAX_LATENT_DIM, check_count
 from vaegan.lipschitz import interpolate, per_sample_grad_norm
 
 
@@ -34,6 +35,9 @@ class WGANConfig:
     def __post_init__(self) -> None:
         if self.latent_dim < 1 or self.width < 1 or self.channels < 1:
             raise ConfigError("latent_dim, width and channels must be positive")
+        check_count("latent_dim", self.latent_dim, MAX_LATENT_DIM)
+        check_count("width", self.width, MAX_CHANNELS)
+        check_count("channels", self.channels, MAX_CHANNELS)
 
 
 # ------------------------------------------------------------------------------------------ networks

@@ -40,7 +40,7 @@ def load_test_digits(source: str, root: Path | None = None) -> torch.Tensor:
     """
     whole = parse_spec(source).whole_source
     if whole is not None and whole.endswith(".amat"):
-        return fixed_binarization(to_unit_float(parse_amat(Path(whole))), _TEST_SEED)
+        return fixed_binarization(to_unit_float(parse_amat(Path(whole)), whole), _TEST_SEED)
     return load_binary_mnist(source, root, download_missing=False).test
 
 

@@ -6,8 +6,10 @@ Every failure is a one-line `DataError`, so the CLI and the app can show it as i
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -50,13 +52,45 @@ def download(url: str, dest: Path, sha1: str | None = None) -> Path:
     return dest
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of an `.npz`, loaded without pickle (object arrays are refused)."""
+# The most one array of a data file may claim to hold (its header states the shape before anything is read), so a
+# corrupt or hostile header cannot make the loader allocate without bound: 16 GB, or half the machine's memory.
+MAX_ARRAY_BYTES = 2**34
+
+
+def _memory_bound() -> int:
     try:
+        return min(MAX_ARRAY_BYTES, os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2)
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows)
+        return MAX_ARRAY_BYTES
+
+
+def _check_npz_headers(path: Path) -> None:
+    """Read every member's .npy header (shape, dtype) and refuse arrays larger than `_memory_bound()`."""
+    bound = _memory_bound()
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if not member.endswith(".npy"):
+                continue
+            with archive.open(member) as f:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+            claimed = math.prod(shape) * dtype.itemsize
+            if claimed > bound:
+                raise DataError(f"{path}, array {member[:-4]!r}: claims {claimed:,} bytes (shape {shape}), more than "
+                                f"the {bound:,} bytes one array may hold here")  # fmt: skip
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an `.npz`, loaded without pickle (object arrays are refused), sizes checked before loading."""
+    try:
+        _check_npz_headers(path)
         with np.load(path, allow_pickle=False) as f:
+            if not isinstance(f, np.lib.npyio.NpzFile):
+                raise DataError(f"{path} is a single .npy array, not an .npz archive of named arrays")
             return {k: f[k] for k in f.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path} as .npz: {exc}") from exc
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise DataError(f"cannot read {path} as .npz: {str(exc)[:200]}") from exc
 
 
 def read_image_folder(folder: Path, side: int, mode: str) -> np.ndarray:

@@ -12,11 +12,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vaegan.data.pixels import unit_pixels
 from vaegan.data.sources import MNIST_SIDE, SourceKind, load_joined
 from vaegan.data.spec import parse_spec
 from vaegan.errors import DataError
 
 RGB_SIDE = 32
+# Images of other sizes are resized to 32x32 in one batch; larger sources than this are refused rather than resized
+# (a 1e5 x 1e5 "image" would allocate before the resize could shrink it).
+MAX_SOURCE_SIDE = 1024
+MAX_SOURCE_PIXELS = MAX_SOURCE_SIDE**2
 RGB_KIND = SourceKind(named=("svhn", "mnist"), side=RGB_SIDE, mode="RGB")
 
 
@@ -27,28 +32,32 @@ class ImageSet:
     name: str  # the spec it came from (goes into checkpoint metadata)
 
 
-def to_rgb32(x: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Images of any of the accepted layouts -> float32 (N, 3, 32, 32) in [-1, 1].
+def to_rgb32(x: np.ndarray | torch.Tensor, where: str = "the data") -> torch.Tensor:
+    """Images of any of the accepted layouts -> float32 (N, 3, 32, 32) in [-1, 1]; `where` names the array in errors.
 
-    Accepted: (N, H, W) grey, (N, H, W, 3) RGB or (N, 3, H, W) RGB; values uint8 0-255, {0, 1} or floats in
-    [0, 1]. Grey is repeated to three channels. 28x28 is padded by 2 pixels of background (the MNIST convention
-    keeps the digit's scale); any other size but 32 is resized with antialiasing.
+    Accepted: (N, H, W) grey, (N, H, W, 3) RGB or (N, 3, H, W) RGB; values uint8 0-255, {0, 1} or finite floats in
+    [0, 1] (checked by `pixels.unit_pixels`: anything else is a DataError). Grey is repeated to three channels.
+    28x28 is padded by 2 pixels of background (the MNIST convention keeps the digit's scale); any other size but
+    32 is resized with antialiasing.
     """
-    t = torch.as_tensor(np.asarray(x))
+    shape = tuple(np.shape(x))
+    if len(shape) == 3:
+        shape = (shape[0], 1, *shape[1:])
+    elif len(shape) == 4 and shape[-1] in (1, 3) and shape[1] not in (1, 3):
+        shape = (shape[0], shape[3], shape[1], shape[2])
+    if len(shape) != 4 or shape[1] not in (1, 3) or min(shape[2:]) < 1:
+        raise DataError(
+            f"{where}: expected images as (N, H, W), (N, H, W, 3) or (N, 3, H, W), got shape {tuple(np.shape(x))}"
+        )
+    if shape[0] == 0:
+        raise DataError(f"{where}: the image set is empty")
+    if shape[2] * shape[3] > MAX_SOURCE_PIXELS:
+        raise DataError(f"{where}: images of {shape[2]}x{shape[3]} pixels are larger than {MAX_SOURCE_SIDE}^2")
+    t = unit_pixels(x, where)
     if t.dim() == 3:
         t = t.unsqueeze(1)
-    elif t.dim() == 4 and t.shape[-1] in (1, 3) and t.shape[1] not in (1, 3):
+    elif t.shape[1] not in (1, 3):
         t = t.permute(0, 3, 1, 2)
-    if t.dim() != 4 or t.shape[1] not in (1, 3):
-        raise DataError(f"expected images as (N, H, W), (N, H, W, 3) or (N, 3, H, W), got shape {tuple(t.shape)}")
-    if t.shape[0] == 0:
-        raise DataError("the image set is empty")
-    scale_255 = bool(t.max() > 1.0)  # uint8 {0, 1} (binarized digits) stays 0/1, like floats in [0, 1]
-    t = t.float()
-    if scale_255:
-        t = t / 255.0
-    if t.min() < 0.0 or t.max() > 1.0:
-        raise DataError("pixel values must lie in [0, 1] or 0-255")
     if t.shape[-2:] == (MNIST_SIDE, MNIST_SIDE):
         pad = (RGB_SIDE - MNIST_SIDE) // 2
         t = torch.nn.functional.pad(t, (pad, pad, pad, pad), value=0.0)

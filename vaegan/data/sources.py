@@ -13,13 +13,17 @@ A source is the SOURCE of a spec part (grammar in `spec.py`):
 
 `load_source` is the one dispatch. Every loader returns a `SourceArrays`: the source as *one set* ``x`` (with
 labels ``y`` when it has them) and, when the source defines them, its train/valid/test ``splits``. Images keep the
-layout and value scale of the source (uint8 0-255, {0, 1} or floats in [0, 1]); binary.py (VAE) and rgb32.py (GAN)
-convert them. `load_joined` turns a whole spec into one set: each part's rows of its source's set, joined.
+layout and value scale of the source; binary.py (VAE) and rgb32.py (GAN) convert them, and both check the values
+with `pixels.unit_pixels` (uint8 0-255, {0, 1} or finite floats in [0, 1]; anything else is a DataError naming the
+file and the array). `SourceArrays.where` names an array for those messages. `load_joined` turns a whole spec
+into one set: each part's rows of its source's set, joined.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +32,7 @@ import numpy as np
 import torch
 
 from vaegan.data.files import default_data_root, download, read_image_folder, read_npz
+from vaegan.data.pixels import check_labels
 from vaegan.data.spec import Spec
 from vaegan.errors import DataError
 
@@ -49,6 +54,13 @@ class SourceArrays:
     x: np.ndarray  # the source as one set: (N, H, W), (N, H, W, 3), (N, 3, H, W) or flat (N, H*W)
     y: np.ndarray | None  # (N,) int64 labels of x, when the source has them
     splits: Mapping[str, np.ndarray] | None = None  # images of train/valid/test, when the source defines them
+    origin: str = "the data"  # the file, folder or named source, for messages
+    x_name: str | None = None  # the array x was read from (an .npz key), for messages
+
+    def where(self, array: str | None = None) -> str:
+        """Where an array came from, for messages: "data/x.npz, array 'X'" (array: a split name; None: x)."""
+        name = array if array is not None else self.x_name
+        return self.origin if name is None else f"{self.origin}, array {name!r}"
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,7 @@ def parse_amat(path: Path) -> np.ndarray:
     """Larochelle's `.amat`: one image per line, 784 space-separated 0/1 values -> uint8 (N, 784)."""
     try:
         values = np.array(path.read_bytes().split(), dtype=np.uint8)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, OverflowError) as exc:  # OverflowError: a value outside 0..255
         raise DataError(f"cannot read {path} as .amat (784 numbers 0/1 per line): {exc}") from exc
     if values.size % MNIST_PIXELS != 0:
         raise DataError(f"{path}: {values.size} values is not a whole number of 28x28 images")
@@ -95,10 +107,8 @@ def download_larochelle(split: str, root: Path | None = None) -> Path:
 def larochelle_source(root: Path | None, download_missing: bool) -> SourceArrays:
     """binarized-mnist: the three splits as uint8 (N, 784); the set is the train split."""
     cache = larochelle_cache(root)
-    if cache.exists():
-        with np.load(cache) as f:
-            splits = {s: f[s] for s in SPLITS}
-    else:
+    splits = _read_cache(cache)
+    if splits is None:
         splits = {}
         for split in SPLITS:
             path = larochelle_amat(split, root)
@@ -107,14 +117,31 @@ def larochelle_source(root: Path | None, download_missing: bool) -> SourceArrays
             elif not path.exists():
                 raise DataError(f"{path} is missing and downloads are off")
             splits[split] = parse_amat(path)
-        # Parsing 50k lines of text is slow; the .npz is what every later run reads.
-        np.savez_compressed(cache, **splits)
-    return SourceArrays(x=splits["train"], y=None, splits=splits)
+        # Parsing 50k lines of text is slow; the .npz is what every later run reads. Written atomically: a run
+        # killed mid-write must not leave a truncated cache that every later run would trip over.
+        from vaegan.checkpoint import atomic_write_bytes
+
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **splits)
+        atomic_write_bytes(cache, buffer.getvalue())
+    return SourceArrays(x=splits["train"], y=None, splits=splits, origin=f"binarized-mnist ({cache})", x_name="train")
+
+
+def _read_cache(cache: Path) -> dict[str, np.ndarray] | None:
+    """The cached splits, or None when there is no usable cache (missing, or damaged by an older version that did
+    not write it atomically: then it is rebuilt from the `.amat` files)."""
+    if not cache.exists():
+        return None
+    try:
+        with np.load(cache, allow_pickle=False) as f:
+            return {s: f[s] for s in SPLITS}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
 
 
 def amat_source(path: Path) -> SourceArrays:
     """A single `.amat` file: its rows as one set of 28x28 images."""
-    return SourceArrays(x=parse_amat(path).reshape(-1, MNIST_SIDE, MNIST_SIDE), y=None)
+    return SourceArrays(x=parse_amat(path).reshape(-1, MNIST_SIDE, MNIST_SIDE), y=None, origin=str(path))
 
 
 # ------------------------------------------------------------------------------------------ torchvision
@@ -134,7 +161,8 @@ def mnist_source(root: Path | None, download_missing: bool) -> SourceArrays:
     # valid = the last sixth of the training images (10k of 60k): the split of the VAE literature.
     n_train = len(x) - len(x) // 6
     splits = {"train": x[:n_train], "valid": x[n_train:], "test": test.data.numpy()}
-    return SourceArrays(x=x, y=train.targets.numpy().astype(np.int64), splits=splits)
+    return SourceArrays(x=x, y=train.targets.numpy().astype(np.int64), splits=splits,
+                        origin=f"torchvision MNIST under {folder}")
 
 
 def _local_svhn_class():  # noqa: ANN202 - a torchvision Dataset subclass, built lazily (torchvision import is slow)
@@ -167,19 +195,15 @@ def svhn_source(root: Path | None, download_missing: bool) -> SourceArrays:
             raise DataError(f"{folder / 'train_32x32.mat'} is missing and downloads are off")
     except (RuntimeError, OSError, ValueError, KeyError) as exc:
         raise DataError(f"could not load SVHN under {folder}: {exc}; offline? pass --data PATH.npz instead") from exc
-    return SourceArrays(x=np.asarray(dataset.data), y=np.asarray(dataset.labels, dtype=np.int64) % 10)
+    return SourceArrays(x=np.asarray(dataset.data), y=np.asarray(dataset.labels, dtype=np.int64) % 10,
+                        origin=f"SVHN under {folder}")
 
 
 # ------------------------------------------------------------------------------------------------ paths
 
 
-def _labels(path: Path, y: np.ndarray | None, n: int) -> np.ndarray | None:
-    if y is None:
-        return None
-    labels = np.asarray(y).reshape(-1).astype(np.int64)
-    if labels.shape[0] != n:
-        raise DataError(f"{path}: {n} images but {labels.shape[0]} labels")
-    return labels
+def _labels(where: str, y: np.ndarray | None, n: int) -> np.ndarray | None:
+    return None if y is None else check_labels(y, n, where)
 
 
 def npz_source(path: Path) -> SourceArrays:
@@ -187,17 +211,21 @@ def npz_source(path: Path) -> SourceArrays:
     arrays = read_npz(path)
     splits = {s: arrays[s] for s in SPLITS} if all(s in arrays for s in SPLITS) else None
     if "X" in arrays:
-        x, y = arrays["X"], arrays.get("y")
+        x_name, y_name = "X", "y"
     elif "train" in arrays:
-        x, y = arrays["train"], arrays.get("train_y")
+        x_name, y_name = "train", "train_y"
     else:
         found = ", ".join(arrays) or "none"
         raise DataError(f"{path}: expected arrays train/valid/test, X (optionally y) or train, found {found}")
-    return SourceArrays(x=x, y=_labels(path, y, len(x)), splits=splits)
+    x = arrays[x_name]
+    if x.ndim == 0:
+        raise DataError(f"{path}, array {x_name!r}: a single number, not images")
+    y = _labels(f"{path}, array {y_name!r}", arrays.get(y_name), len(x))
+    return SourceArrays(x=x, y=y, splits=splits, origin=str(path), x_name=x_name)
 
 
 def folder_source(folder: Path, kind: SourceKind) -> SourceArrays:
-    return SourceArrays(x=read_image_folder(folder, side=kind.side, mode=kind.mode), y=None)
+    return SourceArrays(x=read_image_folder(folder, side=kind.side, mode=kind.mode), y=None, origin=str(folder))
 
 
 NAMED_SOURCES: dict[str, Callable[[Path | None, bool], SourceArrays]] = {
@@ -212,10 +240,14 @@ def load_source(source: str, kind: SourceKind, root: Path | None = None, downloa
     if source in kind.named:
         return NAMED_SOURCES[source](root, download_missing)
     path = Path(source)
-    if not path.exists():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
+        raise DataError(f"--data {source[:200]!r} cannot be a file name: {exc}") from exc
+    if not exists:
         names = ", ".join(kind.named)
         raise DataError(f"--data {source!r} is neither {names} nor an existing .npz or .amat file or folder")
-    if path.is_dir():
+    if is_dir:
         return folder_source(path, kind)
     if path.suffix == ".npz":
         return npz_source(path)
@@ -227,21 +259,23 @@ def load_source(source: str, kind: SourceKind, root: Path | None = None, downloa
 def load_joined(
     spec: Spec,
     kind: SourceKind,
-    convert: Callable[[np.ndarray], torch.Tensor],
+    convert: Callable[[np.ndarray, str], torch.Tensor],
     root: Path | None = None,
     download_missing: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A spec as one set: each part's rows of its source's set, joined in spec order; labels when every part has them.
 
-    Each source set is converted by `convert` as a whole *before* its rows are taken, so whether values are 0-255 or
-    0-1 is judged on the whole source, never on a slice that happens to be dark. A source named twice is read once.
+    Each source set is converted by `convert(array, where)` as a whole *before* its rows are taken, so whether values
+    are 0-255 or 0-1 is judged on the whole source, never on a slice that happens to be dark. A source named twice is
+    read once.
     """
     converted: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
     images, labels = [], []
     for part in spec.parts:
         if part.source not in converted:
             arrays = load_source(part.source, kind, root, download_missing)
-            converted[part.source] = (convert(arrays.x), None if arrays.y is None else torch.as_tensor(arrays.y))
+            converted[part.source] = (convert(arrays.x, arrays.where()),
+                                      None if arrays.y is None else torch.as_tensor(arrays.y))
         x, y = converted[part.source]
         if part.rows is not None:
             rows = part.rows.select(x.shape[0], part.text)

@@ -81,7 +81,10 @@ def parse_rows(text: str, part: str) -> Rows:
     match = _ROWS.fullmatch(text)
     if match is None:
         raise DataError(f"{part!r}: rows must be @start:stop with whole numbers, e.g. @0:8000")
-    start, stop = (None if g is None else int(g) for g in match.groups())
+    try:
+        start, stop = (None if g is None else int(g) for g in match.groups())
+    except ValueError as exc:  # more digits than Python converts (sys.get_int_max_str_digits)
+        raise DataError(f"{part[:80]!r}: row numbers that long are not rows of any data set") from exc
     # Bounds of one sign can be compared without the data: "@5:5" is empty in every source.
     if start is not None and stop is not None and (start < 0) == (stop < 0) and start >= stop:
         raise DataError(f"{part!r}: the row range {start}:{stop} is empty")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from vaegan.errors import ConfigError
+from vaegan.limits import MAX_ACTIVATIONS, MAX_CRITIC_PARAMS
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -39,6 +40,26 @@ class CriticConfig:
             raise ConfigError("critic members, in_dim, width, depth and out_dim must all be >= 1")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}")
+        if self.parameter_count() > MAX_CRITIC_PARAMS:
+            raise ConfigError(
+                f"{self.members} critics of {self.depth}x{self.width} hold {self.parameter_count():,} weights, over "
+                f"the limit of {MAX_CRITIC_PARAMS:,} (vaegan.limits.MAX_CRITIC_PARAMS): fewer θ or a smaller critic"
+            )
+
+    def parameter_count(self) -> int:
+        dims = [self.in_dim] + [self.width] * self.depth + [self.out_dim]
+        return self.members * sum(d_in * d_out + d_out for d_in, d_out in zip(dims, dims[1:], strict=False))
+
+
+def check_activations(what: str, members: int, points: int, width: int) -> None:
+    """Refuse a forward pass of `members` critics of `width` units on `points` points each that would not fit
+    MAX_ACTIVATIONS floats (the batch a run chose, before anything is allocated)."""
+    size = members * points * width
+    if size > MAX_ACTIVATIONS:
+        raise ConfigError(
+            f"{what}: {members} critics x {points:,} points x {width} units = {size:,} activations, over the limit "
+            f"of {MAX_ACTIVATIONS:,} (vaegan.limits.MAX_ACTIVATIONS): a smaller batch, fewer θ or a narrower critic"
+        )
 
 
 class CriticEnsemble(nn.Module):

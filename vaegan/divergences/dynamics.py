@@ -46,11 +46,12 @@ from vaegan.divergences.bounds import (
     one_sided_penalty,
     two_sided_penalty,
 )
-from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble
+from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
 from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
 from vaegan.divergences.sweep import ProgressCallback, _round
 from vaegan.divergences.sweep import _generator as _rng_stream  # one seeded stream per purpose, as in the sweep
 from vaegan.errors import ConfigError, TrainingError
+from vaegan.limits import MAX_BATCH_SIZE, MAX_CRITIC_STEPS, MAX_ITERS, MAX_RECORDED_VALUES, check_count, check_seed
 from vaegan.lipschitz import gradient_norms, interpolate
 
 Tensor = torch.Tensor
@@ -189,6 +190,18 @@ class DynamicsConfig:
             raise ConfigError("theta0 must be a finite number")
         if len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas):
             raise ConfigError("adam_betas must be two numbers in [0, 1)")
+        # What a run allocates and records, against vaegan.limits, before anything is allocated.
+        check_count("steps", self.steps, MAX_ITERS)
+        check_count("critic_steps", self.critic_steps, MAX_CRITIC_STEPS)
+        check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)
+        check_seed(self.seed)
+        members = len(self.losses)
+        CriticConfig(members=members, width=self.width, depth=self.depth, activation=self.activation)
+        check_activations("this run", members, max(2 * self.batch_size, min(self.heatmap_size**2, 4096)), self.width)
+        recorded = members * (3 * (self.steps + 1) + (self.steps // self.heatmap_every + 2) * self.heatmap_size**2)
+        if recorded > MAX_RECORDED_VALUES:
+            raise ConfigError(f"this run would record {recorded:,} numbers, over the limit of {MAX_RECORDED_VALUES:,} "
+                              "(vaegan.limits): fewer steps or a larger heatmap_every")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -40,9 +40,10 @@ from vaegan.divergences.bounds import (
     lipschitz_penalty,
     lower_bound,
 )
-from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble
+from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
 from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
 from vaegan.errors import ConfigError, TrainingError
+from vaegan.limits import MAX_BATCH_SIZE, MAX_ITERS, MAX_RECORDED_VALUES, MAX_THETAS, check_count, check_seed
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
@@ -53,6 +54,9 @@ def theta_range(start: float, stop: float, count: int) -> tuple[float, ...]:
     """`count` evenly spaced values from start to stop inclusive, rounded so that 0.1·3 prints as 0.3."""
     if count < 1:
         raise ConfigError("a θ range needs at least one value")
+    check_count("the number of θ values", count, MAX_THETAS)
+    if not (math.isfinite(start) and math.isfinite(stop) and math.isfinite(stop - start)):
+        raise ConfigError(f"a θ range needs finite ends, got {start} and {stop}")
     if count == 1:
         return (float(start),)
     return tuple(round(start + (stop - start) * i / (count - 1), 10) for i in range(count))
@@ -64,9 +68,16 @@ def parse_thetas(spec: str) -> tuple[float, ...]:
         if ":" in spec:
             start, stop, count = spec.split(":")
             return theta_range(float(start), float(stop), int(count))
-        return tuple(float(part) for part in spec.split(",") if part.strip())
+        values = tuple(float(part) for part in spec.split(",") if part.strip())
     except ValueError as exc:
-        raise ConfigError(f"bad θ list {spec!r}: use start:stop:count (e.g. 0:2:21) or a comma list (0,0.5,1)") from exc
+        shown = spec if len(spec) <= 80 else spec[:80] + "…"
+        raise ConfigError(
+            f"bad θ list {shown!r}: use start:stop:count (e.g. 0:2:21) or a comma list (0,0.5,1)"
+        ) from exc
+    check_count("the number of θ values", len(values), MAX_THETAS, minimum=0)
+    if not all(math.isfinite(v) for v in values):
+        raise ConfigError("θ values must be finite numbers")
+    return values
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,30 @@ class SweepConfig:
             raise ConfigError("lr and sigma must be > 0 and penalty_weight >= 0")
         if len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas):
             raise ConfigError("adam_betas must be two numbers in [0, 1)")
+        self._check_size()
+
+    def _check_size(self) -> None:
+        """What a run allocates and records, against vaegan.limits, before anything is allocated."""
+        check_count("the number of θ values", len(self.thetas), MAX_THETAS)
+        check_count("the number of heat-map θ", len(self.heatmap_thetas), MAX_THETAS, minimum=0)
+        check_count("iters", self.iters, MAX_ITERS)
+        check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)
+        check_count("eval_size", self.eval_size, MAX_BATCH_SIZE * 16)
+        check_seed(self.seed)
+        members = len(self.thetas)
+        CriticConfig(members=members, width=self.width, depth=self.depth, activation=self.activation)
+        # A step runs [x; y] (2 batches) and the evaluation runs chunks of up to 4096 points (CriticEnsemble.evaluate).
+        points = max(2 * self.batch_size, min(self.eval_size, 4096), min(self.heatmap_size**2, 4096))
+        check_activations("this sweep", members, points, self.width)
+        snapshots = (self.iters // self.snapshot_every + 2) * members
+        heat_members = min(len(self.heatmap_thetas), members)
+        heatmaps = (self.iters // self.heatmap_every + 2) * heat_members * self.heatmap_size**2
+        recorded = len(self.divergences) * (snapshots + heatmaps)
+        if recorded > MAX_RECORDED_VALUES:
+            raise ConfigError(
+                f"this sweep would record {recorded:,} numbers (snapshots and heat maps), over the limit of "
+                f"{MAX_RECORDED_VALUES:,} (vaegan.limits): raise snapshot_every / heatmap_every or use fewer θ"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

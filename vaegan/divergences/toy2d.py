@@ -34,7 +34,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from vaegan.divergences.bounds import lower_bound
-from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble
+from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
 from vaegan.divergences.dynamics import (
     DynamicsConfig,
     DynamicsResult,
@@ -47,6 +47,15 @@ from vaegan.divergences.families import FAMILIES
 from vaegan.divergences.sweep import ProgressCallback, _round
 from vaegan.divergences.sweep import _generator as _rng_stream  # one seeded stream per purpose, as in the sweep
 from vaegan.errors import ConfigError, TrainingError
+from vaegan.limits import (
+    MAX_BATCH_SIZE,
+    MAX_CRITIC_STEPS,
+    MAX_EXACT_W1_POINTS,
+    MAX_ITERS,
+    MAX_RECORDED_VALUES,
+    check_count,
+    check_seed,
+)
 
 Tensor = torch.Tensor
 TOY2D_FORMAT = "vaegan-toy2d/1"
@@ -184,6 +193,25 @@ class Toy2dConfig:
             raise ConfigError("the learning rates must be > 0 and penalty_weight >= 0")
         if len(self.adam_betas) != 2 or not all(0 <= b < 1 for b in self.adam_betas):
             raise ConfigError("adam_betas must be two numbers in [0, 1)")
+        # What a run allocates and records, against vaegan.limits, before anything is allocated.
+        check_count("steps", self.steps, MAX_ITERS)
+        check_count("critic_steps", self.critic_steps, MAX_CRITIC_STEPS)
+        check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)
+        check_count("frame_samples", self.frame_samples, MAX_EXACT_W1_POINTS)  # the exact W1 is O(n^3)
+        check_seed(self.seed)
+        members = len(self.losses)
+        for out_dim in (1, 2):  # the critics and the generators
+            CriticConfig(members=members, width=self.width, depth=self.depth, activation=self.activation,
+                         out_dim=out_dim)  # fmt: skip
+        points = max(2 * self.batch_size, self.frame_samples * 2, min(self.grid_size**2, 4096))
+        check_activations("this run", members, points, self.width)
+        per_frame = 2 * self.frame_samples + self.grid_size**2 + 2 * self.frame_arrows + 4
+        recorded = members * (self.steps // self.frame_every + 2) * per_frame
+        if recorded > MAX_RECORDED_VALUES:
+            raise ConfigError(
+                f"this run would record {recorded:,} numbers in its frames, over the limit of "
+                f"{MAX_RECORDED_VALUES:,} (vaegan.limits): a larger frame_every or fewer steps"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

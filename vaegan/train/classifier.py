@@ -13,6 +13,7 @@ import torch.nn.functional as F  # noqa: N812 - PyTorch's own convention
 from vaegan.classifier import ClassifierConfig, DigitClassifier, check_labelled, classifier_accuracy
 from vaegan.data import ImageSet
 from vaegan.errors import ConfigError, DataError
+from vaegan.limits import MAX_BATCH_SIZE, MAX_EPOCHS, check_count, check_seed
 from vaegan.train.common import (
     OPTIMIZER_STEPS,
     Progress,
@@ -35,6 +36,10 @@ class ClassifierTrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.max_shift < 0:
             raise ConfigError("epochs and batch_size must be >= 1, lr > 0 and max_shift >= 0")
+        check_count("epochs", self.epochs, MAX_EPOCHS)
+        check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)
+        check_count("max_shift", self.max_shift, 16, minimum=0)  # half the 32-pixel side: the shift pads by it
+        check_seed(self.seed)
 
 
 # ------------------------------------------------------------------------------------------ training

@@ -19,6 +19,7 @@ from vaegan.checkpoint import load_state, save_state
 from vaegan.data import BinarySplits, binarize_batch, minibatches
 from vaegan.errors import ConfigError
 from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo
+from vaegan.limits import MAX_BATCH_SIZE, MAX_EPOCHS, check_count, check_seed
 from vaegan.train.common import (
     EPOCHS,
     Progress,
@@ -52,6 +53,9 @@ class VAETrainConfig:
             raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if not 0 <= self.warmup_epochs < self.epochs:
             raise ConfigError("warmup_epochs must lie in [0, epochs)")
+        check_count("epochs", self.epochs, MAX_EPOCHS)
+        check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)
+        check_seed(self.seed)
 
     def lr_at(self, step: int, steps_per_epoch: int) -> float:
         """The learning rate of optimizer step `step` (0-based)."""
@@ -86,7 +90,10 @@ def train_vae(
     # What a resumed run must match. `epochs` only says when to stop (a resume may extend a finished run), except
     # under a schedule, whose shape depends on it; `eval_k` only says what to measure at the end.
     ignore = ("eval_k",) if cfg.schedule != "constant" else ("epochs", "eval_k")
-    identity = run_identity(model_config, numerics_of(cfg, ignore), data.name, data.train.shape[0])
+    numerics = numerics_of(cfg, ignore)
+    if data.binarize in ("threshold", "none"):  # other data than auto would give: not the same run (older states
+        numerics["binarize"] = data.binarize  # hold auto's data and keep resuming)
+    identity = run_identity(model_config, numerics, data.name, data.train.shape[0])
     history: list[dict] = []
     start_epoch, seconds_before = 0, 0.0
 
@@ -159,4 +166,5 @@ def train_vae(
         train_config=dataclasses.asdict(cfg),
         seconds=seconds_before + time.perf_counter() - started,
         history=history,
+        extra={"binarize": data.binarize},  # eval vae --binarize must match it for grey data
     )

@@ -29,6 +29,14 @@ from vaegan.checkpoint import load_state, save_state
 from vaegan.data import ImageSet
 from vaegan.errors import ConfigError
 from vaegan.images import save_png
+from vaegan.limits import (
+    MAX_BATCH_SIZE,
+    MAX_CRITIC_STEPS,
+    MAX_ITERS,
+    MAX_TIME_BUDGET,
+    check_count,
+    check_seed,
+)
 from vaegan.train.common import (
     ITERATIONS,
     Progress,
@@ -98,6 +106,12 @@ class WGANTrainConfig:
             raise ConfigError(f"time_budget must be a finite number of seconds >= 0, got {self.time_budget}")
         if min(self.checkpoint_every, self.sample_every, self.log_every) < 1:
             raise ConfigError("checkpoint_every, sample_every and log_every must be >= 1")
+        check_count("iters", self.iters, MAX_ITERS)
+        check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)
+        check_count("n_critic", self.n_critic, MAX_CRITIC_STEPS)
+        if self.time_budget > MAX_TIME_BUDGET:
+            raise ConfigError(f"time_budget {self.time_budget:,.0f} s is over the limit of {MAX_TIME_BUDGET:,.0f} s")
+        check_seed(self.seed)
 
     def step_options(self) -> StepOptions:
         return StepOptions(

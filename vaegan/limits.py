@@ -1,0 +1,58 @@
+"""The largest counts and sizes the library accepts from a user, as named constants, and the one check for them.
+
+Every number a user types that sets how much is allocated or recorded (images in a grid, rows of a table, θ values,
+iterations, model widths, batch sizes, ...) is checked against one of these before anything is allocated, so an
+absurd value ends as one `ConfigError` line that states the limit, never as an out-of-memory crash. Counts whose
+work is done in fixed-size chunks (importance samples K, images evaluated) need no limit: their memory does not
+grow with them, only their run time.
+
+The limits are far above every setting the project uses (the defaults, the reference recipes, the app's widgets),
+and small enough that the largest accepted value fits in the memory of an ordinary machine.
+"""
+
+from __future__ import annotations
+
+from vaegan.errors import ConfigError
+
+# --- images written or shown at once
+MAX_GRID_IMAGES = 10_000  # images in one PNG grid (`sample wgan --n`): a 100 x 100 grid of 32x32 images
+MAX_TABLE_SIDE = 256  # rows or columns of a strip / interpolation table (--dims, eps count, --steps)
+MAX_TABLE_IMAGES = 4_096  # rows x columns of one table
+MAX_LATENTS = 4_096  # latents a ranking averages over (`explore rank --n`)
+
+# --- training length and model size
+MAX_EPOCHS = 10_000
+MAX_ITERS = 1_000_000  # generator iterations, critic steps of a sweep, θ steps of a dynamics run
+MAX_CRITIC_STEPS = 1_000  # critic steps per generator step
+MAX_BATCH_SIZE = 65_536
+MAX_LATENT_DIM = 2_048
+MAX_HIDDEN = 8_192  # VAE MLP width / conv channels
+MAX_CHANNELS = 512  # WGAN and classifier channel widths (the widest layer has 4x), classifier features and classes
+MAX_CRITIC_PARAMS = 2**26  # weights of one critic ensemble (all members together): 256 MB of float32
+MAX_ACTIVATIONS = 2**27  # floats of one ensemble forward pass (members x points x width): 512 MB of float32
+
+# --- what a divergence run records
+MAX_THETAS = 1_001  # θ values of one sweep
+MAX_RECORDED_VALUES = 2**23  # numbers kept for snapshots, heat maps and frames (they all go into one JSON file)
+MAX_EXACT_W1_POINTS = 4_096  # points per set of the exact (Hungarian, O(n^3)) W1 of the 2-D toy GANs
+
+# --- everything else
+MAX_SEED = 2**32 - 1  # seeds are mixed into other seeds (RealBatches: seed * 1_000_003 + epoch) within 64 bits
+MAX_THREADS = 256
+MAX_TIME_BUDGET = 30 * 24 * 3600.0  # seconds (`train wgan --time-budget`): 30 days
+
+
+def check_count(name: str, value: int, limit: int, *, minimum: int = 1) -> int:
+    """`value` itself when minimum <= value <= limit, else a ConfigError that names the setting and the limit."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum:,}, got {value:,}")
+    if value > limit:
+        raise ConfigError(f"{name} = {value:,} is over the limit of {limit:,} (vaegan.limits)")
+    return value
+
+
+def check_seed(seed: int, name: str = "seed") -> int:
+    """A seed every RNG of the project accepts: a whole number in 0..MAX_SEED."""
+    return check_count(name, seed, MAX_SEED, minimum=0)
