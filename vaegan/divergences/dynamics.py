@@ -48,8 +48,7 @@ from vaegan.divergences.bounds import (
 )
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble
 from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
-from vaegan.divergences.sweep import ProgressCallback, _round
-from vaegan.divergences.sweep import _generator as _rng_stream  # one seeded stream per purpose, as in the sweep
+from vaegan.divergences.sweep import ProgressCallback, rng_stream, round_significant
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.lipschitz import gradient_norms, interpolate
 
@@ -232,17 +231,17 @@ class DynamicsResult:
             "family": self.config.family,
             "losses": list(self.config.losses),
             "steps": list(range(self.config.steps + 1)),
-            "theta": {k: [_round(v, 6) for v in vs] for k, vs in self.theta.items()},
-            "estimates": {k: [_round(v, 5) for v in vs] for k, vs in self.estimates.items()},
-            "grads": {k: [_round(v, 4) for v in vs] for k, vs in self.grads.items()},
-            "truth": {k: [_round(v, 6) for v in vs] for k, vs in self.truth.items()},
+            "theta": {k: [round_significant(v, 6) for v in vs] for k, vs in self.theta.items()},
+            "estimates": {k: [round_significant(v, 5) for v in vs] for k, vs in self.estimates.items()},
+            "grads": {k: [round_significant(v, 4) for v in vs] for k, vs in self.grads.items()},
+            "truth": {k: [round_significant(v, 6) for v in vs] for k, vs in self.truth.items()},
             "snapshots": {
                 "heatmaps": {
                     "steps": self.heatmap_steps,
-                    "x": [_round(v, 6) for v in self.grid_x],
-                    "y": [_round(v, 6) for v in self.grid_y],
+                    "x": [round_significant(v, 6) for v in self.grid_x],
+                    "y": [round_significant(v, 6) for v in self.grid_y],
                     "critic": {
-                        k: [[[_round(v, 3) for v in row] for row in grid] for grid in frames]
+                        k: [[[round_significant(v, 3) for v in row] for row in grid] for grid in frames]
                         for k, frames in self.heatmaps.items()
                     },
                 },
@@ -316,7 +315,7 @@ def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, dev
     critic = CriticEnsemble(
         CriticConfig(members=members, width=config.width, depth=config.depth, activation=config.activation)
     )
-    critic.reset_parameters(_rng_stream(config.seed, "init"))
+    critic.reset_parameters(rng_stream(config.seed, "init"))
     critic.to(device)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)
     theta = torch.full((members,), float(config.theta0), device=device, requires_grad=True)
@@ -330,7 +329,7 @@ def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, dev
     grid = torch.cartesian_prod(torch.tensor(ys), torch.tensor(xs)).flip(-1).float().to(device)  # row-major (y, x)
     grid = grid.expand(members, -1, -1)
 
-    data_rng = _rng_stream(config.seed, "data")
+    data_rng = rng_stream(config.seed, "data")
 
     def batch(at: Tensor) -> tuple[Tensor, Tensor]:
         # Base noise per batch, shared by all members; `points` shifts it to each member's θ, differentiably.

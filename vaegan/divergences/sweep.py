@@ -246,20 +246,24 @@ class SweepResult:
             "family": self.config.family,
             "divergences": list(self.config.divergences),
             "thetas": self.thetas,
-            "estimates": {k: [_round(v, 6) for v in vs] for k, vs in self.estimates.items()},
+            "estimates": {k: [round_significant(v, 6) for v in vs] for k, vs in self.estimates.items()},
             "truth": {k: [None if math.isinf(v) else v for v in vs] for k, vs in self.truth.items()},
             "snapshots": {
                 "steps": self.snapshots.steps,
                 "estimates": {
-                    k: [[_round(v, 5) for v in row] for row in rows] for k, rows in self.snapshots.estimates.items()
+                    k: [[round_significant(v, 5) for v in row] for row in rows]
+                    for k, rows in self.snapshots.estimates.items()
                 },
                 "heatmaps": {
                     "steps": self.snapshots.heatmap_steps,
                     "thetas": self.snapshots.heatmap_thetas,
-                    "x": [_round(v, 6) for v in self.snapshots.grid_x],
-                    "y": [_round(v, 6) for v in self.snapshots.grid_y],
+                    "x": [round_significant(v, 6) for v in self.snapshots.grid_x],
+                    "y": [round_significant(v, 6) for v in self.snapshots.grid_y],
                     "critic": {
-                        k: [[[[_round(v, 4) for v in row] for row in grid] for grid in frame] for frame in frames]
+                        k: [
+                            [[[round_significant(v, 4) for v in row] for row in grid] for grid in frame]
+                            for frame in frames
+                        ]
                         for k, frames in self.snapshots.heatmaps.items()
                     },
                 },
@@ -311,8 +315,9 @@ class SweepResult:
         return cls.from_json(path.read_text())
 
 
-def _round(value: float, digits: int) -> float:
-    """Round to `digits` significant digits: keeps the JSON small without losing anything a plot can show."""
+def round_significant(value: float, digits: int) -> float:
+    """Round to `digits` significant digits: keeps the JSON small without losing anything a plot can show (every
+    result file of the package rounds with this)."""
     return float(f"{value:.{digits}g}")
 
 
@@ -322,9 +327,9 @@ def _round(value: float, digits: int) -> float:
 ProgressCallback = Callable[[int, int, str], None]
 
 
-def _generator(seed: int, stream: str) -> torch.Generator:
-    """An independent, reproducible random stream per purpose (init, data, eval), so that e.g. changing the
-    evaluation size does not change the training data."""
+def rng_stream(seed: int, stream: str) -> torch.Generator:
+    """An independent, reproducible random stream per purpose (init, data, eval, ...), so that e.g. changing the
+    evaluation size does not change the training data. The dynamics and the 2-D toys draw from it too."""
     return torch.Generator().manual_seed(zlib.crc32(f"{seed}/{stream}".encode()))
 
 
@@ -376,13 +381,13 @@ def train_critics(
     critic = CriticEnsemble(
         CriticConfig(members=members, width=config.width, depth=config.depth, activation=config.activation)
     )
-    critic.reset_parameters(_generator(config.seed, "init"))
+    critic.reset_parameters(rng_stream(config.seed, "init"))
     critic.to(device)
     optimizer = _make_optimizer(config, critic)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(config, step))
 
     # One evaluation sample, shared by all snapshots and the final estimate, independent of the training data.
-    eval_rng = _generator(config.seed, "eval")
+    eval_rng = rng_stream(config.seed, "eval")
     x_eval = points(config.family, zeros, noise(config.family, config.eval_size, eval_rng), config.sigma).to(device)
     y_eval = points(config.family, theta, noise(config.family, config.eval_size, eval_rng), config.sigma).to(device)
     n_snap = min(config.snapshot_eval_size, config.eval_size)
@@ -396,7 +401,7 @@ def train_critics(
 
     history: list[list[float]] = []
     grids: list[list[list[list[float]]]] = []
-    data_rng = _generator(config.seed, "data")
+    data_rng = rng_stream(config.seed, "data")
     for step in range(config.iters + 1):
         if step % config.snapshot_every == 0 or step == config.iters:
             history.append(bound_on(x_eval[:, :n_snap], y_eval[:, :n_snap]))
@@ -517,5 +522,7 @@ __all__ = [
     "run_sweep",
     "theta_range",
     "parse_thetas",
+    "rng_stream",
+    "round_significant",
     "train_critics",
 ]

@@ -44,8 +44,7 @@ from vaegan.divergences.dynamics import (
     run_dynamics,
 )
 from vaegan.divergences.families import FAMILIES
-from vaegan.divergences.sweep import ProgressCallback, _round
-from vaegan.divergences.sweep import _generator as _rng_stream  # one seeded stream per purpose, as in the sweep
+from vaegan.divergences.sweep import ProgressCallback, rng_stream, round_significant
 from vaegan.errors import ConfigError, TrainingError
 
 Tensor = torch.Tensor
@@ -231,22 +230,22 @@ class Toy2dResult:
             "target": self.config.target,
             "losses": list(self.config.losses),
             "steps": self.steps,
-            "estimates": {k: [_round(v, 5) for v in vs] for k, vs in self.estimates.items()},
-            "w1": {k: [_round(v, 5) for v in vs] for k, vs in self.w1.items()},
-            "w1_reference": _round(self.w1_reference, 5),
+            "estimates": {k: [round_significant(v, 5) for v in vs] for k, vs in self.estimates.items()},
+            "w1": {k: [round_significant(v, 5) for v in vs] for k, vs in self.w1.items()},
+            "w1_reference": round_significant(self.w1_reference, 5),
             "modes": self.modes,
-            "quality": {k: [_round(v, 4) for v in vs] for k, vs in self.quality.items()},
+            "quality": {k: [round_significant(v, 4) for v in vs] for k, vs in self.quality.items()},
             "mode_count": self.mode_count,
             "frames": {
-                "x": [_round(v, 6) for v in self.grid_x],
-                "y": [_round(v, 6) for v in self.grid_y],
+                "x": [round_significant(v, 6) for v in self.grid_x],
+                "y": [round_significant(v, 6) for v in self.grid_y],
                 "target": [[round(v, 3) for v in p] for p in self.target_samples],
                 # Coordinates to 0.01, about a pixel on a plot of the ±3 box: the bulk of the file.
                 "samples": {k: [[[round(v, 2) for v in p] for p in frame] for frame in frames]
                             for k, frames in self.samples.items()},
-                "arrows": {k: [[[_round(v, 3) for v in a] for a in frame] for frame in frames]
+                "arrows": {k: [[[round_significant(v, 3) for v in a] for a in frame] for frame in frames]
                            for k, frames in self.arrows.items()},
-                "critic": {k: [[[_round(v, 3) for v in row] for row in grid] for grid in frames]
+                "critic": {k: [[[round_significant(v, 3) for v in row] for row in grid] for grid in frames]
                            for k, frames in self.critic.items()},
             },
             "seconds": self.seconds,
@@ -323,9 +322,9 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
     members, n, target = len(losses), config.batch_size, config.target
     net = dict(members=members, width=config.width, depth=config.depth, activation=config.activation)
     critic = CriticEnsemble(CriticConfig(**net))
-    critic.reset_parameters(_rng_stream(config.seed, "critic-init"))
+    critic.reset_parameters(rng_stream(config.seed, "critic-init"))
     generator = CriticEnsemble(CriticConfig(**net, out_dim=2))
-    generator.reset_parameters(_rng_stream(config.seed, "generator-init"))
+    generator.reset_parameters(rng_stream(config.seed, "generator-init"))
     critic.to(device)
     generator.to(device)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)
@@ -339,7 +338,7 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
         return sample_target(target, count, rng).to(device).expand(members, -1, -1)
 
     # Fixed frame inputs, from their own stream: the frames of different runs show the same noise and target.
-    frame_rng = _rng_stream(config.seed, "frames")
+    frame_rng = rng_stream(config.seed, "frames")
     z_frame = torch.randn(config.frame_samples, 2, generator=frame_rng)
     x_frame = sample_target(target, config.frame_samples, frame_rng)
     w1_reference = exact_w1(x_frame, sample_target(target, config.frame_samples, frame_rng))
@@ -380,7 +379,7 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
                 record["modes"][name].append(modes_covered(y[m].cpu(), centers))
                 record["quality"][name].append(mode_quality(y[m].cpu(), centers))
 
-    data_rng = _rng_stream(config.seed, "data")
+    data_rng = rng_stream(config.seed, "data")
     frame_steps: list[int] = []
     for step in range(config.steps + 1):
         if step % config.frame_every == 0 or step == config.steps:
