@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -350,3 +351,54 @@ def test_compare_command_writes_the_json_the_app_reads(tmp_path) -> None:  # noq
     assert (config["optimizer"], config["lr"], config["iters"], config["width"]) == ("sgd", 1e-3, 2, 8)
     assert cli.main(["compare", "--divergences", "hellinger,chi", "--out", str(out)]) == 2
     assert cli.main(["compare", "--thetas", "0:2", "--out", str(out)]) == 2
+
+
+# ------------------------------------------------------------------------------------ the optimizers, the speed
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_the_written_out_optimizers_are_torch_optim_bit_for_bit(name: str) -> None:
+    """optim.Adam / optim.SGD replace torch.optim in the sweep (whose first use imports torch._dynamo): the same
+    parameters, gradients and (changing) learning rates must give exactly the same tensors."""
+    from vaegan.divergences.optim import make_optimizer
+
+    rng = torch.Generator().manual_seed(3)
+    ours = [torch.randn(4, 3, 5, generator=rng), torch.randn(4, 1, 5, generator=rng)]
+    theirs = [p.clone().requires_grad_(True) for p in ours]
+    ours = [p.requires_grad_(True) for p in ours]
+    betas = (0.5, 0.9)
+    mine = make_optimizer(name, ours, 2e-2, betas)
+    if name == "adam":
+        reference: torch.optim.Optimizer = torch.optim.Adam(theirs, lr=2e-2, betas=betas, foreach=False)
+    else:
+        reference = torch.optim.SGD(theirs, lr=2e-2, foreach=False)
+    for step in range(25):
+        lr = 2e-2 * 0.5 * (1 + math.cos(math.pi * step / 25))
+        grads = [torch.randn(p.shape, generator=rng) * 10 ** (step % 3 - 1) for p in ours]
+        for p, q, g in zip(ours, theirs, grads, strict=True):
+            p.grad, q.grad = g.clone(), g.clone()
+        mine.lr = lr
+        for group in reference.param_groups:
+            group["lr"] = lr
+        mine.step()
+        reference.step()
+        for p, q in zip(ours, theirs, strict=True):
+            assert torch.equal(p, q), (name, step)
+
+
+def test_compare_imports_neither_the_compiler_stack_nor_scipy() -> None:
+    """What made `python cli.py compare` slow besides torch itself: torch.optim's first optimizer imported
+    torch._dynamo, and the package imported scipy (for the 2-D toys' exact W1) whether it was needed or not."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cli\n"
+        "from vaegan.divergences import SweepConfig, run_sweep\n"
+        "run_sweep(SweepConfig(thetas=(0.0, 1.0), iters=3, eval_size=64, heatmap_size=5))\n"
+        "heavy = [m for m in ('torch._dynamo', 'scipy', 'sympy', 'plotly', 'streamlit') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

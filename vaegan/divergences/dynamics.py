@@ -48,6 +48,7 @@ from vaegan.divergences.bounds import (
 )
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble
 from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
+from vaegan.divergences.optim import Adam, make_optimizer
 from vaegan.divergences.sweep import ProgressCallback, rng_stream, round_significant
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.lipschitz import gradient_norms, interpolate
@@ -317,12 +318,9 @@ def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, dev
     )
     critic.reset_parameters(rng_stream(config.seed, "init"))
     critic.to(device)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)
+    critic_opt = Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)  # torch.optim.Adam, op for op
     theta = torch.full((members,), float(config.theta0), device=device, requires_grad=True)
-    if config.theta_optimizer == "sgd":
-        theta_opt: torch.optim.Optimizer = torch.optim.SGD([theta], lr=config.theta_lr)
-    else:
-        theta_opt = torch.optim.Adam([theta], lr=config.theta_lr, betas=config.adam_betas)
+    theta_opt = make_optimizer(config.theta_optimizer, [theta], config.theta_lr, config.adam_betas)
     zeros = torch.zeros(members, device=device)
 
     xs, ys = heatmap_grid(family, [config.theta0], config.heatmap_size, sigma)
@@ -344,7 +342,7 @@ def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, dev
             x, y = batch(theta.detach())
             eps = torch.rand(n, 1, generator=data_rng).to(device)
             loss, _ = critic_losses(losses, critic, x, y, eps, config.penalty_weight)
-            critic_opt.zero_grad(set_to_none=True)
+            critic_opt.zero_grad()
             loss.sum().backward()  # a sum: each member's gradient is its own loss's gradient
             critic_opt.step()
 
@@ -362,7 +360,7 @@ def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, dev
             heatmaps.append(values.tolist())
         if step == config.steps:
             break
-        theta_opt.zero_grad(set_to_none=True)
+        theta_opt.zero_grad()
         theta.grad = grad
         theta_opt.step()
         if progress is not None:

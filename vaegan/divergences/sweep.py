@@ -42,9 +42,9 @@ from vaegan.divergences.bounds import (
 )
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble
 from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
+from vaegan.divergences.optim import OPTIMIZERS, make_optimizer
 from vaegan.errors import ConfigError, TrainingError
 
-OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 RESULT_FORMAT = "vaegan-divergence-sweep/1"
 
@@ -354,12 +354,6 @@ class TrainedCritics:
     critic: CriticEnsemble | None = None
 
 
-def _make_optimizer(config: SweepConfig, critic: CriticEnsemble) -> torch.optim.Optimizer:
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(critic.parameters(), lr=config.lr)
-    return torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.adam_betas)
-
-
 def _lr_factor(config: SweepConfig, step: int) -> float:
     if config.lr_schedule == "constant":
         return 1.0
@@ -383,8 +377,8 @@ def train_critics(
     )
     critic.reset_parameters(rng_stream(config.seed, "init"))
     critic.to(device)
-    optimizer = _make_optimizer(config, critic)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(config, step))
+    # Not torch.optim: its first optimizer imports torch._dynamo, which took longer than this training (optim.py).
+    optimizer = make_optimizer(config.optimizer, critic.parameters(), config.lr, config.adam_betas)
 
     # One evaluation sample, shared by all snapshots and the final estimate, independent of the training data.
     eval_rng = rng_stream(config.seed, "eval")
@@ -420,10 +414,10 @@ def train_critics(
         loss = -bound
         if name == WASSERSTEIN and config.penalty_weight > 0:
             loss = loss + config.penalty_weight * lipschitz_penalty(critic, x, y, eps, config.penalty)
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.sum().backward()  # a sum, not a mean: each member's gradient is its own loss's gradient
+        optimizer.lr = config.lr * _lr_factor(config, step)  # what torch's LambdaLR set for this step
         optimizer.step()
-        scheduler.step()
         if on_step is not None:
             on_step()
     if not all(math.isfinite(v) for v in history[-1]):

@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from vaegan.divergences.bounds import lower_bound
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble
@@ -44,6 +43,7 @@ from vaegan.divergences.dynamics import (
     run_dynamics,
 )
 from vaegan.divergences.families import FAMILIES
+from vaegan.divergences.optim import Adam
 from vaegan.divergences.sweep import ProgressCallback, rng_stream, round_significant
 from vaegan.errors import ConfigError, TrainingError
 
@@ -118,6 +118,10 @@ def exact_w1(a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> float:
     """The exact W1 between the empirical distributions of two equal-size point sets (n, d): the mean Euclidean
     distance of the optimal one-to-one matching (for equal weights an optimal plan is a permutation, Birkhoff),
     found by the Hungarian algorithm in O(n³)."""
+    # Imported here, not at the top: scipy.optimize costs half a second, and `python cli.py compare` (which
+    # imports this package) never needs it.
+    from scipy.optimize import linear_sum_assignment
+
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or a.shape != b.shape or len(a) == 0:
         raise ConfigError(f"exact_w1 needs two non-empty point sets of the same shape (n, d), got {a.shape}, {b.shape}")
@@ -327,8 +331,9 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
     generator.reset_parameters(rng_stream(config.seed, "generator-init"))
     critic.to(device)
     generator.to(device)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)
-    generator_opt = torch.optim.Adam(generator.parameters(), lr=config.generator_lr, betas=config.adam_betas)
+    # optim.Adam is torch's arithmetic without torch.optim's import of the compiler stack (see optim.py).
+    critic_opt = Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)
+    generator_opt = Adam(generator.parameters(), lr=config.generator_lr, betas=config.adam_betas)
     offset = generator_offset(target).to(device)
 
     def generate(z: Tensor) -> Tensor:
@@ -396,13 +401,13 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
                 y = generate(torch.randn(n, 2, generator=data_rng))
             eps = torch.rand(n, 1, generator=data_rng).to(device)
             loss, _ = critic_losses(losses, critic, x, y, eps, config.penalty_weight)
-            critic_opt.zero_grad(set_to_none=True)
+            critic_opt.zero_grad()
             loss.sum().backward()  # a sum: each member's gradient is its own loss's gradient
             critic_opt.step()
         x = target_batch(n, data_rng)
         y = generate(torch.randn(n, 2, generator=data_rng))
         v_p, v_q = critic(torch.cat((x, y), dim=1)).split(n, dim=1)
-        generator_opt.zero_grad(set_to_none=True)
+        generator_opt.zero_grad()
         # inputs=: only the generator's weights receive gradients; the critic is a fixed function for this step.
         generator_losses(losses, v_p, v_q).sum().backward(inputs=list(generator.parameters()))
         generator_opt.step()
