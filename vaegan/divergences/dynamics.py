@@ -47,7 +47,7 @@ from vaegan.divergences.bounds import (
     two_sided_penalty,
 )
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble
-from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
+from vaegan.divergences.families import FAMILIES, check_family, exact_divergence, heatmap_grid, noise, points
 from vaegan.divergences.optim import Adam, make_optimizer
 from vaegan.divergences.sweep import ProgressCallback, rng_stream, round_significant
 from vaegan.errors import ConfigError, TrainingError
@@ -173,7 +173,8 @@ class DynamicsConfig:
     heatmap_size: int = 31  # grid points per axis
 
     def __post_init__(self) -> None:
-        check_family(self.family)
+        if check_family(self.family) not in FAMILIES:  # the others have no closed-form truth to follow θ with
+            raise ConfigError(f"the shift generator trains on {' or '.join(FAMILIES)}, not {self.family!r}")
         check_losses(self.losses)
         if self.theta_optimizer not in THETA_OPTIMIZERS:
             choices = ", ".join(THETA_OPTIMIZERS)

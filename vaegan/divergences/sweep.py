@@ -71,7 +71,7 @@ def parse_thetas(spec: str) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    family: str = "lines"  # lines | gaussian (see vaegan.divergences.families)
+    family: str = "lines"  # lines | gaussian | a shifted toy target (see vaegan.divergences.families)
     divergences: tuple[str, ...] = ("hellinger", "wasserstein")
     thetas: tuple[float, ...] = theta_range(0.0, 2.0, 21)
     sigma: float = 0.5  # standard deviation of the Gaussian family
@@ -219,7 +219,8 @@ class Snapshots:
 @dataclass
 class SweepResult:
     """Everything a sweep produced. Infinite true values (KL between disjoint lines) are math.inf here and null
-    in the JSON, which has no infinity."""
+    in the JSON, which has no infinity; true values with no closed form (H² of a shifted Swiss roll) are math.nan
+    here and the string "nan" in the JSON."""
 
     config: SweepConfig
     thetas: list[float]
@@ -230,15 +231,19 @@ class SweepResult:
     device: str = "cpu"
 
     def errors(self, name: str) -> list[float]:
-        """|estimate - truth| per θ (inf where the truth is infinite)."""
+        """|estimate - truth| per θ (inf where the truth is infinite, nan where it has no closed form)."""
         return [abs(e - t) for e, t in zip(self.estimates[name], self.truth[name], strict=True)]
 
     def worst_error(self, name: str) -> tuple[float | None, int]:
         """(max |estimate - truth| over the θ with a finite truth, or None if there is none; how many θ have an
-        infinite truth)."""
+        infinite truth). θ whose truth has no closed form count in neither: see `no_closed_form`."""
         errors = self.errors(name)
-        finite = [e for e in errors if not math.isinf(e)]
-        return (max(finite) if finite else None), len(errors) - len(finite)
+        finite = [e for e in errors if math.isfinite(e)]
+        return (max(finite) if finite else None), sum(math.isinf(t) for t in self.truth[name])
+
+    def no_closed_form(self, name: str) -> int:
+        """How many θ have no known true value of `name` (NaN truth)."""
+        return sum(math.isnan(t) for t in self.truth[name])
 
     def to_json(self) -> str:
         payload = {
@@ -247,7 +252,8 @@ class SweepResult:
             "divergences": list(self.config.divergences),
             "thetas": self.thetas,
             "estimates": {k: [round_significant(v, 6) for v in vs] for k, vs in self.estimates.items()},
-            "truth": {k: [None if math.isinf(v) else v for v in vs] for k, vs in self.truth.items()},
+            "truth": {k: [None if math.isinf(v) else "nan" if math.isnan(v) else v for v in vs]
+                      for k, vs in self.truth.items()},
             "snapshots": {
                 "steps": self.snapshots.steps,
                 "estimates": {
@@ -285,7 +291,7 @@ class SweepResult:
                 config=SweepConfig.from_dict(data["config"]),
                 thetas=list(data["thetas"]),
                 estimates=data["estimates"],
-                truth={k: [math.inf if v is None else v for v in vs] for k, vs in data["truth"].items()},
+                truth={k: [math.inf if v is None else float(v) for v in vs] for k, vs in data["truth"].items()},
                 snapshots=Snapshots(
                     steps=snap["steps"],
                     estimates=snap["estimates"],
