@@ -10,6 +10,7 @@ All logic lives in `vaegan/`; library errors (VaeganError) become one line on st
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -122,6 +123,10 @@ class RankMethod(StrEnum):
 class Family(StrEnum):
     lines = "lines"
     gaussian = "gaussian"
+    gaussians8 = "8gaussians"
+    gaussians25 = "25gaussians"
+    swissroll = "swissroll"
+    moons = "moons"
 
 
 class Optimizer(StrEnum):
@@ -614,7 +619,10 @@ def explore_rank_command(
 @app.command("compare")
 def compare_command(
     family: Family = typer.Option(
-        Family.lines, help="lines: P=(0,U[0,1]) vs Q=(θ,U[0,1]); gaussian: N((0,½),σ²I) vs N((θ,½),σ²I)."
+        Family.lines,
+        help="lines: P=(0,U[0,1]) vs Q=(θ,U[0,1]); gaussian: N((0,½),σ²I) vs N((θ,½),σ²I); 8gaussians, 25gaussians, "
+        "swissroll, moons: P = that 2-D toy target, Q = P moved by θ along x (W1 = |θ|; the f-divergences have no "
+        "closed form).",
     ),
     divergences: str = typer.Option(
         "hellinger,wasserstein",
@@ -668,15 +676,25 @@ def compare_command(
 
         result = run_sweep(config, progress=on_progress, device=dev, threads=threads)
     result.save(out)
-    typer.echo(f"{'θ':>6s}" + "".join(f"{name:>22s}" for name in config.divergences) + "   (estimate / truth)")
+    unknown = {name: result.no_closed_form(name) for name in config.divergences}
+    width = 30 if any(unknown.values()) else 22  # room for "no closed form" in the truth column
+
+    def truth_cell(value: float) -> str:
+        return "no closed form" if math.isnan(value) else f"{value:<8.4g}"
+
+    typer.echo(f"{'θ':>6s}" + "".join(f"{name:>{width}s}" for name in config.divergences) + "   (estimate / truth)")
     for i, theta in enumerate(result.thetas):
-        cells = [f"{result.estimates[n][i]:11.4f} / {result.truth[n][i]:<8.4g}" for n in config.divergences]
-        typer.echo(f"{theta:6.3f}" + "".join(f"{cell:>22s}" for cell in cells))
+        cells = [f"{result.estimates[n][i]:11.4f} / {truth_cell(result.truth[n][i])}" for n in config.divergences]
+        typer.echo(f"{theta:6.3f}" + "".join(f"{cell:>{width}s}" for cell in cells))
     for name in config.divergences:
         worst, infinite = result.worst_error(name)
-        shown = f"max |estimate - truth| {worst:.4f}" if worst is not None else "truth infinite"
-        if worst is not None and infinite:
-            shown += f" where the truth is finite ({infinite} θ infinite)"
+        missing = [f"{infinite} θ infinite"] if infinite else []
+        missing += [f"{unknown[name]} θ with no closed form"] if unknown[name] else []
+        if worst is None:
+            shown = "no closed form" if unknown[name] and not infinite else f"no finite truth ({', '.join(missing)})"
+        else:
+            shown = f"max |estimate - truth| {worst:.4f}"
+            shown += f" where the truth is known ({', '.join(missing)})" if missing else ""
         typer.echo(f"{name}: {shown}, trained in {result.seconds[name]:.2f}s")
     err_console.print(f"wrote {out}")
     if plot is not None:

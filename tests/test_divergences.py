@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -362,3 +363,127 @@ def test_compare_command_writes_the_json_the_app_reads(tmp_path) -> None:  # noq
     assert (config["optimizer"], config["lr"], config["iters"], config["width"]) == ("sgd", 1e-3, 2, 8)
     assert cli.main(["compare", "--divergences", "hellinger,chi", "--out", str(out)]) == 2
     assert cli.main(["compare", "--thetas", "0:2", "--out", str(out)]) == 2
+
+
+# ------------------------------------------------------------------------------------ the optimizers, the speed
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_the_written_out_optimizers_are_torch_optim_bit_for_bit(name: str) -> None:
+    """optim.Adam / optim.SGD replace torch.optim in the sweep (whose first use imports torch._dynamo): the same
+    parameters, gradients and (changing) learning rates must give exactly the same tensors."""
+    from vaegan.divergences.optim import make_optimizer
+
+    rng = torch.Generator().manual_seed(3)
+    ours = [torch.randn(4, 3, 5, generator=rng), torch.randn(4, 1, 5, generator=rng)]
+    theirs = [p.clone().requires_grad_(True) for p in ours]
+    ours = [p.requires_grad_(True) for p in ours]
+    betas = (0.5, 0.9)
+    mine = make_optimizer(name, ours, 2e-2, betas)
+    if name == "adam":
+        reference: torch.optim.Optimizer = torch.optim.Adam(theirs, lr=2e-2, betas=betas, foreach=False)
+    else:
+        reference = torch.optim.SGD(theirs, lr=2e-2, foreach=False)
+    for step in range(25):
+        lr = 2e-2 * 0.5 * (1 + math.cos(math.pi * step / 25))
+        grads = [torch.randn(p.shape, generator=rng) * 10 ** (step % 3 - 1) for p in ours]
+        for p, q, g in zip(ours, theirs, grads, strict=True):
+            p.grad, q.grad = g.clone(), g.clone()
+        mine.lr = lr
+        for group in reference.param_groups:
+            group["lr"] = lr
+        mine.step()
+        reference.step()
+        for p, q in zip(ours, theirs, strict=True):
+            assert torch.equal(p, q), (name, step)
+
+
+def test_compare_imports_neither_the_compiler_stack_nor_scipy() -> None:
+    """What made `python cli.py compare` slow besides torch itself: torch.optim's first optimizer imported
+    torch._dynamo, and the package imported scipy (for the 2-D toys' exact W1) whether it was needed or not."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cli\n"
+        "from vaegan.divergences import SweepConfig, run_sweep\n"
+        "run_sweep(SweepConfig(thetas=(0.0, 1.0), iters=3, eval_size=64, heatmap_size=5))\n"
+        "heavy = [m for m in ('torch._dynamo', 'scipy', 'sympy', 'plotly', 'streamlit') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+# ------------------------------------------------------------------------------- the shifted 2-D toy targets
+
+SHIFTED = ("8gaussians", "25gaussians", "swissroll", "moons")
+
+
+@pytest.mark.parametrize("family", SHIFTED)
+def test_a_shifted_target_has_w1_equal_to_the_shift(family: str) -> None:
+    """Q_θ is P moved by θ along x, so W1 = |θ| for any P: in closed form, and exactly between the samples (the
+    same points shifted: the identity matching costs |θ| per point and no matching costs less)."""
+    from vaegan.divergences import exact_w1, sample_target
+
+    rng = torch.Generator().manual_seed(0)
+    base = noise(family, 64, rng)
+    assert torch.equal(base, sample_target(family, 64, torch.Generator().manual_seed(0)))  # P is the target
+    thetas = torch.tensor([0.0, 0.4, -1.3])
+    moved = points(family, thetas, base)
+    assert torch.equal(moved[0], base)
+    for t, q in zip(thetas.tolist(), moved, strict=True):
+        assert torch.equal(q[:, 1], base[:, 1]) and torch.allclose(q[:, 0] - base[:, 0], torch.tensor(t))
+        assert exact_divergence(family, "wasserstein", t) == abs(t)
+        assert exact_w1(base.double(), q.double()) == pytest.approx(abs(t), abs=1e-6)
+
+
+def test_a_trained_w1_critic_finds_the_shift_of_a_target() -> None:
+    result = run_sweep(dataclasses.replace(SMALL, family="8gaussians", thetas=(0.0, 0.5, 1.5),
+                                           divergences=("wasserstein",)))  # fmt: skip
+    assert result.truth["wasserstein"] == [0.0, 0.5, 1.5]
+    for estimate, truth in zip(result.estimates["wasserstein"], result.truth["wasserstein"], strict=True):
+        assert estimate == pytest.approx(truth, abs=0.1)
+
+
+def test_no_closed_form_is_nan_null_free_json_and_said_in_the_table_and_chart(tmp_path, capsys) -> None:  # noqa: ANN001
+    """H² between a Swiss roll and its shifted copy has no closed form: NaN truth (0 at θ = 0, where P = Q), the
+    string "nan" in strict JSON, excluded from the error, and "no closed form" in the CLI table and the chart."""
+    import cli
+    from demo.charts import divergence_figure
+
+    assert math.isnan(exact_divergence("swissroll", "hellinger", 0.5))
+    assert exact_divergence("swissroll", "hellinger", 0.0) == 0.0
+    config = dataclasses.replace(SMALL, family="swissroll", thetas=(0.0, 1.0), iters=20, eval_size=512,
+                                 divergences=("hellinger", "wasserstein"))  # fmt: skip
+    result = run_sweep(config)
+    assert result.truth["hellinger"][0] == 0.0 and math.isnan(result.truth["hellinger"][1])
+    assert result.no_closed_form("hellinger") == 1 and result.no_closed_form("wasserstein") == 0
+    worst, infinite = result.worst_error("hellinger")
+    assert worst == pytest.approx(abs(result.estimates["hellinger"][0])) and infinite == 0
+    data = json.loads(result.to_json())  # strict: allow_nan=False would have refused a bare NaN
+    assert data["truth"]["hellinger"] == [0.0, "nan"] and data["truth"]["wasserstein"] == [0.0, 1.0]
+    back = SweepResult.from_json(result.to_json())
+    assert back.truth["hellinger"][0] == 0.0 and math.isnan(back.truth["hellinger"][1])
+
+    figure = divergence_figure(back)
+    names = [trace.name for trace in figure.data]
+    assert "hellinger truth" not in names and "wasserstein truth" in names and "hellinger estimate" in names
+    assert any("no closed form: hellinger" in a.text for a in figure.layout.annotations)
+
+    out = tmp_path / "roll.json"
+    args = ["compare", "--family", "swissroll", "--thetas", "0,1", "--iters", "3", "--batch-size", "64", "--width",
+            "8", "--heatmap-thetas", "1", "--out", str(out)]  # fmt: skip
+    assert cli.main(args) == 0
+    table = capsys.readouterr().out
+    assert "no closed form" in table and "hellinger: max |estimate - truth|" in table
+    assert "(1 θ with no closed form)" in table
+    assert json.loads(out.read_text())["family"] == "swissroll"
+
+
+def test_the_shift_generator_refuses_a_family_without_closed_forms() -> None:
+    from vaegan.divergences import DynamicsConfig
+
+    with pytest.raises(ConfigError, match="shift generator"):
+        DynamicsConfig(family="moons")

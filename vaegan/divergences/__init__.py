@@ -16,13 +16,16 @@ Conventions (used everywhere in this package, written down only here)
   So H² = ∫(√p - √q)² ∈ [0, 2], TV = ½∫|p - q| ∈ [0, 1] and JS = ½KL(P‖M) + ½KL(Q‖M) ∈ [0, log 2] with
   M = (P + Q)/2. (The f-GAN paper's JS row lacks the ½ and measures 2·JS; we halve f, g and f* consistently.)
   Disjoint supports give H² = 2, TV = 1, JS = log 2 and KL = reverse KL = χ² = ∞.
+* Missing truths: math.inf where a divergence is infinite, math.nan where it has no closed form (the
+  f-divergences between a 2-D toy target and its shifted copy); JSON has neither and writes null and "nan".
 * Wasserstein-1 uses the Euclidean distance: W1(P, Q) = sup over 1-Lipschitz V of E_p[V] - E_q[V]. The Lipschitz
   constraint is relaxed into a penalty on ‖∇V‖ at points between the two samples (`lipschitz_penalty`).
 
 Modules: `bounds` (the table, the bounds, the penalties), `families` (the distributions and their exact
 divergences), `critic` (a batched ensemble of MLP critics), `sweep` (training over θ, snapshots, JSON results),
 `dynamics` (a one-parameter shift generator trained under each loss: which divergences give it a gradient),
-`toy2d` (MLP generators trained under each loss on 2-D targets: frames, exact empirical W1, modes covered).
+`toy2d` (MLP generators trained under each loss on 2-D targets: frames, exact empirical W1, modes covered),
+`optim` (torch's Adam and SGD written out, without torch.optim's import of the compiler stack).
 """
 
 from vaegan.divergences.bounds import (
@@ -51,7 +54,15 @@ from vaegan.divergences.dynamics import (
     generator_losses,
     run_dynamics,
 )
-from vaegan.divergences.families import FAMILIES, exact_divergence, heatmap_grid, noise, points
+from vaegan.divergences.families import (
+    FAMILIES,
+    SHIFTED_TARGETS,
+    SWEEP_FAMILIES,
+    exact_divergence,
+    heatmap_grid,
+    noise,
+    points,
+)
 from vaegan.divergences.sweep import (
     REFERENCE_SETTING,
     ProgressCallback,
@@ -62,6 +73,8 @@ from vaegan.divergences.sweep import (
     custom_sweep_config,
     parse_thetas,
     result_filename,
+    rng_stream,
+    round_significant,
     run_sweep,
     sweep_config,
     theta_range,
@@ -94,6 +107,8 @@ __all__ = [
     "MODE_SHARE",
     "PENALTIES",
     "REFERENCE_SETTING",
+    "SHIFTED_TARGETS",
+    "SWEEP_FAMILIES",
     "TARGETS",
     "TOY_LOSSES",
     "WASSERSTEIN",
@@ -131,6 +146,8 @@ __all__ = [
     "points",
     "custom_sweep_config",
     "result_filename",
+    "rng_stream",
+    "round_significant",
     "run_sweep",
     "sweep_config",
     "run_all_defaults",

@@ -47,9 +47,9 @@ from vaegan.divergences.bounds import (
     two_sided_penalty,
 )
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
-from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
-from vaegan.divergences.sweep import ProgressCallback, _round
-from vaegan.divergences.sweep import _generator as _rng_stream  # one seeded stream per purpose, as in the sweep
+from vaegan.divergences.families import FAMILIES, check_family, exact_divergence, heatmap_grid, noise, points
+from vaegan.divergences.optim import Adam, make_optimizer
+from vaegan.divergences.sweep import ProgressCallback, rng_stream, round_significant
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import MAX_BATCH_SIZE, MAX_CRITIC_STEPS, MAX_ITERS, MAX_RECORDED_VALUES, check_count, check_seed
 from vaegan.lipschitz import gradient_norms, interpolate
@@ -174,7 +174,8 @@ class DynamicsConfig:
     heatmap_size: int = 31  # grid points per axis
 
     def __post_init__(self) -> None:
-        check_family(self.family)
+        if check_family(self.family) not in FAMILIES:  # the others have no closed-form truth to follow θ with
+            raise ConfigError(f"the shift generator trains on {' or '.join(FAMILIES)}, not {self.family!r}")
         check_losses(self.losses)
         if self.theta_optimizer not in THETA_OPTIMIZERS:
             choices = ", ".join(THETA_OPTIMIZERS)
@@ -245,17 +246,17 @@ class DynamicsResult:
             "family": self.config.family,
             "losses": list(self.config.losses),
             "steps": list(range(self.config.steps + 1)),
-            "theta": {k: [_round(v, 6) for v in vs] for k, vs in self.theta.items()},
-            "estimates": {k: [_round(v, 5) for v in vs] for k, vs in self.estimates.items()},
-            "grads": {k: [_round(v, 4) for v in vs] for k, vs in self.grads.items()},
-            "truth": {k: [_round(v, 6) for v in vs] for k, vs in self.truth.items()},
+            "theta": {k: [round_significant(v, 6) for v in vs] for k, vs in self.theta.items()},
+            "estimates": {k: [round_significant(v, 5) for v in vs] for k, vs in self.estimates.items()},
+            "grads": {k: [round_significant(v, 4) for v in vs] for k, vs in self.grads.items()},
+            "truth": {k: [round_significant(v, 6) for v in vs] for k, vs in self.truth.items()},
             "snapshots": {
                 "heatmaps": {
                     "steps": self.heatmap_steps,
-                    "x": [_round(v, 6) for v in self.grid_x],
-                    "y": [_round(v, 6) for v in self.grid_y],
+                    "x": [round_significant(v, 6) for v in self.grid_x],
+                    "y": [round_significant(v, 6) for v in self.grid_y],
                     "critic": {
-                        k: [[[_round(v, 3) for v in row] for row in grid] for grid in frames]
+                        k: [[[round_significant(v, 3) for v in row] for row in grid] for grid in frames]
                         for k, frames in self.heatmaps.items()
                     },
                 },
@@ -329,21 +330,18 @@ def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, dev
     critic = CriticEnsemble(
         CriticConfig(members=members, width=config.width, depth=config.depth, activation=config.activation)
     )
-    critic.reset_parameters(_rng_stream(config.seed, "init"))
+    critic.reset_parameters(rng_stream(config.seed, "init"))
     critic.to(device)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)
+    critic_opt = Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)  # torch.optim.Adam, op for op
     theta = torch.full((members,), float(config.theta0), device=device, requires_grad=True)
-    if config.theta_optimizer == "sgd":
-        theta_opt: torch.optim.Optimizer = torch.optim.SGD([theta], lr=config.theta_lr)
-    else:
-        theta_opt = torch.optim.Adam([theta], lr=config.theta_lr, betas=config.adam_betas)
+    theta_opt = make_optimizer(config.theta_optimizer, [theta], config.theta_lr, config.adam_betas)
     zeros = torch.zeros(members, device=device)
 
     xs, ys = heatmap_grid(family, [config.theta0], config.heatmap_size, sigma)
     grid = torch.cartesian_prod(torch.tensor(ys), torch.tensor(xs)).flip(-1).float().to(device)  # row-major (y, x)
     grid = grid.expand(members, -1, -1)
 
-    data_rng = _rng_stream(config.seed, "data")
+    data_rng = rng_stream(config.seed, "data")
 
     def batch(at: Tensor) -> tuple[Tensor, Tensor]:
         # Base noise per batch, shared by all members; `points` shifts it to each member's θ, differentiably.
@@ -358,7 +356,7 @@ def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, dev
             x, y = batch(theta.detach())
             eps = torch.rand(n, 1, generator=data_rng).to(device)
             loss, _ = critic_losses(losses, critic, x, y, eps, config.penalty_weight)
-            critic_opt.zero_grad(set_to_none=True)
+            critic_opt.zero_grad()
             loss.sum().backward()  # a sum: each member's gradient is its own loss's gradient
             critic_opt.step()
 
@@ -376,7 +374,7 @@ def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, dev
             heatmaps.append(values.tolist())
         if step == config.steps:
             break
-        theta_opt.zero_grad(set_to_none=True)
+        theta_opt.zero_grad()
         theta.grad = grad
         theta_opt.step()
         if progress is not None:

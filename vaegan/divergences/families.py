@@ -5,6 +5,9 @@
   is, while W1 = |θ| moves smoothly.
 * `gaussian`: P = N((0, ½), σ²I) and Q_θ = N((θ, ½), σ²I), the same shape with overlapping supports: every
   divergence is a smooth function of θ/σ.
+* the 2-D toy targets (`8gaussians`, `25gaussians`, `swissroll`, `moons`, sampled by `toy2d.sample_target`): P is
+  the target and Q_θ is P moved by θ along x. W1 = |θ| exactly for any P (a translation), but the f-divergences
+  between a mixture or a noisy curve and its shifted copy have no closed form: their truth is NaN for θ ≠ 0.
 
 Sampling shares its randomness across θ: `noise` draws base noise once and `points` shifts it to every θ, so a
 sweep over many θ sees, for each θ, exactly the samples it would see alone (common random numbers).
@@ -20,13 +23,16 @@ import torch
 from vaegan.divergences.bounds import check_divergence_name
 from vaegan.errors import ConfigError
 
-FAMILIES: tuple[str, ...] = ("lines", "gaussian")
+FAMILIES: tuple[str, ...] = ("lines", "gaussian")  # every divergence in closed form (and the shift generator's)
+SHIFTED_TARGETS: tuple[str, ...] = ("8gaussians", "25gaussians", "swissroll", "moons")  # toy2d targets, moved by θ
+SWEEP_FAMILIES: tuple[str, ...] = FAMILIES + SHIFTED_TARGETS
 GAUSSIAN_CENTER_Y = 0.5  # both Gaussians sit at height ½, like the middle of the unit segments of `lines`
+TARGET_BOX = 3.0  # the toy2d targets lie within ±TARGET_BOX on both axes (toy2d.plot_box)
 
 
 def check_family(family: str) -> str:
-    if family not in FAMILIES:
-        raise ConfigError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    if family not in SWEEP_FAMILIES:
+        raise ConfigError(f"unknown family {family!r}; choose from {', '.join(SWEEP_FAMILIES)}")
     return family
 
 
@@ -34,6 +40,11 @@ def noise(family: str, n: int, rng: torch.Generator) -> torch.Tensor:
     """Base noise for n samples, shape (n, 2); `points` turns it into samples of any member of the family."""
     if check_family(family) == "lines":
         return torch.rand(n, 2, generator=rng)  # column 0 is unused: the x-coordinate is θ exactly
+    if family in SHIFTED_TARGETS:
+        # Imported here: toy2d imports this module (through dynamics), so a top-level import would be circular.
+        from vaegan.divergences.toy2d import sample_target
+
+        return sample_target(family, n, rng)  # samples of P itself: Q_θ is the same points moved by θ
     return torch.randn(n, 2, generator=rng)
 
 
@@ -42,6 +53,9 @@ def points(family: str, theta: torch.Tensor, base: torch.Tensor, sigma: float = 
     theta = theta.to(base).reshape(-1, 1)
     if check_family(family) == "lines":
         x = theta.expand(-1, base.shape[0])
+        y = base[:, 1].expand(theta.shape[0], -1)
+    elif family in SHIFTED_TARGETS:
+        x = theta + base[:, 0]
         y = base[:, 1].expand(theta.shape[0], -1)
     else:
         x = theta + sigma * base[:, 0]
@@ -61,7 +75,8 @@ def _gaussian_js(shift: float) -> float:
 
 
 def exact_divergence(family: str, name: str, theta: float, sigma: float = 0.5) -> float:
-    """The true value of divergence `name` between P and Q_θ (math.inf where it is infinite).
+    """The true value of divergence `name` between P and Q_θ (math.inf where it is infinite, math.nan where no
+    closed form is known: the f-divergences of the shifted toy targets for θ ≠ 0).
 
     Same conventions as the bounds (see `vaegan.divergences`): D_f(P‖Q) = E_q[f(p/q)], H² ∈ [0, 2], TV ∈ [0, 1],
     JS ∈ [0, log 2], in nats. `sigma` only matters for the Gaussian family.
@@ -70,9 +85,13 @@ def exact_divergence(family: str, name: str, theta: float, sigma: float = 0.5) -
     check_divergence_name(name)
     shift = abs(float(theta))
     if name == "wasserstein":
-        return shift  # a translation by θ moves every unit of mass exactly |θ|, and no plan can do better
+        # A translation by θ moves every unit of mass exactly |θ|, and no plan can do better: E_p[V(x) - V(x + θe)]
+        # <= |θ| for every 1-Lipschitz V, with equality at V(x) = -sign(θ)·x₁. True for every P, toy targets too.
+        return shift
     if shift == 0.0:
         return 0.0
+    if family in SHIFTED_TARGETS:
+        return math.nan
     if family == "lines":
         # Disjoint supports: p/q is 0 on Q's support and ∞ on P's, so D_f = f(0) + lim_{u→∞} f(u)/u (the singular
         # part of the f-divergence): 1 + 1 for Hellinger, ½log 2 + ½log 2 for JS, ½ + ½ for TV, and ∞ for KL,
@@ -99,6 +118,8 @@ def heatmap_grid(
     lo, hi = min(0.0, *thetas), max(0.0, *thetas)
     if check_family(family) == "lines":
         x0, x1, y0, y1 = lo - 0.5, hi + 0.5, -0.25, 1.25
+    elif family in SHIFTED_TARGETS:
+        x0, x1, y0, y1 = lo - TARGET_BOX, hi + TARGET_BOX, -TARGET_BOX, TARGET_BOX
     else:
         x0, x1 = lo - 3 * sigma, hi + 3 * sigma
         y0, y1 = GAUSSIAN_CENTER_Y - 3 * sigma, GAUSSIAN_CENTER_Y + 3 * sigma

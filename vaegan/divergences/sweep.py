@@ -42,10 +42,10 @@ from vaegan.divergences.bounds import (
 )
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
 from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
+from vaegan.divergences.optim import OPTIMIZERS, make_optimizer
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import MAX_BATCH_SIZE, MAX_ITERS, MAX_RECORDED_VALUES, MAX_THETAS, check_count, check_seed
 
-OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 RESULT_FORMAT = "vaegan-divergence-sweep/1"
 
@@ -82,7 +82,7 @@ def parse_thetas(spec: str) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class SweepConfig:
-    family: str = "lines"  # lines | gaussian (see vaegan.divergences.families)
+    family: str = "lines"  # lines | gaussian | a shifted toy target (see vaegan.divergences.families)
     divergences: tuple[str, ...] = ("hellinger", "wasserstein")
     thetas: tuple[float, ...] = theta_range(0.0, 2.0, 21)
     sigma: float = 0.5  # standard deviation of the Gaussian family
@@ -254,7 +254,8 @@ class Snapshots:
 @dataclass
 class SweepResult:
     """Everything a sweep produced. Infinite true values (KL between disjoint lines) are math.inf here and null
-    in the JSON, which has no infinity."""
+    in the JSON, which has no infinity; true values with no closed form (H² of a shifted Swiss roll) are math.nan
+    here and the string "nan" in the JSON."""
 
     config: SweepConfig
     thetas: list[float]
@@ -265,15 +266,19 @@ class SweepResult:
     device: str = "cpu"
 
     def errors(self, name: str) -> list[float]:
-        """|estimate - truth| per θ (inf where the truth is infinite)."""
+        """|estimate - truth| per θ (inf where the truth is infinite, nan where it has no closed form)."""
         return [abs(e - t) for e, t in zip(self.estimates[name], self.truth[name], strict=True)]
 
     def worst_error(self, name: str) -> tuple[float | None, int]:
         """(max |estimate - truth| over the θ with a finite truth, or None if there is none; how many θ have an
-        infinite truth)."""
+        infinite truth). θ whose truth has no closed form count in neither: see `no_closed_form`."""
         errors = self.errors(name)
-        finite = [e for e in errors if not math.isinf(e)]
-        return (max(finite) if finite else None), len(errors) - len(finite)
+        finite = [e for e in errors if math.isfinite(e)]
+        return (max(finite) if finite else None), sum(math.isinf(t) for t in self.truth[name])
+
+    def no_closed_form(self, name: str) -> int:
+        """How many θ have no known true value of `name` (NaN truth)."""
+        return sum(math.isnan(t) for t in self.truth[name])
 
     def to_json(self) -> str:
         payload = {
@@ -281,20 +286,25 @@ class SweepResult:
             "family": self.config.family,
             "divergences": list(self.config.divergences),
             "thetas": self.thetas,
-            "estimates": {k: [_round(v, 6) for v in vs] for k, vs in self.estimates.items()},
-            "truth": {k: [None if math.isinf(v) else v for v in vs] for k, vs in self.truth.items()},
+            "estimates": {k: [round_significant(v, 6) for v in vs] for k, vs in self.estimates.items()},
+            "truth": {k: [None if math.isinf(v) else "nan" if math.isnan(v) else v for v in vs]
+                      for k, vs in self.truth.items()},
             "snapshots": {
                 "steps": self.snapshots.steps,
                 "estimates": {
-                    k: [[_round(v, 5) for v in row] for row in rows] for k, rows in self.snapshots.estimates.items()
+                    k: [[round_significant(v, 5) for v in row] for row in rows]
+                    for k, rows in self.snapshots.estimates.items()
                 },
                 "heatmaps": {
                     "steps": self.snapshots.heatmap_steps,
                     "thetas": self.snapshots.heatmap_thetas,
-                    "x": [_round(v, 6) for v in self.snapshots.grid_x],
-                    "y": [_round(v, 6) for v in self.snapshots.grid_y],
+                    "x": [round_significant(v, 6) for v in self.snapshots.grid_x],
+                    "y": [round_significant(v, 6) for v in self.snapshots.grid_y],
                     "critic": {
-                        k: [[[[_round(v, 4) for v in row] for row in grid] for grid in frame] for frame in frames]
+                        k: [
+                            [[[round_significant(v, 4) for v in row] for row in grid] for grid in frame]
+                            for frame in frames
+                        ]
                         for k, frames in self.snapshots.heatmaps.items()
                     },
                 },
@@ -316,7 +326,7 @@ class SweepResult:
                 config=SweepConfig.from_dict(data["config"]),
                 thetas=list(data["thetas"]),
                 estimates=data["estimates"],
-                truth={k: [math.inf if v is None else v for v in vs] for k, vs in data["truth"].items()},
+                truth={k: [math.inf if v is None else float(v) for v in vs] for k, vs in data["truth"].items()},
                 snapshots=Snapshots(
                     steps=snap["steps"],
                     estimates=snap["estimates"],
@@ -346,8 +356,9 @@ class SweepResult:
         return cls.from_json(path.read_text())
 
 
-def _round(value: float, digits: int) -> float:
-    """Round to `digits` significant digits: keeps the JSON small without losing anything a plot can show."""
+def round_significant(value: float, digits: int) -> float:
+    """Round to `digits` significant digits: keeps the JSON small without losing anything a plot can show (every
+    result file of the package rounds with this)."""
     return float(f"{value:.{digits}g}")
 
 
@@ -357,9 +368,9 @@ def _round(value: float, digits: int) -> float:
 ProgressCallback = Callable[[int, int, str], None]
 
 
-def _generator(seed: int, stream: str) -> torch.Generator:
-    """An independent, reproducible random stream per purpose (init, data, eval), so that e.g. changing the
-    evaluation size does not change the training data."""
+def rng_stream(seed: int, stream: str) -> torch.Generator:
+    """An independent, reproducible random stream per purpose (init, data, eval, ...), so that e.g. changing the
+    evaluation size does not change the training data. The dynamics and the 2-D toys draw from it too."""
     return torch.Generator().manual_seed(zlib.crc32(f"{seed}/{stream}".encode()))
 
 
@@ -384,12 +395,6 @@ class TrainedCritics:
     critic: CriticEnsemble | None = None
 
 
-def _make_optimizer(config: SweepConfig, critic: CriticEnsemble) -> torch.optim.Optimizer:
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(critic.parameters(), lr=config.lr)
-    return torch.optim.Adam(critic.parameters(), lr=config.lr, betas=config.adam_betas)
-
-
 def _lr_factor(config: SweepConfig, step: int) -> float:
     if config.lr_schedule == "constant":
         return 1.0
@@ -411,13 +416,13 @@ def train_critics(
     critic = CriticEnsemble(
         CriticConfig(members=members, width=config.width, depth=config.depth, activation=config.activation)
     )
-    critic.reset_parameters(_generator(config.seed, "init"))
+    critic.reset_parameters(rng_stream(config.seed, "init"))
     critic.to(device)
-    optimizer = _make_optimizer(config, critic)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(config, step))
+    # Not torch.optim: its first optimizer imports torch._dynamo, which took longer than this training (optim.py).
+    optimizer = make_optimizer(config.optimizer, critic.parameters(), config.lr, config.adam_betas)
 
     # One evaluation sample, shared by all snapshots and the final estimate, independent of the training data.
-    eval_rng = _generator(config.seed, "eval")
+    eval_rng = rng_stream(config.seed, "eval")
     x_eval = points(config.family, zeros, noise(config.family, config.eval_size, eval_rng), config.sigma).to(device)
     y_eval = points(config.family, theta, noise(config.family, config.eval_size, eval_rng), config.sigma).to(device)
     n_snap = min(config.snapshot_eval_size, config.eval_size)
@@ -432,7 +437,7 @@ def train_critics(
 
     history: list[list[float]] = []
     grids: list[list[list[list[float]]]] = []
-    data_rng = _generator(config.seed, "data")
+    data_rng = rng_stream(config.seed, "data")
     for step in range(config.iters + 1):
         if step % config.snapshot_every == 0 or step == config.iters:
             history.append(bound_on(x_eval[:, :n_snap], y_eval[:, :n_snap]))
@@ -451,10 +456,10 @@ def train_critics(
         loss = -bound
         if name == WASSERSTEIN and config.penalty_weight > 0:
             loss = loss + config.penalty_weight * lipschitz_penalty(critic, x, y, eps, config.penalty)
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.sum().backward()  # a sum, not a mean: each member's gradient is its own loss's gradient
+        optimizer.lr = config.lr * _lr_factor(config, step)  # what torch's LambdaLR set for this step
         optimizer.step()
-        scheduler.step()
         if on_step is not None:
             on_step()
     if not all(math.isfinite(v) for v in history[-1]):
@@ -553,5 +558,7 @@ __all__ = [
     "run_sweep",
     "theta_range",
     "parse_thetas",
+    "rng_stream",
+    "round_significant",
     "train_critics",
 ]

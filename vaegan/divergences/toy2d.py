@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.optimize import linear_sum_assignment
 
 from vaegan.divergences.bounds import lower_bound
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
@@ -44,8 +43,8 @@ from vaegan.divergences.dynamics import (
     run_dynamics,
 )
 from vaegan.divergences.families import FAMILIES
-from vaegan.divergences.sweep import ProgressCallback, _round
-from vaegan.divergences.sweep import _generator as _rng_stream  # one seeded stream per purpose, as in the sweep
+from vaegan.divergences.optim import Adam
+from vaegan.divergences.sweep import ProgressCallback, rng_stream, round_significant
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import (
     MAX_BATCH_SIZE,
@@ -128,6 +127,10 @@ def exact_w1(a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> float:
     """The exact W1 between the empirical distributions of two equal-size point sets (n, d): the mean Euclidean
     distance of the optimal one-to-one matching (for equal weights an optimal plan is a permutation, Birkhoff),
     found by the Hungarian algorithm in O(n³)."""
+    # Imported here, not at the top: scipy.optimize costs half a second, and `python cli.py compare` (which
+    # imports this package) never needs it.
+    from scipy.optimize import linear_sum_assignment
+
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 2 or a.shape != b.shape or len(a) == 0:
         raise ConfigError(f"exact_w1 needs two non-empty point sets of the same shape (n, d), got {a.shape}, {b.shape}")
@@ -259,22 +262,22 @@ class Toy2dResult:
             "target": self.config.target,
             "losses": list(self.config.losses),
             "steps": self.steps,
-            "estimates": {k: [_round(v, 5) for v in vs] for k, vs in self.estimates.items()},
-            "w1": {k: [_round(v, 5) for v in vs] for k, vs in self.w1.items()},
-            "w1_reference": _round(self.w1_reference, 5),
+            "estimates": {k: [round_significant(v, 5) for v in vs] for k, vs in self.estimates.items()},
+            "w1": {k: [round_significant(v, 5) for v in vs] for k, vs in self.w1.items()},
+            "w1_reference": round_significant(self.w1_reference, 5),
             "modes": self.modes,
-            "quality": {k: [_round(v, 4) for v in vs] for k, vs in self.quality.items()},
+            "quality": {k: [round_significant(v, 4) for v in vs] for k, vs in self.quality.items()},
             "mode_count": self.mode_count,
             "frames": {
-                "x": [_round(v, 6) for v in self.grid_x],
-                "y": [_round(v, 6) for v in self.grid_y],
+                "x": [round_significant(v, 6) for v in self.grid_x],
+                "y": [round_significant(v, 6) for v in self.grid_y],
                 "target": [[round(v, 3) for v in p] for p in self.target_samples],
                 # Coordinates to 0.01, about a pixel on a plot of the ±3 box: the bulk of the file.
                 "samples": {k: [[[round(v, 2) for v in p] for p in frame] for frame in frames]
                             for k, frames in self.samples.items()},
-                "arrows": {k: [[[_round(v, 3) for v in a] for a in frame] for frame in frames]
+                "arrows": {k: [[[round_significant(v, 3) for v in a] for a in frame] for frame in frames]
                            for k, frames in self.arrows.items()},
-                "critic": {k: [[[_round(v, 3) for v in row] for row in grid] for grid in frames]
+                "critic": {k: [[[round_significant(v, 3) for v in row] for row in grid] for grid in frames]
                            for k, frames in self.critic.items()},
             },
             "seconds": self.seconds,
@@ -351,13 +354,14 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
     members, n, target = len(losses), config.batch_size, config.target
     net = dict(members=members, width=config.width, depth=config.depth, activation=config.activation)
     critic = CriticEnsemble(CriticConfig(**net))
-    critic.reset_parameters(_rng_stream(config.seed, "critic-init"))
+    critic.reset_parameters(rng_stream(config.seed, "critic-init"))
     generator = CriticEnsemble(CriticConfig(**net, out_dim=2))
-    generator.reset_parameters(_rng_stream(config.seed, "generator-init"))
+    generator.reset_parameters(rng_stream(config.seed, "generator-init"))
     critic.to(device)
     generator.to(device)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)
-    generator_opt = torch.optim.Adam(generator.parameters(), lr=config.generator_lr, betas=config.adam_betas)
+    # optim.Adam is torch's arithmetic without torch.optim's import of the compiler stack (see optim.py).
+    critic_opt = Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)
+    generator_opt = Adam(generator.parameters(), lr=config.generator_lr, betas=config.adam_betas)
     offset = generator_offset(target).to(device)
 
     def generate(z: Tensor) -> Tensor:
@@ -367,7 +371,7 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
         return sample_target(target, count, rng).to(device).expand(members, -1, -1)
 
     # Fixed frame inputs, from their own stream: the frames of different runs show the same noise and target.
-    frame_rng = _rng_stream(config.seed, "frames")
+    frame_rng = rng_stream(config.seed, "frames")
     z_frame = torch.randn(config.frame_samples, 2, generator=frame_rng)
     x_frame = sample_target(target, config.frame_samples, frame_rng)
     w1_reference = exact_w1(x_frame, sample_target(target, config.frame_samples, frame_rng))
@@ -408,7 +412,7 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
                 record["modes"][name].append(modes_covered(y[m].cpu(), centers))
                 record["quality"][name].append(mode_quality(y[m].cpu(), centers))
 
-    data_rng = _rng_stream(config.seed, "data")
+    data_rng = rng_stream(config.seed, "data")
     frame_steps: list[int] = []
     for step in range(config.steps + 1):
         if step % config.frame_every == 0 or step == config.steps:
@@ -425,13 +429,13 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
                 y = generate(torch.randn(n, 2, generator=data_rng))
             eps = torch.rand(n, 1, generator=data_rng).to(device)
             loss, _ = critic_losses(losses, critic, x, y, eps, config.penalty_weight)
-            critic_opt.zero_grad(set_to_none=True)
+            critic_opt.zero_grad()
             loss.sum().backward()  # a sum: each member's gradient is its own loss's gradient
             critic_opt.step()
         x = target_batch(n, data_rng)
         y = generate(torch.randn(n, 2, generator=data_rng))
         v_p, v_q = critic(torch.cat((x, y), dim=1)).split(n, dim=1)
-        generator_opt.zero_grad(set_to_none=True)
+        generator_opt.zero_grad()
         # inputs=: only the generator's weights receive gradients; the critic is a fixed function for this step.
         generator_losses(losses, v_p, v_q).sum().backward(inputs=list(generator.parameters()))
         generator_opt.step()
