@@ -40,8 +40,10 @@ eval_app = typer.Typer(help="Evaluate a trained model.", no_args_is_help=True)
 sample_app = typer.Typer(help="Draw samples from a trained generator into a PNG grid.", no_args_is_help=True)
 explore_app = typer.Typer(help="Walk a generator's latent space: perturb, interpolate, rank.", no_args_is_help=True)
 export_app = typer.Typer(help="Export a model from a run's training state.", no_args_is_help=True)
+timeline_app = typer.Typer(help="Training timelines of WGAN runs (what the app's Samples page animates).",
+                           no_args_is_help=True)  # fmt: skip
 for sub_app, name in ((train_app, "train"), (eval_app, "eval"), (sample_app, "sample"), (explore_app, "explore"),
-                      (export_app, "export")):  # fmt: skip
+                      (export_app, "export"), (timeline_app, "timeline")):  # fmt: skip
     app.add_typer(sub_app, name=name)
 
 # Progress and messages go to stderr so that stdout carries only results (e.g. `--json`).
@@ -418,6 +420,12 @@ def train_wgan_command(
     resume: bool = typer.Option(False, help="Continue from run-dir/state.safetensors if it exists."),
     checkpoint_every: int = typer.Option(500, min=1, help="Write the full training state every N iterations."),
     sample_every: int = typer.Option(500, min=1, help="Write an EMA sample grid every N iterations."),
+    timeline_every: int = typer.Option(
+        500, min=0, help="Record the EMA's images of 16 fixed z (run-dir/timeline.safetensors) every N; 0 = off."
+    ),
+    classifier: Path | None = typer.Option(None, help="Digit classifier: FD/precision/recall on the timeline."),
+    holdout: str = typer.Option("", help="Held-out digits (a --data spec) the timeline's metrics are measured on."),
+    timeline_n: int = typer.Option(1000, min=2, help="Images per set for the timeline's metrics (holdout >= 2n)."),
     device: Device = typer.Option(Device.auto),
     precision: Precision = typer.Option(Precision.fp32, help="Autocast dtype; fp16 uses loss scaling."),
     channels_last: bool = typer.Option(False, help="NHWC memory format (faster convolutions on some hardware)."),
@@ -427,7 +435,9 @@ def train_wgan_command(
     """Train a WGAN-GP (DCGAN generator, 32x32x3) and export its EMA generator as .safetensors."""
     from vaegan.checkpoint import save_result
     from vaegan.data import load_rgb32
+    from vaegan.errors import ConfigError
     from vaegan.runtime import resolve_device, set_threads
+    from vaegan.timeline import TimelineScorer, export_sidecar
     from vaegan.train.common import hardware
     from vaegan.train.wgan import recipe as make_recipe
     from vaegan.train.wgan import train_wgan
@@ -439,8 +449,15 @@ def train_wgan_command(
         gp_weight=gp, gp_every=gp_every, lr=lr, critic_lr=critic_lr, beta1=beta1, beta2=beta2,
         lr_decay=_value(lr_decay), ema_decay=ema_decay, seed=seed, precision=precision.value,
         channels_last=channels_last, checkpoint_every=checkpoint_every, sample_every=sample_every,
-        time_budget=parse_duration(time_budget) if time_budget else 0.0,
+        timeline_every=timeline_every, time_budget=parse_duration(time_budget) if time_budget else 0.0,
     )  # fmt: skip
+    if (classifier is None) != (not holdout):
+        raise ConfigError("the timeline's metrics need both --classifier and --holdout (or neither)")
+    scorer = None
+    if classifier is not None and timeline_every:
+        held_out = load_rgb32(holdout)
+        scorer = TimelineScorer(_load(classifier, "digit-classifier", device), held_out.images, n=timeline_n,
+                                data=held_out.name)  # fmt: skip
     images = load_rgb32(data)
     budget = f", time budget {_duration(train_config.time_budget)}" if train_config.time_budget else ""
     err_console.print(
@@ -452,9 +469,12 @@ def train_wgan_command(
     hint = "" if train_config.time_budget else "to fit a time, add --time-budget 30m (or 2h, 90s)"
     with TrainingDisplay("train wgan", fields, eta_hint=hint) as display:
         result = train_wgan(model_config, images, train_config, device=dev, run_dir=run_dir, resume=resume,
-                            on_progress=display)  # fmt: skip
+                            on_progress=display, timeline_scorer=scorer)  # fmt: skip
     save_result(result, out, command=_command(), half=half, hardware=hardware(dev), torch=_torch_version())
     err_console.print(f"wrote {out} (EMA generator, {result.steps} iterations, {result.seconds:.0f}s of training)")
+    sidecar = export_sidecar(run_dir, out)
+    if sidecar is not None:
+        err_console.print(f"wrote {sidecar} (its training timeline, for the app's Samples page)")
 
 
 @export_app.command("wgan")
@@ -513,6 +533,42 @@ def eval_wgan_command(
         fid, precision, recall = (result[prefix + key] for key in ("fid", "precision", "recall"))
         typer.echo(f"{name:14s}{fid:10.3f}{precision:11.3f}{recall:8.3f}")
     typer.echo(f"predicted digits of the generated images: {result['predicted_digit_counts']}")
+
+
+@eval_app.command("compare")
+def eval_compare_command(
+    vae: Path = typer.Option(VAE_CKPT, help="A VAE .safetensors file."),
+    wgan: Path = typer.Option(WGAN_CKPT, help="A WGAN generator .safetensors file."),
+    classifier: Path = typer.Option(CLASSIFIER_CKPT, help="The digit classifier whose features both are scored on."),
+    data: str = typer.Option(
+        "mnist", help="Held-out real images, as for eval wgan (shipped models: ../shared/data/mnist_test.npz@8000:)."
+    ),
+    n: int = typer.Option(1000, min=2, help="Samples per model and images per real set; the data must hold 2n."),
+    k: int = typer.Option(3, min=1, help="Nearest neighbour that sets the ball radii of precision/recall."),
+    seed: int = typer.Option(0, help="Seeds both models' latents and the split of the real images."),
+    as_json: bool = typer.Option(False, "--json", help="Print exactly one JSON object on stdout."),
+    device: Device = typer.Option(Device.auto),
+) -> None:
+    """The VAE and the WGAN side by side: FD, precision, recall and digit histogram on the same held-out digits.
+
+    VAE samples are its decoder's Bernoulli means, padded from 28x28 to 32x32x3 as MNIST is for the classifier.
+    """
+    from vaegan.compare import compare_models
+    from vaegan.data import load_rgb32
+
+    real = load_rgb32(data)
+    models = _load(vae, "vae", device), _load(wgan, "wgan-generator", device)
+    digit_classifier = _load(classifier, "digit-classifier", device)
+    result = compare_models(*models, digit_classifier, real.images, n=n, seed=seed, k=k)
+    result.update(vae_ckpt=str(vae), wgan_ckpt=str(wgan), data=real.name)
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(f"{'':14s}{'FD':>10s}{'precision':>11s}{'recall':>8s}   (n={n} per set, k={k}, data {real.name})")
+    for name, key in (("real vs real", "floor"), (f"VAE ({result['vae']['arch']})", "vae"), ("WGAN", "wgan")):
+        row = result[key]
+        typer.echo(f"{name:14s}{row['fid']:10.3f}{row['precision']:11.3f}{row['recall']:8.3f}   "
+                   f"digits {row['predicted_digit_counts']}")  # fmt: skip
 
 
 @sample_app.command("wgan")
@@ -611,6 +667,26 @@ def explore_rank_command(
     typer.echo(f"{'#':>3s}  {'change':>8s}  {'variance':>10s}  largest latent dims")
     for row in result["directions"]:
         typer.echo(f"{row['index']:3d}  {row['change']:8.4f}  {row['variance']:10.4g}  {row['top_dims']}")
+
+
+@timeline_app.command("from-grids")
+def timeline_from_grids_command(
+    run_dir: Path = typer.Argument(..., help="A WGAN run folder with samples/iter_XXXXXX.png grids of 64 images."),
+    out: Path = typer.Option(Path("checkpoints/wgan_timeline.safetensors"), help="The timeline file to write."),
+    max_frames: int = typer.Option(32, min=2, help="Keep at most this many grids, spread evenly (first and last)."),
+    seed: int | None = typer.Option(None, help="The run's --seed: stores the 16 latents (needs --latent-dim)."),
+    latent_dim: int = typer.Option(100, min=1, help="The run's --latent-dim (with --seed)."),
+) -> None:
+    """Build a training timeline (images only) from a run's sample grids: the first 16 images of every grid."""
+    from vaegan.timeline import TIMELINE_IMAGES, timeline_from_grids
+    from vaegan.train.wgan import preview_latents
+
+    latents = None if seed is None else preview_latents(64, latent_dim, seed)[:TIMELINE_IMAGES]
+    timeline = timeline_from_grids(run_dir, latents=latents, info={} if seed is None else {"seed": seed})
+    thinned = timeline.thinned(max_frames)
+    thinned.save(out)
+    span = f"iterations {thinned.iterations[0]}..{thinned.iterations[-1]}, {out.stat().st_size / 1e6:.2f} MB"
+    err_console.print(f"wrote {out}: {len(thinned)} of {len(timeline)} grids ({span})")
 
 
 # ------------------------------------------------------------------------------------------ divergences

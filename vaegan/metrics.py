@@ -6,7 +6,9 @@
   it is written here: each set is a union of balls, one per sample, whose radius is the distance to that sample's
   k-th nearest neighbour in its own set. Precision = share of fake samples inside the real union (fidelity);
   recall = share of real samples inside the fake union (diversity).
-* `evaluate_generator`: the numbers of `python cli.py eval wgan`, with a real-vs-real floor measured the same way.
+* `evaluate_generator`: the numbers of `python cli.py eval wgan`, with a real-vs-real floor measured the same way;
+  its parts `generated_images` and `score_images` also score the VAE (`vaegan.compare`) and a training timeline
+  (`vaegan.timeline`).
 """
 
 from __future__ import annotations
@@ -113,6 +115,32 @@ def split_halves(images: torch.Tensor, n: int, seed: int) -> tuple[torch.Tensor,
     return images[order[:n]], images[order[n : 2 * n]]
 
 
+@torch.no_grad()
+def generated_images(generator: nn.Module, latent_dim: int, n: int, seed: int) -> torch.Tensor:
+    """The n images `evaluate_generator` scores: G(z) for z ~ N(0, I) from a private RNG seeded by `seed`, in eval
+    mode, as float32 on the CPU."""
+    device = device_of(generator)
+    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    with eval_mode(generator):
+        fake = torch.cat([generator(chunk).float().cpu() for chunk in chunks(z)])
+    check_images(fake)
+    return fake
+
+
+def score_images(classifier: DigitClassifier, reference: torch.Tensor, images: torch.Tensor, k: int = 3) -> dict:
+    """Fréchet distance, precision and recall of `images` against `reference` (same n), and how the images spread
+    over the classifier's digits: the numbers every model gets, whatever drew the images."""
+    precision, recall = precision_recall(classifier, reference, images, k)
+    predicted, _ = predict_digits(classifier, images)
+    return {
+        "fid": frechet_distance(classifier, reference, images),
+        "precision": precision,
+        "recall": recall,
+        # how the generated digits spread over classes: a mode-collapsed generator piles onto a few
+        "predicted_digit_counts": torch.bincount(predicted, minlength=classifier.config.num_classes).tolist(),
+    }
+
+
 def evaluate_generator(
     generator: nn.Module,
     classifier: DigitClassifier,
@@ -131,24 +159,17 @@ def evaluate_generator(
     """
     check_seed(seed)
     reference, floor = split_halves(real, n, seed)
-    device = device_of(generator)
-    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-    with eval_mode(generator):
-        fake = torch.cat([generator(chunk).float().cpu() for chunk in chunks(z)])
-    check_images(fake)
-    precision, recall = precision_recall(classifier, reference, fake, k)
-    floor_precision, floor_recall = precision_recall(classifier, reference, floor, k)
-    predicted, _ = predict_digits(classifier, fake)
+    scores = score_images(classifier, reference, generated_images(generator, latent_dim, n, seed), k)
+    floor_scores = score_images(classifier, reference, floor, k)
     return {
-        "fid": frechet_distance(classifier, reference, fake),
-        "precision": precision,
-        "recall": recall,
+        "fid": scores["fid"],
+        "precision": scores["precision"],
+        "recall": scores["recall"],
         "n": n,
         "k": k,
         "seed": seed,
-        "real_vs_real_fid": frechet_distance(classifier, reference, floor),
-        "real_vs_real_precision": floor_precision,
-        "real_vs_real_recall": floor_recall,
-        # how the generated digits spread over classes: a mode-collapsed generator piles onto a few
-        "predicted_digit_counts": torch.bincount(predicted, minlength=classifier.config.num_classes).tolist(),
+        "real_vs_real_fid": floor_scores["fid"],
+        "real_vs_real_precision": floor_scores["precision"],
+        "real_vs_real_recall": floor_scores["recall"],
+        "predicted_digit_counts": scores["predicted_digit_counts"],
     }

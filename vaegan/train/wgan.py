@@ -37,6 +37,7 @@ from vaegan.limits import (
     check_count,
     check_seed,
 )
+from vaegan.timeline import TIMELINE_IMAGES, TimelineRecorder, TimelineScorer
 from vaegan.train.common import (
     ITERATIONS,
     Progress,
@@ -88,6 +89,7 @@ class WGANTrainConfig:
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 10
+    timeline_every: int = 500  # EMA images of 16 fixed z (+ metrics with a scorer) to run_dir/timeline; 0 = none
 
     def __post_init__(self) -> None:
         if min(self.iters, self.batch_size, self.n_critic, self.gp_every, self.calibration_iters) < 1:
@@ -112,6 +114,8 @@ class WGANTrainConfig:
         if self.time_budget > MAX_TIME_BUDGET:
             raise ConfigError(f"time_budget {self.time_budget:,.0f} s is over the limit of {MAX_TIME_BUDGET:,.0f} s")
         check_seed(self.seed)
+        if self.timeline_every < 0:
+            raise ConfigError("timeline_every must be >= 0 (0: no timeline)")
 
     def step_options(self) -> StepOptions:
         return StepOptions(
@@ -124,7 +128,7 @@ class WGANTrainConfig:
     def numerics(self) -> dict:
         """The fields that change the numbers a run computes (what a resumed run must match). `iters` sets the
         decay schedule, so it counts when the rates decay; how often files are written never does."""
-        ignore = ["checkpoint_every", "sample_every", "log_every"]
+        ignore = ["checkpoint_every", "sample_every", "log_every", "timeline_every"]
         if self.lr_decay == "none" and self.time_budget == 0:
             ignore.append("iters")
         return numerics_of(self, ignore)
@@ -206,11 +210,14 @@ def train_wgan(
     run_dir: str | Path | None = None,
     resume: bool = False,
     on_progress: ProgressCallback | None = None,
+    timeline_scorer: TimelineScorer | None = None,
 ) -> TrainResult:
     """Train a WGAN-GP on `data.images`; see the module docstring for what makes resume exact.
 
     With a `run_dir`, the full state is written atomically to run_dir/state.safetensors every `checkpoint_every`
-    iterations and at the end, and EMA sample grids to run_dir/samples/iter_XXXXXX.png every `sample_every`.
+    iterations and at the end, EMA sample grids to run_dir/samples/iter_XXXXXX.png every `sample_every`, and the
+    training timeline (`vaegan.timeline`: the EMA's images of the grids' first 16 latents, plus FD / precision /
+    recall when a `timeline_scorer` is given) to run_dir/timeline.safetensors every `timeline_every`.
     The result's model is the EMA generator (eval mode); `parts` holds the raw generator and the critic.
     Progress events: "step" after every iteration, "plan" once the speed is measured (values: seconds_per_iter,
     planned_iters), "checkpoint" after every state write.
@@ -248,6 +255,10 @@ def train_wgan(
         seconds_before = float(state["seconds"])
         if cfg.time_budget > 0:  # the count the budget chose; without a budget a resume may extend the run
             planned = state["planned_iters"]
+    timeline = TimelineRecorder.open(
+        run_dir, cfg.timeline_every, latents=preview_latents(64, model_config.latent_dim, cfg.seed)[:TIMELINE_IMAGES],
+        start=start, generator=ema, scorer=timeline_scorer, info={"seed": cfg.seed, "dataset": data.name},
+    )  # fmt: skip
 
     def elapsed() -> float:
         return seconds_before + time.perf_counter() - started
@@ -333,6 +344,8 @@ def train_wgan(
         final = planned is not None and done >= planned
         if done % cfg.sample_every == 0 or final:
             write_samples(done)
+        if timeline is not None:
+            timeline(done, ema, final)
         # No state before a budget has fixed the count: a resume would measure the speed again and plan otherwise.
         if (done % cfg.checkpoint_every == 0 or final) and planned is not None:
             if cfg.time_budget > 0 and not final and plan_mark is not None and done > plan_mark[1]:

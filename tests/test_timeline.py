@@ -1,0 +1,152 @@
+"""WGAN training timelines: recorded by the loop without changing it, exact under resume, the same numbers as
+`eval wgan`, the same images as the sample grids, a small sidecar next to the exported model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import make_tiny_classifier, smooth_images
+from tests.test_wgan import TINY, tiny_images
+from vaegan.checkpoint import load_state, save_model
+from vaegan.errors import CheckpointError, DataError
+from vaegan.latent import generate
+from vaegan.metrics import evaluate_generator
+from vaegan.timeline import (
+    SIDECAR_MAX_FRAMES,
+    TIMELINE_FILE,
+    Timeline,
+    TimelineScorer,
+    export_sidecar,
+    frame_index,
+    metric_curves,
+    sidecar_path,
+    timeline_from_grids,
+    to_uint8,
+)
+from vaegan.train.wgan import WGANTrainConfig, preview_latents, train_wgan
+from vaegan.wgan import Generator
+
+CONFIG = WGANTrainConfig(iters=7, batch_size=8, n_critic=1, checkpoint_every=3, sample_every=2, timeline_every=2,
+                         log_every=2)  # fmt: skip
+
+
+def scorer() -> TimelineScorer:
+    return TimelineScorer(make_tiny_classifier(), smooth_images(40, seed=3), n=12, k=3, seed=1, data="blobs")
+
+
+def weights(result) -> dict[str, torch.Tensor]:  # noqa: ANN001 - TrainResult
+    return {k: v.clone() for k, v in result.model.state_dict().items()}
+
+
+def test_the_loop_records_the_ema_images_of_the_grids_first_16_latents(tmp_path: Path) -> None:
+    result = train_wgan(TINY, tiny_images(40), CONFIG, run_dir=tmp_path)
+    timeline = Timeline.load(tmp_path / TIMELINE_FILE)
+    assert timeline.iterations == [0, 2, 4, 6, 7]  # the untrained generator, every 2nd iteration, the last one
+    assert timeline.images.dtype == torch.uint8 and timeline.images.shape == (5, 16, 3, 32, 32)
+    latents = preview_latents(64, TINY.latent_dim, CONFIG.seed)[:16]
+    assert torch.equal(timeline.latents, latents)
+    assert torch.equal(timeline.images[-1], to_uint8(generate(result.model, latents)))
+    assert timeline.metrics == {} and timeline.info["source"] == "training" and timeline.info["every"] == 2
+    # The frames are the first 16 images of the sample grids, to the bit.
+    grids = timeline_from_grids(tmp_path)
+    assert grids.iterations == [2, 4, 6, 7] and torch.equal(grids.images, timeline.images[1:])
+
+
+def test_recording_changes_nothing_the_run_computes(tmp_path: Path) -> None:
+    plain = train_wgan(TINY, tiny_images(40), WGANTrainConfig(**{**CONFIG.__dict__, "timeline_every": 0}),
+                       run_dir=tmp_path / "plain")  # fmt: skip
+    recorded = train_wgan(TINY, tiny_images(40), CONFIG, run_dir=tmp_path / "recorded", timeline_scorer=scorer())
+    a, b = weights(plain), weights(recorded)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not (tmp_path / "plain" / TIMELINE_FILE).exists()
+    # timeline_every is not one of the numbers a resumed run must match
+    assert train_wgan(TINY, tiny_images(40), CONFIG, run_dir=tmp_path / "plain", resume=True).steps == 7
+
+
+def test_the_metrics_are_the_eval_wgan_numbers(tmp_path: Path) -> None:
+    score = scorer()
+    result = train_wgan(TINY, tiny_images(40), CONFIG, run_dir=tmp_path, timeline_scorer=score)
+    timeline = Timeline.load(tmp_path / TIMELINE_FILE)
+    assert timeline.metric_iterations == timeline.iterations
+    evaluated = evaluate_generator(result.model, score.classifier, smooth_images(40, seed=3), latent_dim=16, n=12,
+                                   seed=1, k=3)  # fmt: skip
+    for name in ("fid", "precision", "recall"):
+        assert timeline.metrics[name][-1] == pytest.approx(evaluated[name])
+        assert timeline.info[f"real_vs_real_{name}"] == pytest.approx(evaluated[f"real_vs_real_{name}"])
+    assert timeline.info["n"] == 12 and timeline.info["holdout"] == "blobs"
+    curves = metric_curves(timeline)
+    assert curves["fid"] == (timeline.iterations, timeline.metrics["fid"])
+
+
+class _SimulatedCrashError(Exception):
+    pass
+
+
+def test_an_interrupted_and_resumed_run_ends_with_the_same_timeline(tmp_path: Path) -> None:
+    full = train_wgan(TINY, tiny_images(40), CONFIG, run_dir=tmp_path / "full", timeline_scorer=scorer())
+
+    def crash_at_5(report) -> None:  # noqa: ANN001 - Progress
+        if report.event == "step" and report.done == 5:  # recorded 4 already, the last state is at 3
+            raise _SimulatedCrashError
+
+    with pytest.raises(_SimulatedCrashError):
+        train_wgan(TINY, tiny_images(40), CONFIG, run_dir=tmp_path / "cut", on_progress=crash_at_5,
+                   timeline_scorer=scorer())  # fmt: skip
+    assert load_state(tmp_path / "cut" / "state.safetensors")["iteration"] == 3
+    assert Timeline.load(tmp_path / "cut" / TIMELINE_FILE).iterations == [0, 2, 4]  # 4: past the last state
+    resumed = train_wgan(TINY, tiny_images(40), CONFIG, run_dir=tmp_path / "cut", resume=True,
+                         timeline_scorer=scorer())  # fmt: skip
+    a, b = weights(full), weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    one, two = Timeline.load(tmp_path / "full" / TIMELINE_FILE), Timeline.load(tmp_path / "cut" / TIMELINE_FILE)
+    assert one.iterations == two.iterations == [0, 2, 4, 6, 7]
+    assert torch.equal(one.images, two.images)
+    assert one.metrics == two.metrics and one.metric_iterations == two.metric_iterations
+    assert one.info == two.info
+
+
+def test_the_sidecar_is_small_and_keeps_the_ends(tmp_path: Path) -> None:
+    frames = 100
+    timeline = Timeline(
+        list(range(0, 50 * frames, 50)),
+        torch.randint(0, 256, (frames, 16, 3, 32, 32), dtype=torch.uint8),
+        torch.randn(16, 100),
+        list(range(0, 50 * frames, 50)),
+        {"fid": [float(i) for i in range(frames)]},
+        {"source": "training"},
+    )
+    run = tmp_path / "run"
+    timeline.save(run / TIMELINE_FILE)
+    model = tmp_path / "checkpoints" / "wgan.safetensors"
+    save_model(Generator(TINY), model)
+    written = export_sidecar(run, model)
+    assert written == sidecar_path(model) == tmp_path / "checkpoints" / "wgan_timeline.safetensors"
+    assert written.stat().st_size < 2_000_000
+    small = Timeline.load(written)
+    assert len(small) == SIDECAR_MAX_FRAMES and small.iterations[0] == 0 and small.iterations[-1] == 50 * (frames - 1)
+    assert small.metrics == timeline.metrics  # every metric point stays
+    assert torch.equal(small.images[5], timeline.images[timeline.iterations.index(small.iterations[5])])
+    assert frame_index(small, small.iterations[5] + 1) == 5 and frame_index(small, -1) == 0
+    assert export_sidecar(tmp_path / "no-run", model) is None
+
+
+def test_bad_files_and_folders_are_one_line_errors(tmp_path: Path) -> None:
+    (tmp_path / "garbage.safetensors").write_bytes(b"not a timeline")
+    with pytest.raises(CheckpointError, match="not a valid safetensors"):
+        Timeline.load(tmp_path / "garbage.safetensors")
+    save_model(Generator(TINY), tmp_path / "model.safetensors")
+    with pytest.raises(CheckpointError, match="not a vaegan training timeline"):
+        Timeline.load(tmp_path / "model.safetensors")
+    with pytest.raises(CheckpointError, match="no timeline"):
+        Timeline.load(tmp_path / "missing.safetensors")
+    with pytest.raises(DataError, match="no sample grids"):
+        timeline_from_grids(tmp_path)
+    (tmp_path / "samples").mkdir()
+    from vaegan.images import save_png
+
+    save_png(tmp_path / "samples" / "iter_000010.png", torch.zeros(4, 3, 32, 32), nrow=8)  # too few images
+    with pytest.raises(DataError, match="not a grid"):
+        timeline_from_grids(tmp_path)

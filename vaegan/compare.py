@@ -1,0 +1,59 @@
+"""The VAE and the WGAN scored the same way on the same held-out digits: what `python cli.py eval compare` prints
+and the app's "VAE vs GAN" page shows.
+
+Both models' samples go through the digit classifier as 32x32x3 images in [-1, 1]. The WGAN draws those directly;
+the VAE's samples are its decoder's Bernoulli means (28x28 grey levels, not one binary sample of them), padded to
+32x32 and repeated to three channels exactly as `vaegan.data.to_rgb32` pads MNIST (`vae_sample_images`). Then
+both get `vaegan.metrics.score_images` against the same reference half of the held-out digits, at the same n,
+k and seed, beside the real-vs-real floor: the WGAN's numbers are the ones `python cli.py eval wgan` prints with
+the same data, n, k and seed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from vaegan.data import to_rgb32
+from vaegan.metrics import generated_images, score_images, split_halves
+from vaegan.runtime import eval_mode
+
+
+def vae_sample_images(vae: nn.Module, n: int, seed: int) -> torch.Tensor:
+    """n VAE samples as the classifier reads images: z ~ N(0, I) from `seed`, the decoder's Bernoulli means,
+    padded to (n, 3, 32, 32) in [-1, 1] by `to_rgb32`."""
+    with eval_mode(vae):
+        means = vae.sample(n, torch.Generator().manual_seed(seed)).cpu()  # (n, 1, 28, 28) in [0, 1]
+    return to_rgb32(means[:, 0])
+
+
+def compare_models(
+    vae: nn.Module,
+    generator: nn.Module,
+    classifier: nn.Module,
+    real: torch.Tensor,
+    *,
+    n: int = 1000,
+    seed: int = 0,
+    k: int = 3,
+) -> dict[str, Any]:
+    """Fréchet distance, precision, recall and the classifier's digit histogram of n samples of each model against
+    the same n held-out digits `real` (N >= 2n images (N, 3, 32, 32) in [-1, 1]), and of n other held-out digits
+    (the floor). One dict: {"n", "k", "seed", "floor": {...}, "vae": {...}, "wgan": {...}}."""
+    reference, floor = split_halves(real, n, seed)
+    floor_scores = score_images(classifier, reference, floor, k)
+    vae_scores = score_images(classifier, reference, vae_sample_images(vae, n, seed), k)
+    gan_scores = score_images(classifier, reference, generated_images(generator, generator.latent_dim, n, seed), k)
+    return {
+        "n": n,
+        "k": k,
+        "seed": seed,
+        "floor": floor_scores,
+        "vae": {**vae_scores, "arch": vae.config.arch, "latent_dim": vae.latent_dim},
+        "wgan": {**gan_scores, "latent_dim": generator.latent_dim},
+    }
+
+
+METRIC_NAMES = {"fid": "Fréchet distance ↓", "precision": "precision ↑", "recall": "recall ↑"}
