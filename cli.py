@@ -25,8 +25,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vaegan.errors import VaeganError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import torch
 
+    from vaegan.divergences import DynamicsResult, Toy2dResult
     from vaegan.train.common import Progress as TrainProgress
 
 app = typer.Typer(
@@ -134,6 +137,20 @@ class Family(StrEnum):
 class Optimizer(StrEnum):
     adam = "adam"
     sgd = "sgd"
+
+
+class GeneratorKind(StrEnum):
+    shift = "shift"
+    mlp = "mlp"
+
+
+class Target(StrEnum):
+    lines = "lines"
+    gaussian = "gaussian"
+    gaussians8 = "8gaussians"
+    gaussians25 = "25gaussians"
+    swissroll = "swissroll"
+    moons = "moons"
 
 
 class Penalty(StrEnum):
@@ -778,6 +795,106 @@ def compare_command(
 
         write_html(divergence_figure(result), plot)
         err_console.print(f"wrote {plot}")
+
+
+@app.command("dynamics")
+def dynamics_command(
+    generator: GeneratorKind = typer.Option(
+        GeneratorKind.shift, help="shift: one learnable θ, Q_θ = P moved by θ (lines | gaussian); mlp: a 2-D toy GAN."
+    ),
+    target: Target = typer.Option(
+        Target.lines, help="P. shift: lines | gaussian; mlp: lines | 8gaussians | 25gaussians | swissroll | moons."
+    ),
+    losses: str | None = typer.Option(
+        None,
+        help="Comma list of wasserstein, wasserstein-onesided, hellinger, js, js-nonsaturating (default: shift "
+        "wasserstein,hellinger,js,js-nonsaturating; mlp all five).",
+    ),
+    optimizer: Optimizer | None = typer.Option(None, help="The shift generator's θ optimizer (default sgd)."),
+    steps: int | None = typer.Option(None, min=1, help="Generator steps (default: shift 300, mlp 500)."),
+    seed: int = typer.Option(0),
+    out: Path | None = typer.Option(None, help="The result JSON (default results/dynamics_<target>.json, "
+                                    "results/dynamics_shift_<target>[_adam].json for shift)."),  # fmt: skip
+    plot: Path | None = typer.Option(None, help="Also write an interactive HTML plot of the run here."),
+    all_defaults: bool = typer.Option(
+        False, "--all", help="Run the app's precomputation instead: every target under every loss, default settings."
+    ),
+    folder: Path = typer.Option(Path("results"), "--dir", help="Where --all writes its files."),
+    device: Device = typer.Option(Device.cpu, help="The networks are small: the CPU is usually fastest."),
+) -> None:
+    """Train generators under each loss (all losses at once, one batched run) and show where each one ends."""
+    from vaegan.divergences import dynamics_filename, generator_config, train_generator, write_all_defaults
+    from vaegan.errors import ConfigError
+    from vaegan.runtime import resolve_device
+
+    dev = resolve_device(device.value)
+    if all_defaults:
+        given = [flag for flag, value in (("--losses", losses), ("--optimizer", optimizer), ("--steps", steps),
+                                          ("--out", out), ("--plot", plot)) if value is not None]  # fmt: skip
+        if given:
+            raise ConfigError(f"--all runs the default settings: drop {', '.join(given)}")
+        with progress_bar("training") as bar:
+            task = bar.add_task("dynamics --all", total=None, training="-")
+            written = write_all_defaults(folder, _step_reporter(bar, task), dev)
+        for path, run in written.items():
+            _print_generator_run(run)
+            err_console.print(f"wrote {path}")
+        return
+
+    config = generator_config(
+        generator.value, target.value, losses=None if losses is None else [n.strip() for n in losses.split(",")],
+        theta_optimizer=_value(optimizer), steps=steps, seed=seed,
+    )  # fmt: skip
+    theta_optimizer = getattr(config, "theta_optimizer", "sgd")
+    out = out or Path("results") / dynamics_filename(generator.value, target.value, theta_optimizer)
+    err_console.print(f"{generator.value} generator on {target.value}: {', '.join(config.losses)}, "
+                      f"{config.steps} steps, on {dev}")  # fmt: skip
+    with progress_bar("training") as bar:
+        task = bar.add_task("dynamics", total=config.steps, training="-")
+        run = train_generator(config, _step_reporter(bar, task), dev)
+    run.save(out)
+    _print_generator_run(run)
+    err_console.print(f"wrote {out}")
+    if plot is not None:
+        from demo.charts import dynamics_figure, write_html
+
+        write_html(dynamics_figure(run), plot)
+        err_console.print(f"wrote {plot}")
+
+
+def _step_reporter(bar: Progress, task: int) -> Callable[[int, int, str], None]:
+    def report(done: int, total: int, what: str) -> None:
+        if done % 5 == 0 or done == total:
+            bar.update(task, completed=done, total=total, training=what)
+
+    return report
+
+
+def _print_generator_run(run: DynamicsResult | Toy2dResult) -> None:
+    """Where each loss took the generator: the shift generator's θ, the MLP's exact W1 to the target and modes."""
+    from vaegan.divergences import DynamicsResult
+
+    seconds = run.seconds.get("train", float("nan"))
+    if isinstance(run, DynamicsResult):
+        config = run.config
+        typer.echo(f"shift generator on {config.family}, θ₀ = {config.theta0:g}, {config.steps} "
+                   f"{config.theta_optimizer} steps on θ (lr {config.theta_lr:g}), {config.critic_steps} critic steps "
+                   "each")  # fmt: skip
+        typer.echo(f"{'loss':>18s}  {'final θ':>9s}  {'|dD/dθ| last':>12s}  {'estimate':>9s}  {'truth D(θ)':>10s}")
+        for name in config.losses:
+            typer.echo(f"{name:>18s}  {run.theta[name][-1]:9.4f}  {abs(run.grads[name][-1]):12.3g}  "
+                       f"{run.estimates[name][-1]:9.4f}  {run.truth[name][-1]:10.4f}")  # fmt: skip
+    else:
+        config = run.config
+        typer.echo(f"MLP generator on {config.target}, {config.steps} steps, {config.critic_steps} critic steps each")
+        modes = f"modes of {run.mode_count}" if run.mode_count else ""
+        typer.echo(f"{'loss':>20s}  {'W1 at start':>11s}  {'W1 final':>8s}  {modes:>11s}")
+        for name in config.losses:
+            covered = f"{run.modes[name][-1]:>11d}" if run.mode_count else ""
+            typer.echo(f"{name:>20s}  {run.w1[name][0]:11.3f}  {run.w1[name][-1]:8.3f}  {covered}")
+        typer.echo(f"exact W1 between {config.frame_samples} generated and {config.frame_samples} target points; two "
+                   f"samples of the target itself: {run.w1_reference:.3f}")  # fmt: skip
+    typer.echo(f"all {len(run.config.losses)} losses trained together in {seconds:.1f} s")
 
 
 # --- hub ---

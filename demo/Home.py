@@ -28,6 +28,9 @@ PAGES_DIR = Path(__file__).parent / "views"
 PAGES = [
     st.Page(PAGES_DIR / "home.py", title="Home", icon=":material/home:", default=True),
     st.Page(PAGES_DIR / "divergences.py", title="Divergences", icon=":material/show_chart:", url_path="divergences"),
+    st.Page(
+        PAGES_DIR / "dynamics.py", title="Training a generator", icon=":material/moving:", url_path="dynamics"
+    ),
     st.Page(PAGES_DIR / "samples.py", title="Samples", icon=":material/grid_view:", url_path="samples"),
     st.Page(PAGES_DIR / "latent.py", title="Latent space", icon=":material/tune:", url_path="latent"),
     st.Page(

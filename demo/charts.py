@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
+
+from vaegan.divergences.dynamics import DynamicsResult
+from vaegan.divergences.toy2d import Toy2dResult
 
 if TYPE_CHECKING:
     from vaegan.divergences import SweepResult
@@ -48,3 +52,271 @@ def write_html(figure: go.Figure, path: Path) -> None:
     from vaegan.checkpoint import atomic_write_bytes
 
     atomic_write_bytes(path, figure.to_html(include_plotlyjs=True).encode())
+
+
+# ----------------------------------------------------------------------------------- training a generator
+# The "Training a generator" page and `python cli.py dynamics --plot`. A run is a DynamicsResult (the shift
+# generator: one θ per loss) or a Toy2dResult (an MLP generator per loss); see vaegan/divergences/dynamics.py and
+# toy2d.py for what their fields hold.
+
+LOSS_COLORS = {
+    "wasserstein": "#4f46e5",
+    "wasserstein-onesided": "#0891b2",
+    "hellinger": "#e11d48",
+    "js": "#059669",
+    "js-nonsaturating": "#d97706",
+}
+LOSS_TITLES = {
+    "wasserstein": "W1 (WGAN-GP)",
+    "wasserstein-onesided": "W1, one-sided penalty",
+    "hellinger": "squared Hellinger",
+    "js": "JS, minimax GAN",
+    "js-nonsaturating": "JS, non-saturating",
+}
+ARROW_LENGTH = 0.6  # the longest arrow of a figure, in plot units: a vanishing gradient is a vanishing arrow
+PLAIN = {"duration": 0, "redraw": True}
+
+
+def loss_title(name: str) -> str:
+    return LOSS_TITLES.get(name, name)
+
+
+def _loss_color(name: str) -> str:
+    return LOSS_COLORS.get(name, "#64748b")
+
+
+def _finite_or_none(values: Sequence[float]) -> list[float | None]:
+    return [v if math.isfinite(v) else None for v in values]
+
+
+def _play_controls(labels: Sequence[str], prefix: str, frame_ms: int) -> dict[str, Any]:
+    """▶ / ❚❚ buttons and a step slider over the frames named `labels` (layout keys for update_layout)."""
+    animate = {"frame": PLAIN, "transition": {"duration": 0}, "mode": "immediate"}
+    return {
+        "updatemenus": [{
+            "type": "buttons", "direction": "left", "x": 0.0, "y": -0.08, "xanchor": "left", "yanchor": "top",
+            "showactive": False, "pad": {"t": 0, "r": 6},
+            "buttons": [
+                {"label": "▶", "method": "animate", "args": [None, {**animate, "fromcurrent": True,
+                                                                     "frame": {"duration": frame_ms, "redraw": True}}]},
+                {"label": "❚❚", "method": "animate", "args": [[None], animate]},
+            ],
+        }],
+        "sliders": [{
+            "active": len(labels) - 1, "x": 0.2, "len": 0.8, "y": -0.04, "xanchor": "left", "yanchor": "top",
+            "pad": {"t": 0, "b": 0}, "currentvalue": {"prefix": prefix, "font": {"size": 12}},
+            "steps": [{"label": label, "method": "animate", "args": [[label], animate]} for label in labels],
+        }],
+    }  # fmt: skip
+
+
+def _heat(grid: list[list[float]], xs: list[float], ys: list[float], limit: float) -> go.Heatmap:
+    return go.Heatmap(z=grid, x=xs, y=ys, colorscale="RdBu_r", zmid=0.0, zmin=-limit, zmax=limit, showscale=False,
+                      hovertemplate="x %{x:.2f}, y %{y:.2f}<br>V %{z:.3f}<extra>critic</extra>")  # fmt: skip
+
+
+def _arrows(starts: Sequence[Sequence[float]], vectors: Sequence[Sequence[float]], scale: float,
+            color: str) -> go.Scatter:  # fmt: skip
+    """Segments from each start along scale·vector, one trace (None breaks the line), a dot at every tip."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for (x, y), (dx, dy) in zip(starts, vectors, strict=False):
+        xs += [x, x + scale * dx, None]
+        ys += [y, y + scale * dy, None]
+    return go.Scatter(x=xs, y=ys, mode="lines+markers", line={"color": color, "width": 1.5},
+                      marker={"size": [0, 4, 0] * len(starts), "color": color}, hoverinfo="skip",
+                      name="−∂loss/∂sample", showlegend=False)  # fmt: skip
+
+
+def arrow_scale(runs_arrows: Sequence[Sequence[Sequence[Sequence[float]]]]) -> float:
+    """One scale for the arrows of several animations (side by side they must compare): the longest arrow of all
+    of them becomes ARROW_LENGTH long."""
+    longest = max((math.hypot(dx, dy) for frames in runs_arrows for frame in frames for dx, dy in frame), default=0)
+    return ARROW_LENGTH / longest if longest > 0 else 1.0
+
+
+def toy2d_animation(run: Toy2dResult, loss: str, scale: float, height: int = 430) -> go.Figure:
+    """One loss of an MLP run: target points (grey), generated points, the critic's heat map and the arrows −∂ℓ/∂y
+    at the first samples, one frame per recorded step (▶ / ❚❚, step slider)."""
+    color = _loss_color(loss)
+    critic, samples, arrows = run.critic[loss], run.samples[loss], run.arrows[loss]
+    limit = max((abs(v) for grid in critic for row in grid for v in row), default=1.0) or 1.0
+    target = go.Scatter(
+        x=[p[0] for p in run.target_samples], y=[p[1] for p in run.target_samples], mode="markers",
+        marker={"size": 3, "color": "rgba(30,30,30,0.45)"}, name="target P", hoverinfo="skip",
+    )  # fmt: skip
+
+    def frame_data(k: int) -> list[go.BaseTraceType]:
+        k_arrows = len(arrows[k])
+        return [
+            _heat(critic[k], run.grid_x, run.grid_y, limit),
+            go.Scatter(x=[p[0] for p in samples[k]], y=[p[1] for p in samples[k]], mode="markers",
+                       marker={"size": 4, "color": color, "line": {"width": 0.5, "color": "white"}},
+                       name="generated", hoverinfo="skip"),
+            _arrows(samples[k][:k_arrows], arrows[k], scale, "#111827"),
+        ]  # fmt: skip
+
+    def caption(k: int) -> str:
+        modes = f" · {run.modes[loss][k]}/{run.mode_count} modes" if run.mode_count and run.modes else ""
+        return f"{loss_title(loss)}<br><sup>step {run.steps[k]} · W1 {run.w1[loss][k]:.3f}{modes}</sup>"
+
+    last = len(run.steps) - 1
+    figure = go.Figure([frame_data(last)[0], target, *frame_data(last)[1:]])
+    figure.frames = [
+        go.Frame(name=str(step), data=frame_data(k), traces=[0, 2, 3], layout={"title": {"text": caption(k)}})
+        for k, step in enumerate(run.steps)
+    ]
+    _frame_layout(figure, caption(last), run.grid_x, run.grid_y, height)
+    figure.update_layout(**_play_controls([str(s) for s in run.steps], "step ", 250))
+    return figure
+
+
+def _frame_layout(figure: go.Figure, title: str, xs: list[float], ys: list[float], height: int) -> None:
+    figure.update_layout(
+        title={"text": title, "x": 0.5, "xanchor": "center", "font": {"size": 14}},
+        height=height, margin={"l": 10, "r": 10, "t": 56, "b": 70}, showlegend=False, template="plotly_white",
+        xaxis={"range": [xs[0], xs[-1]], "constrain": "domain", "showgrid": False, "zeroline": False},
+        yaxis={"range": [ys[0], ys[-1]], "scaleanchor": "x", "scaleratio": 1, "showgrid": False, "zeroline": False},
+    )  # fmt: skip
+
+
+def _supports(run: DynamicsResult, theta: float, color: str) -> list[go.Scatter]:
+    """Where P (white) and Q_θ (the loss's colour) put their mass: unit segments, or 1σ and 2σ circles."""
+    shapes = []
+    for centre, line_color in ((0.0, "white"), (theta, color)):
+        if run.config.family == "lines":
+            xs, ys = [centre, centre], [0.0, 1.0]
+        else:
+            xs, ys = [], []
+            for radius in (run.config.sigma, 2 * run.config.sigma):
+                angles = [2 * math.pi * i / 48 for i in range(49)]
+                xs += [centre + radius * math.cos(a) for a in angles] + [None]
+                ys += [0.5 + radius * math.sin(a) for a in angles] + [None]
+        shapes.append(go.Scatter(x=xs, y=ys, mode="lines", line={"color": line_color, "width": 4}, hoverinfo="skip"))
+    return shapes
+
+
+def shift_animation(run: DynamicsResult, loss: str, scale: float, height: int = 430) -> go.Figure:
+    """One loss of a shift run: P (white) and Q_θ (coloured) over the critic's heat map, and the arrow −dℓ/dθ at Q
+    (where the generator loss pushes θ), one frame per stored critic snapshot (▶ / ❚❚, step slider)."""
+    color = _loss_color(loss)
+    steps, frames = run.heatmap_steps, run.heatmaps[loss]
+    limit = max((abs(v) for grid in frames for row in grid for v in row), default=1.0) or 1.0
+    limit = min(limit, 10.0)  # an f-divergence critic can grow very steep: keep the colours readable
+
+    def frame_data(k: int) -> list[go.BaseTraceType]:
+        t = steps[k]
+        theta, grad = run.theta[loss][t], run.grads[loss][t]
+        arrow = _arrows([(theta, 0.5)], [(-grad, 0.0)], scale, "#111827")
+        return [_heat(frames[k], run.grid_x, run.grid_y, limit), *_supports(run, theta, color), arrow]
+
+    def caption(k: int) -> str:
+        t = steps[k]
+        return (f"{loss_title(loss)}<br><sup>step {t} · θ {run.theta[loss][t]:.3f} · "
+                f"dℓ/dθ {run.grads[loss][t]:.2g}</sup>")  # fmt: skip
+
+    last = len(steps) - 1
+    figure = go.Figure(frame_data(last))
+    figure.frames = [
+        go.Frame(name=str(step), data=frame_data(k), traces=list(range(4)), layout={"title": {"text": caption(k)}})
+        for k, step in enumerate(steps)
+    ]
+    _frame_layout(figure, caption(last), run.grid_x, run.grid_y, height)
+    figure.update_layout(**_play_controls([str(s) for s in steps], "step ", 250))
+    return figure
+
+
+def shift_arrow_scale(run: DynamicsResult, losses: Sequence[str]) -> float:
+    return arrow_scale([[[(run.grads[name][t], 0.0)] for t in run.heatmap_steps] for name in losses])
+
+
+def _curves(title: str, y_title: str, height: int = 300) -> go.Figure:
+    figure = go.Figure()
+    figure.update_layout(
+        title={"text": title, "font": {"size": 14}}, height=height, template="plotly_white",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10}, xaxis_title="generator step", yaxis_title=y_title,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
+    )  # fmt: skip
+    return figure
+
+
+def w1_figure(run: DynamicsResult | Toy2dResult, losses: Sequence[str]) -> go.Figure:
+    """The exact W1 from the generated distribution to the target, per loss over training: for the shift generator
+    |θ_t| (in closed form), for the MLP the exact W1 between the frame's samples and a fixed target sample, with the
+    W1 between two target samples for scale."""
+    figure = _curves("Exact W1 to the target", "W1")
+    for name in losses:
+        if isinstance(run, Toy2dResult):
+            steps, values = run.steps, run.w1[name]
+        else:
+            steps, values = list(range(len(run.theta[name]))), [abs(t) for t in run.theta[name]]
+        figure.add_scatter(x=steps, y=values, mode="lines", name=loss_title(name), line={"color": _loss_color(name)})
+    if isinstance(run, Toy2dResult):
+        figure.add_hline(y=run.w1_reference, line={"dash": "dot", "color": "#64748b"},
+                         annotation_text="two samples of the target", annotation_position="top left")  # fmt: skip
+    return figure
+
+
+def theta_figure(run: DynamicsResult, losses: Sequence[str]) -> go.Figure:
+    """θ_t per loss; P is at θ = 0."""
+    figure = _curves("θ: where the generator is", "θ")
+    for name in losses:
+        figure.add_scatter(y=run.theta[name], mode="lines", name=loss_title(name), line={"color": _loss_color(name)})
+    figure.add_hline(y=0.0, line={"dash": "dot", "color": "#64748b"}, annotation_text="P (θ = 0)",
+                     annotation_position="bottom right")  # fmt: skip
+    return figure
+
+
+def gradient_figure(run: DynamicsResult, losses: Sequence[str]) -> go.Figure:
+    """|dℓ/dθ| per loss on a log axis: the signal the generator gets (0 is drawn at the floor of the axis)."""
+    figure = _curves("|dℓ/dθ|: the gradient θ gets", "|dℓ/dθ| (log)")
+    floor = 1e-8
+    for name in losses:
+        values = [max(abs(g), floor) for g in run.grads[name]]
+        figure.add_scatter(y=values, mode="lines", name=loss_title(name), line={"color": _loss_color(name)})
+    figure.update_yaxes(type="log", exponentformat="power")
+    return figure
+
+
+def estimate_figure(run: DynamicsResult, losses: Sequence[str]) -> go.Figure:
+    """The critic's estimate (solid) and the closed-form divergence at θ_t (dashed), per loss."""
+    figure = _curves("The critic's estimate vs the truth D(θ_t)", "divergence")
+    for name in losses:
+        color = _loss_color(name)
+        figure.add_scatter(y=run.estimates[name], mode="lines", name=f"{loss_title(name)}: critic",
+                           line={"color": color})  # fmt: skip
+        figure.add_scatter(y=_finite_or_none(run.truth[name]), mode="lines", name=f"{loss_title(name)}: truth",
+                           line={"color": color, "dash": "dash"})  # fmt: skip
+    return figure
+
+
+def modes_figure(run: Toy2dResult, losses: Sequence[str]) -> go.Figure:
+    figure = _curves(f"Modes covered (of {run.mode_count})", "modes")
+    for name in losses:
+        figure.add_scatter(x=run.steps, y=run.modes[name], mode="lines", name=loss_title(name),
+                           line={"color": _loss_color(name), "shape": "hv"})  # fmt: skip
+    figure.update_yaxes(range=[0, (run.mode_count or 1) + 0.5])
+    return figure
+
+
+def dynamics_figure(run: DynamicsResult | Toy2dResult) -> go.Figure:
+    """The `--plot` file of `python cli.py dynamics`: the run's curves side by side (the page's charts under its
+    animations): shift: θ_t, |dℓ/dθ| and estimate vs truth; MLP: exact W1 and, for the mixtures, modes covered."""
+    from plotly.subplots import make_subplots
+
+    losses = list(run.config.losses)
+    if isinstance(run, Toy2dResult):
+        panels = [w1_figure(run, losses)] + ([modes_figure(run, losses)] if run.mode_count else [])
+        title = f"MLP generator on {run.config.target}: {run.config.steps} steps"
+    else:
+        panels = [theta_figure(run, losses), gradient_figure(run, losses), estimate_figure(run, losses)]
+        title = f"shift generator on {run.config.family}: {run.config.steps} {run.config.theta_optimizer} steps on θ"
+    figure = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.layout.title.text for p in panels])
+    for col, panel in enumerate(panels, start=1):
+        for trace in panel.data:
+            trace.showlegend = col == 1
+            figure.add_trace(trace, row=1, col=col)
+        figure.update_xaxes(title_text="generator step", row=1, col=col)
+        figure.update_yaxes(title_text=panel.layout.yaxis.title.text, type=panel.layout.yaxis.type, row=1, col=col)
+    figure.update_layout(title=title, height=450, template="plotly_white")
+    return figure

@@ -23,7 +23,17 @@ from streamlit.testing.v1.element_tree import Block, Widget
 
 from vaegan.checkpoint import save_model
 from vaegan.classifier import ClassifierConfig, DigitClassifier
-from vaegan.divergences import REFERENCE_SETTING, SweepConfig, run_sweep, theta_range
+from vaegan.divergences import (
+    REFERENCE_SETTING,
+    DynamicsConfig,
+    SweepConfig,
+    Toy2dConfig,
+    dynamics_filename,
+    run_dynamics,
+    run_sweep,
+    run_toy2d,
+    theta_range,
+)
 from vaegan.latent import sample_latents
 from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo
 from vaegan.vae import VAE, VAEConfig
@@ -34,6 +44,7 @@ HOME = str(REPO_ROOT / "demo" / "Home.py")
 PAGES = [
     "views/home.py",
     "views/divergences.py",
+    "views/dynamics.py",
     "views/samples.py",
     "views/latent.py",
     "views/interpolation.py",
@@ -50,6 +61,9 @@ TINY_SWEEP = dict(
     heatmap_every=10,
     heatmap_size=11,
 )
+# Generator runs that train in well under a second: a few steps, enough frames to animate.
+TINY_SHIFT = dict(steps=6, critic_steps=1, batch_size=32, width=8, heatmap_every=3, heatmap_size=7)
+TINY_TOY = dict(steps=4, batch_size=32, width=8, frame_every=2, frame_samples=32, frame_arrows=8, grid_size=7)
 
 
 # ------------------------------------------------------------------------------------------------- fixtures
@@ -99,6 +113,11 @@ def make_app_files(root: Path) -> AppFiles:
     run_sweep(SweepConfig(**TINY_SWEEP)).save(files.results / "divergences.json")
     reference = dataclasses.replace(REFERENCE_SETTING, width=16, depth=2, **TINY_SWEEP)
     run_sweep(reference).save(files.results / "divergences_reference.json")
+    for family in ("lines", "gaussian"):
+        run_dynamics(DynamicsConfig(family=family, **TINY_SHIFT)).save(
+            files.results / dynamics_filename("shift", family)
+        )
+    run_toy2d(Toy2dConfig(target="8gaussians", **TINY_TOY)).save(files.results / dynamics_filename("mlp", "8gaussians"))
     rng = np.random.default_rng(0)
     sizes = {"train": 40, "valid": 40, "test": 600}
     splits = {s: (rng.random((n, 28, 28)) < 0.2).astype(np.uint8) for s, n in sizes.items()}
@@ -164,6 +183,14 @@ def widget_keys(at: AppTest) -> set[str]:
     return {node.key for node in at.main if isinstance(node, Widget) and node.key}
 
 
+def has_element(at: AppTest, key: str) -> bool:
+    try:
+        at.main.get_by_key(key)
+    except KeyError:
+        return False
+    return True
+
+
 def assert_healthy(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -192,6 +219,14 @@ WIDGET_CHANGES: dict[str, dict[str, object]] = {
         "show": ["wasserstein"],
         "theta": 0.5,
         "critic": "wasserstein",
+    },
+    "views/dynamics.py": {
+        "gen": "mlp",
+        "target": "gaussian",
+        "opt": "adam",
+        "losses": ["wasserstein"],
+        "steps": 50,
+        "seed": 1,
     },
     "views/samples.py": {"seed": 3, "n": 16},
     "views/latent.py": {"seed": 2, "sample": 3, "dim": 0, "eps*": 2.5},
@@ -302,6 +337,52 @@ def test_training_your_own_critics_shows_your_run(open_page: OpenPage) -> None:
     assert frames, "the sweep chart should be animated: one frame per snapshot"
 
 
+def test_dynamics_page_state_comes_from_the_url(open_page: OpenPage, app_files: AppFiles) -> None:
+    from vaegan.divergences import Toy2dResult
+
+    at = open_page("views/dynamics.py", query={"gen": "mlp", "target": "8gaussians"})
+    assert_healthy(at)
+    assert at.main.get_by_key("gen").value == "mlp" and at.main.get_by_key("target").value == "8gaussians"
+    run = Toy2dResult.load(app_files.results / "dynamics_8gaussians.json")
+    # One animation per loss, one frame per recorded step, and the table's last W1 is the run's.
+    for name in run.config.losses:
+        chart = str(at.main.get_by_key(f"anim_{name}").proto)
+        assert re.findall(r'\\"name\\":\\"(\d+)\\"', chart) == [str(s) for s in run.steps]
+    table = at.dataframe[0].value
+    assert list(table["W1 at the end"]) == [round(run.w1[n][-1], 3) for n in run.config.losses]
+    assert "MLP generator (2-D toy GAN) · P: ring of 8 Gaussians" in texts(at)
+
+    shift = open_page("views/dynamics.py", query={"gen": "shift", "target": "gaussian"})
+    assert_healthy(shift)
+    assert "The Gaussians overlap" in texts(shift)
+    assert shift.main.get_by_key("opt").value == "sgd"
+
+
+def test_dynamics_page_without_its_file_shows_the_command(open_page: OpenPage, tmp_path: Path) -> None:
+    at = open_page("views/dynamics.py", env={"VAEGAN_RESULTS": str(tmp_path)})
+    assert not at.exception
+    assert any("No precomputed run" in info.value for info in at.info)
+    command = "python cli.py dynamics --generator shift --target lines --out "
+    assert any(c.value.startswith(command) and c.value.endswith("dynamics_shift_lines.json") for c in at.code)
+    # The shipped folder has no Adam run for the Gaussians: the message names the flag that makes one.
+    adam = open_page("views/dynamics.py", query={"target": "gaussian", "opt": "adam"})
+    assert not adam.exception
+    assert any("--optimizer adam --out" in c.value and "dynamics_shift_gaussian_adam.json" in c.value
+               for c in adam.code)  # fmt: skip
+
+
+def test_training_your_own_generator_shows_your_run(open_page: OpenPage) -> None:
+    at = open_page("views/dynamics.py")
+    at.main.get_by_key("losses").set_value(["wasserstein", "js"])
+    at.main.get_by_key("steps").set_value(50)
+    at.main.get_by_key("run").click().run()
+    assert_healthy(at)
+    assert "your run in this session" in texts(at)
+    assert has_element(at, "anim_wasserstein") and has_element(at, "anim_js")  # one animation per trained loss
+    assert not has_element(at, "anim_hellinger")
+    assert list(at.dataframe[0].value["loss"]) == ["W1 (WGAN-GP)", "JS, minimax GAN"]
+
+
 def test_vae_numbers_are_the_library_numbers(open_page: OpenPage, app_files: AppFiles) -> None:
     at = open_page("views/vae.py", query={"n_eval": "100", "k": "10"})
     assert_healthy(at)
@@ -332,7 +413,7 @@ def test_divergence_table_shows_the_sweep_and_its_closed_forms(open_page: OpenPa
 # ------------------------------------------------------------------------------------ friendly failures
 
 
-@pytest.mark.parametrize("page", PAGES[2:])
+@pytest.mark.parametrize("page", PAGES[3:])  # the pages that need a checkpoint
 def test_missing_checkpoint_shows_the_command_that_makes_it(page: str, open_page: OpenPage, tmp_path: Path) -> None:
     at = open_page(page, env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
     assert not at.exception

@@ -262,3 +262,78 @@ def test_run_all_defaults_runs_every_target_and_both_families(monkeypatch: pytes
     total = 2 * len(toy2d.TARGETS) + 3 * 2
     assert [done for done, _, _ in seen] == list(range(1, total + 1)) and {t for _, t, _ in seen} == {total}
     assert seen[0][2] == "8gaussians" and seen[-1][2] == "shift (gaussian)"
+
+
+# ------------------------------------------------------------------------------- what the front-ends call
+
+
+def test_generator_configs_filenames_and_loading(tmp_path) -> None:  # noqa: ANN001 - pytest fixture
+    from vaegan.divergences import dynamics_filename, generator_config, load_generator_run
+
+    shift = generator_config("shift", "gaussian", losses=["js"], theta_optimizer="adam", steps=7, seed=3)
+    assert shift == DynamicsConfig(family="gaussian", losses=("js",), theta_optimizer="adam", steps=7, seed=3)
+    assert generator_config("mlp", "moons") == Toy2dConfig(target="moons")
+    with pytest.raises(ConfigError, match="shift generator trains on lines or gaussian"):
+        generator_config("shift", "moons")
+    with pytest.raises(ConfigError, match="θ optimizer"):
+        generator_config("mlp", "moons", theta_optimizer="sgd")
+    with pytest.raises(ConfigError, match="unknown generator"):
+        generator_config("vae", "lines")
+    assert dynamics_filename("mlp", "swissroll") == "dynamics_swissroll.json"
+    assert dynamics_filename("shift", "lines") == "dynamics_shift_lines.json"
+    assert dynamics_filename("shift", "lines", "adam") == "dynamics_shift_lines_adam.json"
+    with pytest.raises(ConfigError):
+        dynamics_filename("shift", "moons")
+
+    toy = run_toy2d(dataclasses.replace(SMALL_TOY, losses=("js",), steps=2, frame_every=2))
+    assert isinstance(load_generator_run(toy.save(tmp_path / "toy.json")), Toy2dResult)
+    (tmp_path / "sweep.json").write_text('{"format": "vaegan-divergence-sweep/1"}')
+    with pytest.raises(ConfigError, match="not a generator run"):
+        load_generator_run(tmp_path / "sweep.json")
+    with pytest.raises(ConfigError, match="no generator run"):
+        load_generator_run(tmp_path / "missing.json")
+
+
+def test_dynamics_command_trains_writes_plots_and_prints(tmp_path, capsys) -> None:  # noqa: ANN001 - pytest fixtures
+    import cli
+
+    out, plot = tmp_path / "toy.json", tmp_path / "toy.html"
+    assert cli.main(["dynamics", "--generator", "mlp", "--target", "moons", "--losses", "wasserstein,js",
+                     "--steps", "2", "--seed", "1", "--out", str(out), "--plot", str(plot)]) == 0  # fmt: skip
+    run = Toy2dResult.load(out)
+    assert run.config.losses == ("wasserstein", "js") and run.config.steps == 2 and run.config.seed == 1
+    assert "plotly" in plot.read_text()[:200_000].lower()
+    table = capsys.readouterr().out
+    assert "W1 final" in table and "wasserstein" in table and "trained together in" in table
+
+    shift = tmp_path / "shift.json"
+    assert cli.main(["dynamics", "--losses", "hellinger", "--optimizer", "adam", "--steps", "3",
+                     "--out", str(shift), "--plot", str(tmp_path / "shift.html")]) == 0  # fmt: skip
+    run = DynamicsResult.load(shift)
+    assert run.config.theta_optimizer == "adam" and len(run.theta["hellinger"]) == 4
+    table = capsys.readouterr().out
+    assert "final θ" in table and f"{run.theta['hellinger'][-1]:9.4f}" in table
+
+    # One-line errors (exit code 2) for the combinations that make no sense.
+    assert cli.main(["dynamics", "--generator", "shift", "--target", "moons", "--out", str(shift)]) == 2
+    assert cli.main(["dynamics", "--generator", "mlp", "--optimizer", "adam", "--out", str(shift)]) == 2
+    assert cli.main(["dynamics", "--losses", "js,kl", "--out", str(shift)]) == 2
+    assert cli.main(["dynamics", "--all", "--steps", "3"]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_dynamics_all_writes_every_default_run(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    """`python cli.py dynamics --all`, with the default configs swapped for tiny ones: one file per run, named as
+    the app looks for them."""
+    import cli
+    from vaegan.divergences import dynamics_filename, load_generator_run, toy2d
+
+    monkeypatch.setattr(toy2d, "Toy2dConfig", lambda target: dataclasses.replace(SMALL_TOY, target=target, steps=2))
+    monkeypatch.setattr(toy2d, "DynamicsConfig", lambda family: DynamicsConfig(
+        family=family, steps=3, critic_steps=1, batch_size=16, width=8, heatmap_size=3))
+    assert cli.main(["dynamics", "--all", "--dir", str(tmp_path)]) == 0
+    expected = {dynamics_filename("mlp", t) for t in toy2d.TARGETS}
+    expected |= {dynamics_filename("shift", f) for f in ("lines", "gaussian")}
+    assert {p.name for p in tmp_path.iterdir()} == expected
+    assert isinstance(load_generator_run(tmp_path / "dynamics_shift_gaussian.json"), DynamicsResult)
+    assert load_generator_run(tmp_path / "dynamics_moons.json").config.target == "moons"

@@ -34,6 +34,13 @@ PAGE_LINKS = [
         "supports: the f-divergences saturate, W1 = |θ| keeps growing.",
     ),
     (
+        "views/dynamics.py",
+        "Training a generator",
+        ":material/moving:",
+        "What a generator learns from each loss: one shifted θ stalls under JS and Hellinger and walks home under "
+        "W1; 2-D toy GANs under every loss, with the critic, the gradient arrows and the exact W1.",
+    ),
+    (
         "views/samples.py",
         "Samples",
         ":material/grid_view:",

@@ -25,6 +25,7 @@ import dataclasses
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ import torch
 from vaegan.divergences.bounds import lower_bound
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
 from vaegan.divergences.dynamics import (
+    DYNAMICS_FORMAT,
     DynamicsConfig,
     DynamicsResult,
     check_losses,
@@ -60,6 +62,7 @@ Tensor = torch.Tensor
 TOY2D_FORMAT = "vaegan-toy2d/1"
 TARGETS: tuple[str, ...] = ("8gaussians", "25gaussians", "swissroll", "moons", "lines")
 TOY_LOSSES: tuple[str, ...] = ("js", "js-nonsaturating", "hellinger", "wasserstein", "wasserstein-onesided")
+GENERATORS: tuple[str, ...] = ("shift", "mlp")  # dynamics.py's one-parameter Q_θ, this module's MLP
 
 # ------------------------------------------------------------------------------------------------- targets
 
@@ -491,7 +494,95 @@ def run_all_defaults(progress: ProgressCallback | None = None, device: str | tor
     return {"toy2d": toy, "dynamics": shift}
 
 
+# ------------------------------------------------------------------------------------ what the front-ends call
+
+GeneratorConfig = DynamicsConfig | Toy2dConfig
+GeneratorRun = DynamicsResult | Toy2dResult
+
+
+def generator_config(
+    generator: str,
+    target: str,
+    *,
+    losses: Sequence[str] | None = None,
+    theta_optimizer: str | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+) -> GeneratorConfig:
+    """One run's config from a front-end's choices (None keeps the default): `generator` "shift" (the one-parameter
+    Q_θ of `dynamics`, on lines | gaussian) or "mlp" (this module's 2-D toy GAN, on any of TARGETS)."""
+    settings: dict[str, Any] = {"seed": seed}
+    if losses is not None:
+        settings["losses"] = tuple(losses)
+    if steps is not None:
+        settings["steps"] = steps
+    if generator == "shift":
+        if target not in FAMILIES:
+            raise ConfigError(f"the shift generator trains on {' or '.join(FAMILIES)}, not {target!r} (use mlp)")
+        if theta_optimizer is not None:
+            settings["theta_optimizer"] = theta_optimizer
+        return DynamicsConfig(family=target, **settings)
+    if generator == "mlp":
+        if theta_optimizer is not None:
+            raise ConfigError("the θ optimizer is the shift generator's; the MLP generator always trains with Adam")
+        return Toy2dConfig(target=target, **settings)
+    raise ConfigError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
+
+
+def train_generator(
+    config: GeneratorConfig, progress: ProgressCallback | None = None, device: str | torch.device = "cpu"
+) -> GeneratorRun:
+    """run_dynamics or run_toy2d, whichever the config is for."""
+    if isinstance(config, DynamicsConfig):
+        return run_dynamics(config, progress, device)
+    return run_toy2d(config, progress, device)
+
+
+def dynamics_filename(generator: str, target: str, theta_optimizer: str = "sgd") -> str:
+    """The file name under results/ of one run with default settings: `dynamics_<target>.json` for the MLP
+    generator, `dynamics_shift_<family>[_adam].json` for the shift generator (SGD on θ unless _adam)."""
+    if generator == "mlp":
+        return f"dynamics_{check_target(target)}.json"
+    if generator == "shift":
+        if target not in FAMILIES:
+            raise ConfigError(f"the shift generator trains on {' or '.join(FAMILIES)}, not {target!r} (use mlp)")
+        suffix = "" if theta_optimizer == "sgd" else f"_{theta_optimizer}"
+        return f"dynamics_shift_{target}{suffix}.json"
+    raise ConfigError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
+
+
+def load_generator_run(path: str | Path) -> GeneratorRun:
+    """A saved DynamicsResult or Toy2dResult, whichever the file holds (one-line ConfigError otherwise)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no generator run at {path}")
+    text = path.read_text()
+    try:
+        kind = json.loads(text).get("format")
+    except (ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path} is not a generator run: {exc}") from exc
+    if kind == DYNAMICS_FORMAT:
+        return DynamicsResult.from_json(text)
+    if kind == TOY2D_FORMAT:
+        return Toy2dResult.from_json(text)
+    raise ConfigError(f"{path} is not a generator run (format {kind!r})")
+
+
+def write_all_defaults(
+    folder: str | Path, progress: ProgressCallback | None = None, device: str | torch.device = "cpu"
+) -> dict[Path, GeneratorRun]:
+    """`run_all_defaults`, each run saved under `folder` by `dynamics_filename`: what `python cli.py dynamics
+    --all` calls to make the shipped results/. Returns {written path: run}."""
+    runs = run_all_defaults(progress, device)
+    written: dict[Path, GeneratorRun] = {}
+    for generator, group in (("mlp", runs["toy2d"]), ("shift", runs["dynamics"])):
+        for target, run in group.items():
+            written[run.save(Path(folder) / dynamics_filename(generator, target))] = run
+    return written
+
+
 __all__ = [
+    "GENERATORS",
     "MODE_RADIUS",
     "MODE_SHARE",
     "TARGETS",
@@ -499,11 +590,16 @@ __all__ = [
     "TOY_LOSSES",
     "Toy2dConfig",
     "Toy2dResult",
+    "dynamics_filename",
     "exact_w1",
+    "generator_config",
+    "load_generator_run",
     "mode_centers",
     "mode_quality",
     "modes_covered",
     "run_all_defaults",
     "run_toy2d",
     "sample_target",
+    "train_generator",
+    "write_all_defaults",
 ]
