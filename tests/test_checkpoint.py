@@ -143,10 +143,14 @@ def test_shipped_files_describe_themselves_with_repo_relative_paths() -> None:
 
     from tests.conftest import REPO_ROOT
 
+    from safetensors import safe_open
+
     shipped = sorted((REPO_ROOT / "checkpoints").glob("*.safetensors"))
     assert shipped, "no shipped checkpoints found"
     for path in shipped:
-        info = read_info(path)
-        text = json.dumps([info.dataset, info.extra, info.metrics, info.config])
+        with safe_open(str(path), "pt") as f:
+            metadata = f.metadata() or {}
+        text = json.dumps(metadata).replace("\\\"", '"')
         assert not re.search(r'(^|[ ="\[,])/[A-Za-z]', text), f"{path.name} records an absolute path: {text[:300]}"
-        assert info.step_unit, path.name
+        if metadata.get("format") == "vaegan":  # model files (the timeline sidecar is a file of its own kind)
+            assert read_info(path).step_unit, path.name
