@@ -371,7 +371,8 @@ def _config_from_info(path: Path, config_cls: type, values: dict[str, Any]) -> A
             ok = True  # other field types are checked by the config itself
         if not ok:
             shown = repr(value)[:40]
-            raise CheckpointError(f"{path}: config field {name!r} = {shown} is not a {getattr(wanted, '__name__', '')}")
+            wanted_name = getattr(wanted, "__name__", "")
+            raise CheckpointError(f"{path}: config field {name!r} = {shown} should be {wanted_name}")
     try:
         return config_cls(**values)
     except (TypeError, ConfigError) as exc:
