@@ -407,7 +407,10 @@ def load_model(
     info = _info_from_metadata(path, metadata)
     if kind is not None and info.kind != kind:
         raise CheckpointError(f"{path} holds a {info.kind!r} model, expected {kind!r}")
-    cls = _model_class(info.kind)
+    try:
+        cls = _model_class(info.kind)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
     config = _config_from_info(path, cls.config_class, info.config)  # type: ignore[attr-defined]
     model = cls(config)
     expected = model.state_dict()
