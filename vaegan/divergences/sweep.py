@@ -402,6 +402,7 @@ NO_CHECKPOINTS = "these runs write no checkpoints: run again with a lower learni
 def check_finite_members(loss: torch.Tensor, members: Sequence[str], where: str) -> None:
     """Stop at the first step whose loss (one per ensemble member) is NaN/inf, naming the step and the member: past
     it the member's weights are NaN and every later number of it is meaningless."""
+    loss = loss.detach()
     finite = torch.isfinite(loss)
     if not bool(finite.all()):
         member = int((~finite).nonzero()[0])
