@@ -141,9 +141,9 @@ def test_shipped_files_describe_themselves_with_repo_relative_paths() -> None:
     machine's absolute paths (/tmp/..., /home/...)."""
     import re
 
-    from tests.conftest import REPO_ROOT
-
     from safetensors import safe_open
+
+    from tests.conftest import REPO_ROOT
 
     shipped = sorted((REPO_ROOT / "checkpoints").glob("*.safetensors"))
     assert shipped, "no shipped checkpoints found"

@@ -24,10 +24,12 @@ from vaegan.train.common import (
 
 def test_check_finite_names_the_value_the_place_and_the_state_file() -> None:
     check_finite({"loss": 1.0, "w": -2.0}, "epoch 1", None)
-    expected = r"^loss became nan at epoch 3, step 7; try a lower --lr \(.*--resume \(runs/s\.st\)\)$"
+    expected = r"^loss became nan at epoch 3, step 7; try a lower --lr \(last good checkpoint: runs/s\.st at epoch 2;"
     with pytest.raises(TrainingError, match=expected):
-        check_finite({"loss": math.nan, "ok": 0.0}, "epoch 3, step 7", "runs/s.st")
-    with pytest.raises(TrainingError, match=r"w became inf at iteration 9.*no state file"):
+        check_finite({"loss": math.nan, "ok": 0.0}, "epoch 3, step 7", "runs/s.st", "epoch 2")
+    with pytest.raises(TrainingError, match=r"at epoch 1, step 2; try a lower --lr \(no checkpoint of this run yet"):
+        check_finite({"loss": math.nan}, "epoch 1, step 2", "runs/s.st")
+    with pytest.raises(TrainingError, match=r"w became inf at iteration 9.*writes no checkpoints"):
         check_finite({"w": math.inf}, "iteration 9", None)
 
 

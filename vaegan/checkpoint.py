@@ -371,7 +371,8 @@ def _config_from_info(path: Path, config_cls: type, values: dict[str, Any]) -> A
             ok = True  # other field types are checked by the config itself
         if not ok:
             shown = repr(value)[:40]
-            raise CheckpointError(f"{path}: config field {name!r} = {shown} is not a {getattr(wanted, '__name__', '')}")
+            wanted_name = getattr(wanted, "__name__", "")
+            raise CheckpointError(f"{path}: config field {name!r} = {shown} should be {wanted_name}")
     try:
         return config_cls(**values)
     except (TypeError, ConfigError) as exc:
@@ -406,7 +407,10 @@ def load_model(
     info = _info_from_metadata(path, metadata)
     if kind is not None and info.kind != kind:
         raise CheckpointError(f"{path} holds a {info.kind!r} model, expected {kind!r}")
-    cls = _model_class(info.kind)
+    try:
+        cls = _model_class(info.kind)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
     config = _config_from_info(path, cls.config_class, info.config)  # type: ignore[attr-defined]
     model = cls(config)
     expected = model.state_dict()

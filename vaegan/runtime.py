@@ -46,14 +46,21 @@ def set_threads(threads: int) -> int:
 
 @contextmanager
 def eval_mode(module: nn.Module) -> Iterator[None]:
-    """Eval mode (batch-norm running stats, no dropout) without autograd, then give the caller its mode back."""
-    was_training = module.training
-    module.eval()
+    """Eval mode (batch-norm running stats, no dropout) without autograd, then give the caller its mode back.
+
+    Only submodules that are in training mode are switched (and switched back, each to its own mode): a model that
+    is already in eval mode is never written to, so one model can serve many threads at once (the app shares its
+    cached models across sessions) without one thread's call flipping another's mode mid-forward.
+    """
+    training = [m for m in module.modules() if m.training]
+    for m in training:
+        m.training = False
     try:
         with torch.no_grad():
             yield
     finally:
-        module.train(was_training)
+        for m in training:
+            m.training = True
 
 
 def device_of(module: nn.Module) -> torch.device:

@@ -168,6 +168,9 @@ class DecodedImages(nn.Module):
     def __init__(self, model: VAE) -> None:
         super().__init__()
         self.model = model
+        # A new module starts in training mode; the wrapper takes the VAE's mode instead, so that `eval_mode` on the
+        # wrapper of a shared eval-mode VAE (the app's cached model) has nothing to switch and leaves the VAE alone.
+        self.training = model.training
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.model.decode(z)).view(-1, 1, MNIST_SIDE, MNIST_SIDE) * 2.0 - 1.0

@@ -84,6 +84,9 @@ def _check_npz_headers(path: Path) -> None:
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """The arrays of an `.npz`, loaded without pickle (object arrays are refused), sizes checked before loading."""
     try:
+        with open(path, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":
+                raise DataError(f"{path} is a single .npy array, not an .npz archive of named arrays")
         _check_npz_headers(path)
         with np.load(path, allow_pickle=False) as f:
             if not isinstance(f, np.lib.npyio.NpzFile):

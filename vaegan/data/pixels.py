@@ -60,7 +60,8 @@ def unit_pixels(x: np.ndarray | torch.Tensor, where: str = "the data") -> torch.
         low, high = float(array.min()), float(array.max())
         if low < 0.0 or high > 1.0:
             bad = (array < 0.0) | (array > 1.0)
-            hint = " (0..255 floats: store them as uint8)" if high <= 255.0 and low >= 0.0 else ""
+            whole = high <= 255.0 and low >= 0.0 and bool((array == np.round(array)).all())
+            hint = " (0..255 floats: store them as uint8)" if whole else ""
             raise DataError(
                 f"{where}: {int(bad.sum()):,} float pixel values outside [0, 1] (range {low:g}..{high:g}, first in "
                 f"image {_first_bad(bad)}){hint}; pixels must be {ACCEPTED}"

@@ -50,7 +50,7 @@ def to_rgb32(x: np.ndarray | torch.Tensor, where: str = "the data") -> torch.Ten
             f"{where}: expected images as (N, H, W), (N, H, W, 3) or (N, 3, H, W), got shape {tuple(np.shape(x))}"
         )
     if shape[0] == 0:
-        raise DataError(f"{where}: the image set is empty")
+        raise DataError(f"{where}: holds no images (shape {tuple(np.shape(x))})")
     if shape[2] * shape[3] > MAX_SOURCE_PIXELS:
         raise DataError(f"{where}: images of {shape[2]}x{shape[3]} pixels are larger than {MAX_SOURCE_SIDE}^2")
     t = unit_pixels(x, where)

@@ -79,7 +79,9 @@ class CriticEnsemble(nn.Module):
         )
         self.biases = nn.ParameterList(nn.Parameter(torch.empty(config.members, 1, d_out)) for d_out in dims[1:])
         self.activation = ACTIVATIONS[config.activation]()
-        self.reset_parameters()
+        # A private stream, not the global RNG: building critics (the app's "train your own critics", from any
+        # session's thread) must not move the random numbers other code draws. Runs reset them from their seed.
+        self.reset_parameters(torch.Generator().manual_seed(0))
 
     @torch.no_grad()
     def reset_parameters(self, rng: torch.Generator | None = None) -> None:

@@ -49,7 +49,7 @@ from vaegan.divergences.bounds import (
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
 from vaegan.divergences.families import FAMILIES, check_family, exact_divergence, heatmap_grid, noise, points
 from vaegan.divergences.optim import Adam, make_optimizer
-from vaegan.divergences.sweep import ProgressCallback, rng_stream, round_significant
+from vaegan.divergences.sweep import NO_CHECKPOINTS, ProgressCallback, _with_grad, rng_stream, round_significant
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import MAX_BATCH_SIZE, MAX_CRITIC_STEPS, MAX_ITERS, MAX_RECORDED_VALUES, check_count, check_seed
 from vaegan.lipschitz import gradient_norms, interpolate
@@ -314,11 +314,11 @@ def run_dynamics(
 ) -> DynamicsResult:
     """Train θ under every loss of `config` (one batched run); see the module docstring. `threads` as in run_sweep."""
     if threads is None or torch.device(device).type != "cpu":
-        return _run_dynamics(config, progress, torch.device(device))
+        return _with_grad(_run_dynamics, config, progress, torch.device(device))
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _run_dynamics(config, progress, torch.device(device))
+        return _with_grad(_run_dynamics, config, progress, torch.device(device))
     finally:
         torch.set_num_threads(previous)
 
@@ -367,7 +367,9 @@ def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, dev
         rows.append((theta.tolist(), bound.tolist(), grad.tolist()))
         broken = [loss.name for m, loss in enumerate(losses) if not math.isfinite(rows[-1][1][m] + rows[-1][2][m])]
         if broken:
-            raise TrainingError(f"{', '.join(broken)}: the critic diverged at θ step {step}; lower critic_lr")
+            raise TrainingError(
+                f"{', '.join(broken)}: the critic diverged at θ step {step}; lower critic_lr ({NO_CHECKPOINTS})"
+            )
         if step % config.heatmap_every == 0 or step == config.steps:
             heatmap_steps.append(step)
             values = critic.evaluate(grid).reshape(members, config.heatmap_size, config.heatmap_size)

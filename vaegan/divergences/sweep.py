@@ -25,7 +25,7 @@ import json
 import math
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -401,6 +401,19 @@ def _lr_factor(config: SweepConfig, step: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * step / config.iters))
 
 
+NO_CHECKPOINTS = "these runs write no checkpoints: run again with a lower learning rate"
+
+
+def check_finite_members(loss: torch.Tensor, members: Sequence[str], where: str) -> None:
+    """Stop at the first step whose loss (one per ensemble member) is NaN/inf, naming the step and the member: past
+    it the member's weights are NaN and every later number of it is meaningless."""
+    loss = loss.detach()
+    finite = torch.isfinite(loss)
+    if not bool(finite.all()):
+        member = int((~finite).nonzero()[0])
+        raise TrainingError(f"{members[member]} diverged (loss {float(loss[member])}) at {where}; {NO_CHECKPOINTS}")
+
+
 def train_critics(
     config: SweepConfig,
     name: str,
@@ -438,6 +451,7 @@ def train_critics(
     history: list[list[float]] = []
     grids: list[list[list[list[float]]]] = []
     data_rng = rng_stream(config.seed, "data")
+    member_names = [f"{name}: the critic of θ = {theta:g}" for theta in thetas]
     for step in range(config.iters + 1):
         if step % config.snapshot_every == 0 or step == config.iters:
             history.append(bound_on(x_eval[:, :n_snap], y_eval[:, :n_snap]))
@@ -456,14 +470,15 @@ def train_critics(
         loss = -bound
         if name == WASSERSTEIN and config.penalty_weight > 0:
             loss = loss + config.penalty_weight * lipschitz_penalty(critic, x, y, eps, config.penalty)
-        optimizer.zero_grad()
+        check_finite_members(loss, member_names, f"step {step + 1} of {config.iters}")
+        optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()  # a sum, not a mean: each member's gradient is its own loss's gradient
         optimizer.lr = config.lr * _lr_factor(config, step)  # what torch's LambdaLR set for this step
         optimizer.step()
         if on_step is not None:
             on_step()
     if not all(math.isfinite(v) for v in history[-1]):
-        raise TrainingError(f"{name}: a critic diverged (non-finite bound); lower the learning rate")
+        raise TrainingError(f"{name}: a critic diverged (non-finite bound); lower the learning rate ({NO_CHECKPOINTS})")
     return TrainedCritics(final=bound_on(x_eval, y_eval), history=history, grids=grids, critic=critic)
 
 
@@ -480,13 +495,19 @@ def run_sweep(
     nothing on busy ones, where their workers spin at every op (README: Results, `bench/divergences.py`).
     """
     if threads is None or torch.device(device).type != "cpu":
-        return _run_sweep(config, progress, torch.device(device))
+        return _with_grad(_run_sweep, config, progress, torch.device(device))
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _run_sweep(config, progress, torch.device(device))
+        return _with_grad(_run_sweep, config, progress, torch.device(device))
     finally:
         torch.set_num_threads(previous)
+
+
+def _with_grad(run: Callable[..., Any], *args: Any) -> Any:
+    """Training needs autograd whatever the caller's grad mode (the app's page runs switch it off per thread)."""
+    with torch.enable_grad():
+        return run(*args)
 
 
 def _run_sweep(config: SweepConfig, progress: ProgressCallback | None, device: torch.device) -> SweepResult:

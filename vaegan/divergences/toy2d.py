@@ -46,7 +46,14 @@ from vaegan.divergences.dynamics import (
 )
 from vaegan.divergences.families import FAMILIES
 from vaegan.divergences.optim import Adam
-from vaegan.divergences.sweep import ProgressCallback, rng_stream, round_significant
+from vaegan.divergences.sweep import (
+    NO_CHECKPOINTS,
+    ProgressCallback,
+    _with_grad,
+    check_finite_members,
+    rng_stream,
+    round_significant,
+)
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import (
     MAX_BATCH_SIZE,
@@ -342,11 +349,11 @@ def run_toy2d(
     """Train a generator under every loss of `config` towards its target (one batched run); see the module
     docstring for what the frames hold. `threads` as in run_sweep."""
     if threads is None or torch.device(device).type != "cpu":
-        return _run_toy2d(config, progress, torch.device(device))
+        return _with_grad(_run_toy2d, config, progress, torch.device(device))
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _run_toy2d(config, progress, torch.device(device))
+        return _with_grad(_run_toy2d, config, progress, torch.device(device))
     finally:
         torch.set_num_threads(previous)
 
@@ -416,6 +423,8 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
                 record["quality"][name].append(mode_quality(y[m].cpu(), centers))
 
     data_rng = rng_stream(config.seed, "data")
+    critics = [f"{target}, {name}: the critic" for name in names]
+    generators = [f"{target}, {name}: the generator" for name in names]
     frame_steps: list[int] = []
     for step in range(config.steps + 1):
         if step % config.frame_every == 0 or step == config.steps:
@@ -423,7 +432,8 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
             take_frame()
             broken = [name for name in names if not math.isfinite(record["estimates"][name][-1])]
             if broken:
-                raise TrainingError(f"{target}, {', '.join(broken)}: the critic diverged by step {step}; lower the lr")
+                raise TrainingError(f"{target}, {', '.join(broken)}: the critic diverged by step {step}; "
+                                    f"lower the lr ({NO_CHECKPOINTS})")  # fmt: skip
         if step == config.steps:
             break
         for _ in range(config.critic_steps):
@@ -432,15 +442,18 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
                 y = generate(torch.randn(n, 2, generator=data_rng))
             eps = torch.rand(n, 1, generator=data_rng).to(device)
             loss, _ = critic_losses(losses, critic, x, y, eps, config.penalty_weight)
-            critic_opt.zero_grad()
+            check_finite_members(loss, critics, f"generator step {step + 1} of {config.steps}")
+            critic_opt.zero_grad(set_to_none=True)
             loss.sum().backward()  # a sum: each member's gradient is its own loss's gradient
             critic_opt.step()
         x = target_batch(n, data_rng)
         y = generate(torch.randn(n, 2, generator=data_rng))
         v_p, v_q = critic(torch.cat((x, y), dim=1)).split(n, dim=1)
-        generator_opt.zero_grad()
+        generator_opt.zero_grad(set_to_none=True)
+        g_loss = generator_losses(losses, v_p, v_q)
+        check_finite_members(g_loss, generators, f"generator step {step + 1} of {config.steps}")
         # inputs=: only the generator's weights receive gradients; the critic is a fixed function for this step.
-        generator_losses(losses, v_p, v_q).sum().backward(inputs=list(generator.parameters()))
+        g_loss.sum().backward(inputs=list(generator.parameters()))
         generator_opt.step()
         if progress is not None:
             progress(step + 1, config.steps, target)

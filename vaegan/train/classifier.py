@@ -111,7 +111,7 @@ def train_classifier(
             optimizer.step()
             schedule.step()
             value = loss.item()
-            check_finite({"classifier loss": value}, f"epoch {epoch + 1}, step {step + 1}", None)
+            check_finite({"classifier loss": value}, f"epoch {epoch + 1}, step {step + 1}", None)  # no checkpoints
             loss_sum += value * y.shape[0]
             correct += int((logits.argmax(1) == y).sum())
             if on_progress is not None:

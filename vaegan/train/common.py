@@ -11,7 +11,8 @@ import math
 import os
 import platform
 import shlex
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,13 +74,39 @@ def make_adam(params: Iterable[nn.Parameter], lr: float, betas: tuple[float, flo
         return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
-def check_finite(values: Mapping[str, float], where: str, state_path: str | Path | None) -> None:
-    """Stop a run whose losses are NaN/inf with one line: where it happened and which file to resume from."""
+def last_good_checkpoint(state_path: str | Path | None, saved_at: str | None) -> str:
+    """What a NaN message says about resuming: the last state this run wrote (and when), or why there is none."""
+    if state_path is None:
+        return "this run writes no checkpoints, so start it again"
+    if saved_at is None:
+        return f"no checkpoint of this run yet; it would have been {state_path}"
+    return f"last good checkpoint: {state_path} at {saved_at}; --resume continues from it"
+
+
+def check_finite(
+    values: Mapping[str, float], where: str, state_path: str | Path | None, saved_at: str | None = None
+) -> None:
+    """Stop a run whose losses are NaN/inf with one line: where it happened and the last good checkpoint.
+
+    `saved_at` says when this run last wrote `state_path` ("epoch 2", "iteration 500"); None: not yet."""
     bad = {name: value for name, value in values.items() if not math.isfinite(value)}
     if bad:
         shown = ", ".join(f"{name} became {value}" for name, value in bad.items())
-        last_good = f"resume from the last good state with --resume ({state_path})" if state_path else "no state file"
-        raise TrainingError(f"{shown} at {where}; try a lower --lr ({last_good})")
+        raise TrainingError(f"{shown} at {where}; try a lower --lr ({last_good_checkpoint(state_path, saved_at)})")
+
+
+def check_finite_weights(
+    modules: Mapping[str, nn.Module], where: str, state_path: str | Path | None, saved_at: str | None = None
+) -> None:
+    """The same stop for weights: an optimizer step can make them NaN while the loss it came from was finite, and
+    such weights must never be written over the last good checkpoint."""
+    for name, module in modules.items():
+        for param_name, tensor in module.state_dict().items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise TrainingError(
+                    f"{name} weight {param_name!r} became non-finite at {where}; try a lower --lr "
+                    f"({last_good_checkpoint(state_path, saved_at)})"
+                )
 
 
 def run_identity(model_config: Any, numerics: Mapping[str, Any], data_name: str, data_size: int) -> dict[str, Any]:
@@ -104,6 +131,17 @@ def check_resume(state: Mapping[str, Any], identity: Mapping[str, Any], state_pa
                 f"{state_path} was written by a run with other settings (its {what} differ); "
                 "drop --resume or match them"
             )
+
+
+@contextmanager
+def restoring(state_path: str | Path) -> Iterator[None]:
+    """Restoring a state that passed `check_resume` but lacks a part or holds one of the wrong shape (a file edited
+    or written by another version) is one TrainingError line, not a KeyError or a load_state_dict traceback."""
+    try:
+        yield
+    except (KeyError, IndexError, ValueError, TypeError, RuntimeError) as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise TrainingError(f"{state_path} cannot be resumed: {type(exc).__name__} {reason}; drop --resume") from exc
 
 
 def numerics_of(train_config: Any, ignore: Sequence[str]) -> dict[str, Any]:

@@ -26,9 +26,11 @@ from vaegan.train.common import (
     ProgressCallback,
     TrainResult,
     check_finite,
+    check_finite_weights,
     check_resume,
     make_adam,
     numerics_of,
+    restoring,
     rng_state,
     run_identity,
     set_rng_state,
@@ -96,16 +98,19 @@ def train_vae(
     identity = run_identity(model_config, numerics, data.name, data.train.shape[0])
     history: list[dict] = []
     start_epoch, seconds_before = 0, 0.0
+    saved_at: str | None = None  # when this run last wrote state_path: what a NaN message names as the last good one
 
     if resume and state_path is not None and Path(state_path).exists():
         state = load_state(state_path)
         check_resume(state, identity, state_path)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        set_rng_state(state["rng"])
-        history = list(state["history"])
-        start_epoch = int(state["epoch"])
-        seconds_before = sum(entry["seconds"] for entry in history)
+        with restoring(state_path):
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            set_rng_state(state["rng"])
+            history = list(state["history"])
+            start_epoch = int(state["epoch"])
+            seconds_before = sum(entry["seconds"] for entry in history)
+        saved_at = f"epoch {start_epoch}"
 
     train_x = data.train.to(device)
     valid_x = data.valid.to(device)
@@ -127,7 +132,7 @@ def train_vae(
             loss.backward()
             optimizer.step()
             value = loss.item()
-            check_finite({"loss": value}, f"epoch {epoch + 1}, step {step + 1}", state_path)
+            check_finite({"loss": value}, f"epoch {epoch + 1}, step {step + 1}", state_path, saved_at)
             running += value * batch.shape[0]
             seen += batch.shape[0]
             if on_progress is not None:
@@ -139,6 +144,10 @@ def train_vae(
             "valid_neg_elbo": evaluate_neg_elbo(model, valid_x),
             "seconds": time.perf_counter() - epoch_started,
         })  # fmt: skip
+        # The last step's update can make weights NaN after a finite loss: never write such a state.
+        check_finite({"valid -ELBO": history[-1]["valid_neg_elbo"]}, f"the end of epoch {epoch + 1}", state_path,
+                     saved_at)  # fmt: skip
+        check_finite_weights({"VAE": model}, f"the end of epoch {epoch + 1}", state_path, saved_at)
         if state_path is not None:
             save_state(state_path, {
                 "model": model.state_dict(),
@@ -148,6 +157,7 @@ def train_vae(
                 "history": history,
                 **identity,
             })  # fmt: skip
+            saved_at = f"epoch {epoch + 1}"
         if on_progress is not None:
             on_progress(Progress("epoch", epoch + 1, cfg.epochs, EPOCHS,
                                  {k: v for k, v in history[-1].items() if k != "epoch"},

@@ -44,9 +44,11 @@ from vaegan.train.common import (
     ProgressCallback,
     TrainResult,
     check_finite,
+    check_finite_weights,
     check_resume,
     make_adam,
     numerics_of,
+    restoring,
     rng_state,
     run_identity,
     set_rng_state,
@@ -243,18 +245,21 @@ def train_wgan(
     start, history = 0, []
     planned = cfg.iters if cfg.time_budget == 0 else None  # a budget fixes it after calibration
     seconds_before = 0.0  # training time of the processes before a resume, so reported times are totals
+    saved_at: str | None = None  # when this run last wrote state_path: what a NaN message names as the last good one
 
     if resume and state_path is not None and state_path.exists():
         state = load_state(state_path)
         check_resume(state, identity, state_path)
-        for module, key in ((generator, "generator"), (critic, "critic"), (ema, "ema"), (opt_g, "opt_g"),
-                            (opt_c, "opt_c"), (scaler_g, "scaler_g"), (scaler_c, "scaler_c")):  # fmt: skip
-            module.load_state_dict(state[key])
-        set_rng_state(state["rng"])
-        start, history = int(state["iteration"]), list(state["history"])
-        seconds_before = float(state["seconds"])
-        if cfg.time_budget > 0:  # the count the budget chose; without a budget a resume may extend the run
-            planned = state["planned_iters"]
+        with restoring(state_path):
+            for module, key in ((generator, "generator"), (critic, "critic"), (ema, "ema"), (opt_g, "opt_g"),
+                                (opt_c, "opt_c"), (scaler_g, "scaler_g"), (scaler_c, "scaler_c")):  # fmt: skip
+                module.load_state_dict(state[key])
+            set_rng_state(state["rng"])
+            start, history = int(state["iteration"]), list(state["history"])
+            seconds_before = float(state["seconds"])
+            if cfg.time_budget > 0:  # the count the budget chose; without a budget a resume may extend the run
+                planned = state["planned_iters"]
+        saved_at = f"iteration {start}"
     timeline = TimelineRecorder.open(
         run_dir, cfg.timeline_every, latents=preview_latents(64, model_config.latent_dim, cfg.seed)[:TIMELINE_IMAGES],
         start=start, generator=ema, scorer=timeline_scorer, info={"seed": cfg.seed, "dataset": data.name},
@@ -264,8 +269,13 @@ def train_wgan(
         return seconds_before + time.perf_counter() - started
 
     def save(iteration: int) -> None:
+        nonlocal saved_at
         if state_path is None:
             return
+        # Losses are checked every log_every iterations only, and a step can break the weights after a finite loss:
+        # whatever is written here must be finite, or it would replace the last good checkpoint.
+        check_finite_weights({"generator": generator, "critic": critic, "EMA generator": ema},
+                             f"iteration {iteration}", state_path, saved_at)  # fmt: skip
         save_state(state_path, {
             "generator": generator.state_dict(), "critic": critic.state_dict(), "ema": ema.state_dict(),
             "opt_g": opt_g.state_dict(), "opt_c": opt_c.state_dict(),
@@ -273,6 +283,7 @@ def train_wgan(
             "rng": rng_state(), "iteration": iteration, "planned_iters": planned, "history": history,
             "seconds": elapsed(), **identity,
         })  # fmt: skip
+        saved_at = f"iteration {iteration}"
         if on_progress is not None:
             on_progress(Progress("checkpoint", iteration, planned or cfg.iters, ITERATIONS, last_values, elapsed(),
                                  str(state_path)))  # fmt: skip
@@ -335,7 +346,7 @@ def train_wgan(
             values = {"critic_loss": stats.loss.item(), "wasserstein": stats.wasserstein.item(),
                       "penalty": last_penalty.item(), "generator_loss": g_loss.item()}  # fmt: skip
             finite = {k: v for k, v in values.items() if k != "penalty" or not math.isnan(v)}
-            check_finite(finite, f"iteration {done}", state_path)
+            check_finite(finite, f"iteration {done}", state_path, saved_at)
             last_values = {**values, "iters_per_second": window_iters / max(now - window_start, 1e-9)}
             window_start, window_iters = now, 0
             history.append({"iteration": done, **values, "seconds": elapsed()})
