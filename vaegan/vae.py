@@ -202,14 +202,19 @@ def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
     return -0.5 * (LOG_2PI + z.pow(2)).sum(-1)
 
 
-def neg_elbo(model: VAE, x: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+def neg_elbo(
+    model: VAE, x: torch.Tensor, rng: torch.Generator | None = None, eps: torch.Tensor | None = None
+) -> torch.Tensor:
     """Per-example -ELBO = -E_q[log p(x|z)] + KL(q(z|x) || p(z)), one reparameterized sample, analytic KL.
 
     `rng` (on x's device) makes the sample reproducible without touching the global RNG (used for evaluation).
+    `eps` (n, latent_dim) is the standard-normal noise itself, drawn by the caller (data-parallel training draws
+    it for the whole batch and gives each process its rows).
     """
     x = x.reshape(-1, IMAGE_PIXELS)
     mu, logvar = model.encode(x)
-    eps = torch.randn(mu.shape, generator=rng, device=mu.device, dtype=mu.dtype)
+    if eps is None:
+        eps = torch.randn(mu.shape, generator=rng, device=mu.device, dtype=mu.dtype)
     z = mu + eps * torch.exp(0.5 * logvar)
     return -bernoulli_log_prob(model.decode(z), x) + gaussian_kl_to_standard_normal(mu, logvar)
 

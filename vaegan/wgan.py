@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from vaegan.checkpoint import FromPretrained
+from vaegan.distributed import draw_shard, unwrap
 from vaegan.errors import ConfigError
 from vaegan.limits import MAX_CHANNELS, MAX_LATENT_DIM, check_count
 from vaegan.lipschitz import interpolate, per_sample_grad_norm
@@ -107,11 +108,14 @@ def gradient_penalty(
     """E[(||grad f(x_hat)|| - 1)^2] with one interpolation coefficient a ~ U(0, 1) (global RNG) and one gradient
     norm over C x H x W per sample. `critic_step` calls exactly this.
 
+    Under DDP `real` and `fake` are this rank's shard and a is its rows of the global batch's draw
+    (`vaegan.distributed.draw_shard`).
+
     The inner gradient is taken unscaled even under fp16 loss scaling: the penalty keeps its norm near 1, so its
     entries (~1/sqrt(C*H*W)) sit well inside fp16's range, while scaling them by 2^16 overflows (the AMP notes'
     recipe, tried first, gave inf penalties). The outer backward is scaled as usual.
     """
-    alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    alpha = draw_shard(torch.rand, real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     x_hat = interpolate(real, fake.detach(), alpha).requires_grad_(True)
     with _autocast(real.device, autocast_dtype):
         hat_score = critic(x_hat).float()
@@ -171,13 +175,18 @@ def critic_step(
 ) -> CriticStats:
     """One critic update on a real batch and as many fresh fakes (z ~ N(0, I) from the global RNG).
 
+    Under DDP, `critic` is the DistributedDataParallel critic and `real` this rank's shard of the global batch;
+    z and the penalty's coefficients are this rank's rows of the global batch's draws, so the averaged gradient is
+    the one a single process computes on the global batch (the DDP critic's two forward passes, [real; fake] and
+    x_hat, feed one backward: its gradient hooks fire once per parameter, after the penalty's double backward).
     `penalty_weight` overrides `options.gp_weight` for this step; 0 skips the penalty and its double backward
     entirely (lazy regularization applies the penalty every k-th step with weight k * lambda).
     """
     batch = real.shape[0]
     weight = options.gp_weight if penalty_weight is None else penalty_weight
     with torch.no_grad(), _autocast(real.device, options.autocast_dtype):
-        fake = generator(torch.randn(batch, generator.config.latent_dim, device=real.device)).to(real.dtype)
+        z = draw_shard(torch.randn, batch, unwrap(generator).config.latent_dim, device=real.device)
+        fake = generator(z).to(real.dtype)
     fake = fake.contiguous(memory_format=options.memory_format)
     with _autocast(real.device, options.autocast_dtype):
         if options.fused_critic_batch:
@@ -210,9 +219,11 @@ def generator_step(
 ) -> torch.Tensor:
     """One generator update: minimise -E[f(G(z))]. Returns the detached loss.
 
-    Only the generator's optimizer steps, and the critic's weights do not change here.
+    Only the generator's optimizer steps, and the critic's weights do not change here. Under DDP `generator` is the
+    DistributedDataParallel generator, `critic` the plain module (DDP would wait for critic gradients that the
+    frozen critic never produces) and `batch_size` this rank's share.
     """
-    z = torch.randn(batch_size, generator.config.latent_dim, device=device)
+    z = draw_shard(torch.randn, batch_size, unwrap(generator).config.latent_dim, device=device)
     # The critic's weights are frozen for this step: backward then skips their gradients (about a third of the
     # critic's backward cost) and leaves no stale .grad behind.
     critic.requires_grad_(False)

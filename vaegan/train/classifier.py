@@ -1,4 +1,9 @@
-"""Training the digit classifier: cross-entropy + Adam over shuffled minibatches, random shifts, cosine decay."""
+"""Training the digit classifier: cross-entropy + Adam over shuffled minibatches, random shifts, cosine decay.
+
+Under torchrun it is data-parallel (`vaegan.distributed`): every rank shifts the whole global batch, trains on its
+shard, and DDP averages the gradients; dropout draws differ per rank (their masks would repeat otherwise). There
+is no state file: a restarted group trains again from the start (the same seed gives the same weights).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch's own convention
 
+from vaegan import distributed
 from vaegan.classifier import ClassifierConfig, DigitClassifier, check_labelled, classifier_accuracy
 from vaegan.data import ImageSet
 from vaegan.errors import ConfigError, DataError
@@ -92,6 +98,9 @@ def train_classifier(
     total_steps = train_config.epochs * steps_per_epoch
     # Cosine decay: large steps early, small ones at the end settle the weights (and the batch-norm statistics).
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if distributed.world_size() > 1:
+        torch.manual_seed(train_config.seed + distributed.rank())  # dropout: each rank its own masks
+    ddp_model = distributed.wrap(model)
     history: list[dict] = []
     started = time.perf_counter()
     model.train()
@@ -104,16 +113,22 @@ def train_classifier(
             x, y = x_all[idx], y_all[idx]
             if train_config.augment:
                 x = random_shift(x, train_config.max_shift, rng)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            if y.shape[0] < distributed.world_size():
+                schedule.step()  # a last batch of fewer rows than processes is skipped (DDP only)
+                continue
+            batch_rows = y.shape[0]
+            x, y = distributed.shard(x), distributed.shard(y)
+            logits = ddp_model(x)
+            loss = distributed.weight_shard(F.cross_entropy(logits, y), y.shape[0], batch_rows)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
-            value = loss.item()
+            totals = distributed.sum_over_ranks({"loss": loss.item(), "correct": int((logits.argmax(1) == y).sum())})
+            value = totals["loss"] / distributed.world_size()
             check_finite({"classifier loss": value}, f"epoch {epoch + 1}, step {step + 1}", None)  # no checkpoints
-            loss_sum += value * y.shape[0]
-            correct += int((logits.argmax(1) == y).sum())
+            loss_sum += value * batch_rows
+            correct += int(totals["correct"])
             if on_progress is not None:
                 done = epoch * steps_per_epoch + step + 1
                 on_progress(Progress("step", done, total_steps, OPTIMIZER_STEPS, {"loss": value},

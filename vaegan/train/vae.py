@@ -3,6 +3,10 @@
 Resume is exact: the state file holds the model, the optimizer, every RNG state and the history, so a run
 interrupted after epoch e and resumed ends with the same weights as one that never stopped. A resumed run may ask
 for more epochs than the first one (extending a finished run); everything else must match (`check_resume`).
+
+Under torchrun the loop is data-parallel (`vaegan.distributed`): every rank sees every global batch, takes its
+shard of the rows and of the noise, and DDP averages the gradients, so W ranks compute what one process computes
+on the same batches (up to float summation order). Rank 0 writes the state.
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from vaegan.checkpoint import load_state, save_state
+from vaegan import distributed
+from vaegan.checkpoint import save_state
 from vaegan.data import BinarySplits, binarize_batch, minibatches
 from vaegan.errors import ConfigError
 from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo
@@ -73,6 +79,25 @@ class VAETrainConfig:
 SCHEDULES = ("constant", "cosine")
 
 
+class BatchNegElbo(nn.Module):
+    """The training loss, mean -ELBO of a global batch, as a module: DistributedDataParallel syncs gradients only
+    of computations that run through its module's forward. Under DDP each rank scores its shard of the batch with
+    its rows of the noise drawn for the whole batch."""
+
+    def __init__(self, vae: VAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        if distributed.world_size() == 1:
+            return neg_elbo(self.vae, batch).mean()
+        x = distributed.shard(batch)
+        weight = next(self.vae.parameters())
+        eps = distributed.draw_shard_of(torch.randn, batch.shape[0], self.vae.latent_dim,
+                                        device=weight.device, dtype=weight.dtype)  # fmt: skip
+        return distributed.weight_shard(neg_elbo(self.vae, x, eps=eps).mean(), x.shape[0], batch.shape[0])
+
+
 def train_vae(
     model_config: VAEConfig,
     data: BinarySplits,
@@ -100,8 +125,8 @@ def train_vae(
     start_epoch, seconds_before = 0, 0.0
     saved_at: str | None = None  # when this run last wrote state_path: what a NaN message names as the last good one
 
-    if resume and state_path is not None and Path(state_path).exists():
-        state = load_state(state_path)
+    state = distributed.load_newest_state(state_path, "epoch") if resume and state_path is not None else None
+    if state is not None:
         check_resume(state, identity, state_path)
         with restoring(state_path):
             model.load_state_dict(state["model"])
@@ -117,6 +142,7 @@ def train_vae(
     steps_per_epoch = math.ceil(train_x.shape[0] / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
     started = time.perf_counter()
+    objective = distributed.wrap(BatchNegElbo(model))
 
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
@@ -125,13 +151,15 @@ def train_vae(
         for step, batch in enumerate(minibatches(train_x, cfg.batch_size)):
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr_at(epoch * steps_per_epoch + step, steps_per_epoch)
+            if batch.shape[0] < distributed.world_size():
+                continue  # a last batch of fewer rows than processes: some would have no rows (DDP only)
             if data.dynamic:
                 batch = binarize_batch(batch)
-            loss = neg_elbo(model, batch).mean()
+            loss = objective(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            value = loss.item()
+            value = distributed.mean_over_ranks({"loss": loss.item()})["loss"]
             check_finite({"loss": value}, f"epoch {epoch + 1}, step {step + 1}", state_path, saved_at)
             running += value * batch.shape[0]
             seen += batch.shape[0]
@@ -148,7 +176,7 @@ def train_vae(
         check_finite({"valid -ELBO": history[-1]["valid_neg_elbo"]}, f"the end of epoch {epoch + 1}", state_path,
                      saved_at)  # fmt: skip
         check_finite_weights({"VAE": model}, f"the end of epoch {epoch + 1}", state_path, saved_at)
-        if state_path is not None:
+        if state_path is not None and distributed.is_main():
             save_state(state_path, {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -165,7 +193,7 @@ def train_vae(
     model.eval()
     last = history[-1]
     metrics = {"valid_neg_elbo": last["valid_neg_elbo"], "train_neg_elbo": last["train_neg_elbo"]}
-    if cfg.eval_k:
+    if cfg.eval_k and distributed.is_main():
         metrics[f"test_log_px_k{cfg.eval_k}"] = evaluate_log_px(model, data.test.to(device), cfg.eval_k)
     return TrainResult(
         model=model,

@@ -12,6 +12,11 @@ iterations, fixes the iteration count that fits the budget, stores it in the sta
 linearly to zero at that count, so the run ends on time with its smallest steps last. At every checkpoint it
 measures again and corrects the count (the machine may have got busier or freer); the count in force is part of
 the state, so a resumed run goes on with it.
+
+Under torchrun the loop is data-parallel (`vaegan.distributed`): each rank trains on its shard of every global
+batch with its rows of the global batch's noise, the critic and the generator are wrapped in
+DistributedDataParallel, and rank 0 writes the state and the samples. The generator's BatchNorm uses each rank's
+own shard statistics unless `sync_bn` (SyncBatchNorm, CUDA only).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from pathlib import Path
 
 import torch
 
-from vaegan.checkpoint import load_state, save_state
+from vaegan import distributed
+from vaegan.checkpoint import save_state
 from vaegan.data import ImageSet
 from vaegan.errors import ConfigError
 from vaegan.images import save_png
@@ -88,6 +94,7 @@ class WGANTrainConfig:
     precision: str = "fp32"
     channels_last: bool = False
     fused_critic_batch: bool = True
+    sync_bn: bool = False  # under torchrun: the generator's BatchNorm uses global-batch statistics (CUDA only)
     checkpoint_every: int = 500
     sample_every: int = 500
     log_every: int = 10
@@ -133,6 +140,8 @@ class WGANTrainConfig:
         ignore = ["checkpoint_every", "sample_every", "log_every", "timeline_every"]
         if self.lr_decay == "none" and self.time_budget == 0:
             ignore.append("iters")
+        if not self.sync_bn:  # states written before the setting existed resume as before
+            ignore.append("sync_bn")
         return numerics_of(self, ignore)
 
 
@@ -247,8 +256,8 @@ def train_wgan(
     seconds_before = 0.0  # training time of the processes before a resume, so reported times are totals
     saved_at: str | None = None  # when this run last wrote state_path: what a NaN message names as the last good one
 
-    if resume and state_path is not None and state_path.exists():
-        state = load_state(state_path)
+    state = distributed.load_newest_state(state_path, "iteration") if resume and state_path is not None else None
+    if state is not None:
         check_resume(state, identity, state_path)
         with restoring(state_path):
             for module, key in ((generator, "generator"), (critic, "critic"), (ema, "ema"), (opt_g, "opt_g"),
@@ -270,7 +279,7 @@ def train_wgan(
 
     def save(iteration: int) -> None:
         nonlocal saved_at
-        if state_path is None:
+        if state_path is None or not distributed.is_main():
             return
         # Losses are checked every log_every iterations only, and a step can break the weights after a finite loss:
         # whatever is written here must be finite, or it would replace the last good checkpoint.
@@ -289,7 +298,7 @@ def train_wgan(
                                  str(state_path)))  # fmt: skip
 
     def write_samples(iteration: int) -> None:
-        if run_dir is None:
+        if run_dir is None or not distributed.is_main():
             return
         ema.eval()
         with torch.no_grad():
@@ -306,6 +315,10 @@ def train_wgan(
 
     images = data.images.to(device).contiguous(memory_format=options.memory_format)
     real_batches = RealBatches(images, cfg.batch_size, cfg.seed)
+    local_batch = distributed.local_batch(cfg.batch_size)
+    # DDP: the critic step calls the wrapped critic, the generator step the wrapped generator (and the plain
+    # critic, which is frozen there); one process: the modules themselves.
+    ddp_generator, ddp_critic = distributed.wrap(generator, sync_bn=cfg.sync_bn), distributed.wrap(critic)
     generator.train()
     critic.train()
     window_start, window_iters = time.perf_counter(), 0
@@ -318,12 +331,12 @@ def train_wgan(
         set_learning_rates(iteration)
         for k in range(cfg.n_critic):
             step = iteration * cfg.n_critic + k
-            real = real_batches(step).contiguous(memory_format=options.memory_format)
+            real = distributed.shard(real_batches(step)).contiguous(memory_format=options.memory_format)
             weight = cfg.gp_weight * cfg.gp_every if step % cfg.gp_every == 0 else 0.0
-            stats = critic_step(generator, critic, opt_c, real, options, scaler_c if use_scaler else None, weight)
+            stats = critic_step(generator, ddp_critic, opt_c, real, options, scaler_c if use_scaler else None, weight)
             if weight > 0:
                 last_penalty = stats.penalty
-        g_loss = generator_step(generator, critic, opt_g, cfg.batch_size, device, options,
+        g_loss = generator_step(ddp_generator, critic, opt_g, local_batch, device, options,
                                 scaler_g if use_scaler else None)  # fmt: skip
         update_ema(ema, generator, ema_decay(iteration, cfg.ema_decay))
         iteration += 1
@@ -336,7 +349,7 @@ def train_wgan(
         if done == start + cfg.calibration_iters:
             per_iter = (time.perf_counter() - (calibration_start or started)) / max(1, cfg.calibration_iters - 2)
             if planned is None:
-                planned = planned_iterations(cfg, per_iter, elapsed(), done)
+                planned = distributed.from_main(planned_iterations(cfg, per_iter, elapsed(), done))
             plan_mark = (time.perf_counter(), done)
             if on_progress is not None:
                 on_progress(Progress("plan", done, planned, ITERATIONS,
@@ -345,6 +358,7 @@ def train_wgan(
             now = time.perf_counter()
             values = {"critic_loss": stats.loss.item(), "wasserstein": stats.wasserstein.item(),
                       "penalty": last_penalty.item(), "generator_loss": g_loss.item()}  # fmt: skip
+            values = distributed.mean_over_ranks(values)
             finite = {k: v for k, v in values.items() if k != "penalty" or not math.isnan(v)}
             check_finite(finite, f"iteration {done}", state_path, saved_at)
             last_values = {**values, "iters_per_second": window_iters / max(now - window_start, 1e-9)}
@@ -361,7 +375,7 @@ def train_wgan(
         if (done % cfg.checkpoint_every == 0 or final) and planned is not None:
             if cfg.time_budget > 0 and not final and plan_mark is not None and done > plan_mark[1]:
                 per_iter = (time.perf_counter() - plan_mark[0]) / (done - plan_mark[1])
-                planned = planned_iterations(cfg, per_iter, elapsed(), done)
+                planned = distributed.from_main(planned_iterations(cfg, per_iter, elapsed(), done))
                 plan_mark = (time.perf_counter(), done)
             save(done)
     if start >= (planned or cfg.iters):
