@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from vaegan import distributed
-from vaegan.checkpoint import save_state
+from vaegan.checkpoint import load_state, save_state
 from vaegan.data import ImageSet
 from vaegan.errors import ConfigError
 from vaegan.images import save_png
