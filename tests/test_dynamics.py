@@ -332,6 +332,7 @@ def test_dynamics_all_writes_every_default_run(tmp_path, monkeypatch: pytest.Mon
     monkeypatch.setattr(toy2d, "DynamicsConfig", lambda family: DynamicsConfig(
         family=family, steps=3, critic_steps=1, batch_size=16, width=8, heatmap_size=3))
     assert cli.main(["dynamics", "--all", "--dir", str(tmp_path)]) == 0
+    monkeypatch.undo()  # the real config classes again, to read the files back
     expected = {dynamics_filename("mlp", t) for t in toy2d.TARGETS}
     expected |= {dynamics_filename("shift", f) for f in ("lines", "gaussian")}
     assert {p.name for p in tmp_path.iterdir()} == expected

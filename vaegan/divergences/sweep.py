@@ -471,7 +471,7 @@ def train_critics(
         if name == WASSERSTEIN and config.penalty_weight > 0:
             loss = loss + config.penalty_weight * lipschitz_penalty(critic, x, y, eps, config.penalty)
         check_finite_members(loss, member_names, f"step {step + 1} of {config.iters}")
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         loss.sum().backward()  # a sum, not a mean: each member's gradient is its own loss's gradient
         optimizer.lr = config.lr * _lr_factor(config, step)  # what torch's LambdaLR set for this step
         optimizer.step()

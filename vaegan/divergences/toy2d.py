@@ -443,13 +443,13 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
             eps = torch.rand(n, 1, generator=data_rng).to(device)
             loss, _ = critic_losses(losses, critic, x, y, eps, config.penalty_weight)
             check_finite_members(loss, critics, f"generator step {step + 1} of {config.steps}")
-            critic_opt.zero_grad(set_to_none=True)
+            critic_opt.zero_grad()
             loss.sum().backward()  # a sum: each member's gradient is its own loss's gradient
             critic_opt.step()
         x = target_batch(n, data_rng)
         y = generate(torch.randn(n, 2, generator=data_rng))
         v_p, v_q = critic(torch.cat((x, y), dim=1)).split(n, dim=1)
-        generator_opt.zero_grad(set_to_none=True)
+        generator_opt.zero_grad()
         g_loss = generator_losses(losses, v_p, v_q)
         check_finite_members(g_loss, generators, f"generator step {step + 1} of {config.steps}")
         # inputs=: only the generator's weights receive gradients; the critic is a fixed function for this step.
