@@ -482,7 +482,7 @@ def test_the_model_card_of_the_shipped_checkpoints_parses() -> None:
     meta, body = front_matter(model_card(files, repo_id="alice/vaegan"))
     assert {"vae", "gan", "wgan-gp", "image-classification", "mnist"} <= set(meta["tags"])
     assert "datasets" not in meta  # local .npz files are not Hub datasets: named in the body only
-    assert "../shared/data/binarized_mnist.npz" in body and "test_log_px_k200" in body
+    assert "../shared/data/binarized_mnist.npz" in body and "valid_neg_elbo" in body
 
 
 def test_push_creates_the_repo_commits_weights_and_card_and_the_result_loads(
