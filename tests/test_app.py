@@ -117,7 +117,8 @@ def make_app_files(root: Path) -> AppFiles:
         run_dynamics(DynamicsConfig(family=family, **TINY_SHIFT)).save(
             files.results / dynamics_filename("shift", family)
         )
-    run_toy2d(Toy2dConfig(target="8gaussians", **TINY_TOY)).save(files.results / dynamics_filename("mlp", "8gaussians"))
+    for target in ("8gaussians", "lines"):  # lines: what the page shows after switching from shift to mlp
+        run_toy2d(Toy2dConfig(target=target, **TINY_TOY)).save(files.results / dynamics_filename("mlp", target))
     rng = np.random.default_rng(0)
     sizes = {"train": 40, "valid": 40, "test": 600}
     splits = {s: (rng.random((n, 28, 28)) < 0.2).astype(np.uint8) for s, n in sizes.items()}
