@@ -91,7 +91,7 @@ target = middle.selectbox(
 theta_optimizer = "sgd"
 if generator == "shift":
     theta_optimizer = right.segmented_control(
-        "optimizer on θ", ["sgd", "adam"], default="sgd", required=True, key="opt", bind="query-params",
+        "optimizer on θ", ["sgd", "adam"], default="sgd", required=True, key="theta_opt", bind="query-params",
         help="SGD moves θ by exactly lr·dℓ/dθ; Adam divides by the gradient's running size.",
     )  # fmt: skip
 losses = st.multiselect(
@@ -117,9 +117,9 @@ custom_runs: dict[str, Run] = st.session_state.setdefault("dynamics_runs", {})
 with st.expander("Train your own", icon=":material/model_training:", expanded=result is None):
     c1, c2, c3 = st.columns([3, 1, 2], vertical_alignment="bottom")
     steps = c1.select_slider(
-        "generator steps", TRAIN_STEPS, DEFAULT_STEPS[generator], key="steps", bind="query-params"
+        "generator steps", TRAIN_STEPS, DEFAULT_STEPS[generator], key="gen_steps", bind="query-params"
     )
-    seed = c2.number_input("seed", 0, 10_000, 0, key="seed", bind="query-params")
+    seed = c2.number_input("seed", 0, 10_000, 0, key="gen_seed", bind="query-params")
     custom_config = generator_config(
         generator, target, losses=losses or DEFAULT_LOSSES[generator],
         theta_optimizer=theta_optimizer if generator == "shift" else None, steps=steps, seed=int(seed),
