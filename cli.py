@@ -880,7 +880,7 @@ def _print_generator_run(run: DynamicsResult | Toy2dResult) -> None:
         typer.echo(f"shift generator on {config.family}, θ₀ = {config.theta0:g}, {config.steps} "
                    f"{config.theta_optimizer} steps on θ (lr {config.theta_lr:g}), {config.critic_steps} critic steps "
                    "each")  # fmt: skip
-        typer.echo(f"{'loss':>18s}  {'final θ':>9s}  {'|dD/dθ| last':>12s}  {'estimate':>9s}  {'truth D(θ)':>10s}")
+        typer.echo(f"{'loss':>18s}  {'final θ':>9s}  {'|dℓ/dθ| last':>12s}  {'estimate':>9s}  {'truth D(θ)':>10s}")
         for name in config.losses:
             typer.echo(f"{name:>18s}  {run.theta[name][-1]:9.4f}  {abs(run.grads[name][-1]):12.3g}  "
                        f"{run.estimates[name][-1]:9.4f}  {run.truth[name][-1]:10.4f}")  # fmt: skip

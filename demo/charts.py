@@ -94,7 +94,7 @@ def _play_controls(labels: Sequence[str], prefix: str, frame_ms: int) -> dict[st
     animate = {"frame": PLAIN, "transition": {"duration": 0}, "mode": "immediate"}
     return {
         "updatemenus": [{
-            "type": "buttons", "direction": "left", "x": 0.0, "y": -0.08, "xanchor": "left", "yanchor": "top",
+            "type": "buttons", "direction": "left", "x": 0.0, "y": -0.2, "xanchor": "left", "yanchor": "top",
             "showactive": False, "pad": {"t": 0, "r": 6},
             "buttons": [
                 {"label": "▶", "method": "animate", "args": [None, {**animate, "fromcurrent": True,
@@ -103,7 +103,7 @@ def _play_controls(labels: Sequence[str], prefix: str, frame_ms: int) -> dict[st
             ],
         }],
         "sliders": [{
-            "active": len(labels) - 1, "x": 0.2, "len": 0.8, "y": -0.04, "xanchor": "left", "yanchor": "top",
+            "active": len(labels) - 1, "x": 0.22, "len": 0.78, "y": -0.14, "xanchor": "left", "yanchor": "top",
             "pad": {"t": 0, "b": 0}, "currentvalue": {"prefix": prefix, "font": {"size": 12}},
             "steps": [{"label": label, "method": "animate", "args": [[label], animate]} for label in labels],
         }],
@@ -174,7 +174,7 @@ def toy2d_animation(run: Toy2dResult, loss: str, scale: float, height: int = 430
 def _frame_layout(figure: go.Figure, title: str, xs: list[float], ys: list[float], height: int) -> None:
     figure.update_layout(
         title={"text": title, "x": 0.5, "xanchor": "center", "font": {"size": 14}},
-        height=height, margin={"l": 10, "r": 10, "t": 56, "b": 70}, showlegend=False, template="plotly_white",
+        height=height, margin={"l": 10, "r": 10, "t": 56, "b": 110}, showlegend=False, template="plotly_white",
         xaxis={"range": [xs[0], xs[-1]], "constrain": "domain", "showgrid": False, "zeroline": False},
         yaxis={"range": [ys[0], ys[-1]], "scaleanchor": "x", "scaleratio": 1, "showgrid": False, "zeroline": False},
     )  # fmt: skip
@@ -230,12 +230,13 @@ def shift_arrow_scale(run: DynamicsResult, losses: Sequence[str]) -> float:
     return arrow_scale([[[(run.grads[name][t], 0.0)] for t in run.heatmap_steps] for name in losses])
 
 
-def _curves(title: str, y_title: str, height: int = 300) -> go.Figure:
+def _curves(title: str, y_title: str, height: int = 360) -> go.Figure:
     figure = go.Figure()
     figure.update_layout(
         title={"text": title, "font": {"size": 14}}, height=height, template="plotly_white",
         margin={"l": 10, "r": 10, "t": 40, "b": 10}, xaxis_title="generator step", yaxis_title=y_title,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1, "xanchor": "right"},
+        # Under the axis title: with up to ten entries a legend beside the title would cover it.
+        legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0, "xanchor": "left"},
     )  # fmt: skip
     return figure
 

@@ -117,7 +117,8 @@ def make_app_files(root: Path) -> AppFiles:
         run_dynamics(DynamicsConfig(family=family, **TINY_SHIFT)).save(
             files.results / dynamics_filename("shift", family)
         )
-    run_toy2d(Toy2dConfig(target="8gaussians", **TINY_TOY)).save(files.results / dynamics_filename("mlp", "8gaussians"))
+    for target in ("8gaussians", "lines"):  # lines: what the page shows after switching from shift to mlp
+        run_toy2d(Toy2dConfig(target=target, **TINY_TOY)).save(files.results / dynamics_filename("mlp", target))
     rng = np.random.default_rng(0)
     sizes = {"train": 40, "valid": 40, "test": 600}
     splits = {s: (rng.random((n, 28, 28)) < 0.2).astype(np.uint8) for s, n in sizes.items()}
@@ -223,10 +224,10 @@ WIDGET_CHANGES: dict[str, dict[str, object]] = {
     "views/dynamics.py": {
         "gen": "mlp",
         "target": "gaussian",
-        "gopt": "adam",
+        "theta_opt": "adam",
         "losses": ["wasserstein"],
-        "gsteps": 50,
-        "gseed": 1,
+        "gen_steps": 50,
+        "gen_seed": 1,
     },
     "views/samples.py": {"seed": 3, "n": 16},
     "views/latent.py": {"seed": 2, "sample": 3, "dim": 0, "eps*": 2.5},
@@ -355,7 +356,7 @@ def test_dynamics_page_state_comes_from_the_url(open_page: OpenPage, app_files: 
     shift = open_page("views/dynamics.py", query={"gen": "shift", "target": "gaussian"})
     assert_healthy(shift)
     assert "The Gaussians overlap" in texts(shift)
-    assert shift.main.get_by_key("gopt").value == "sgd"
+    assert shift.main.get_by_key("theta_opt").value == "sgd"
 
 
 def test_dynamics_page_without_its_file_shows_the_command(open_page: OpenPage, tmp_path: Path) -> None:
@@ -365,7 +366,7 @@ def test_dynamics_page_without_its_file_shows_the_command(open_page: OpenPage, t
     command = "python cli.py dynamics --generator shift --target lines --out "
     assert any(c.value.startswith(command) and c.value.endswith("dynamics_shift_lines.json") for c in at.code)
     # The shipped folder has no Adam run for the Gaussians: the message names the flag that makes one.
-    adam = open_page("views/dynamics.py", query={"target": "gaussian", "gopt": "adam"})
+    adam = open_page("views/dynamics.py", query={"target": "gaussian", "theta_opt": "adam"})
     assert not adam.exception
     assert any("--optimizer adam --out" in c.value and "dynamics_shift_gaussian_adam.json" in c.value
                for c in adam.code)  # fmt: skip
@@ -374,7 +375,7 @@ def test_dynamics_page_without_its_file_shows_the_command(open_page: OpenPage, t
 def test_training_your_own_generator_shows_your_run(open_page: OpenPage) -> None:
     at = open_page("views/dynamics.py")
     at.main.get_by_key("losses").set_value(["wasserstein", "js"])
-    at.main.get_by_key("gsteps").set_value(50)
+    at.main.get_by_key("gen_steps").set_value(50)
     at.main.get_by_key("run").click().run()
     assert_healthy(at)
     assert "your run in this session" in texts(at)

@@ -1,7 +1,8 @@
 """The app in a real browser: `streamlit run demo/Home.py` on a free port, driven by Playwright with Debian's chromium.
 
 Every page is opened and screenshotted (to test-artifacts/, git-ignored), no page may show an exception box, the
-PNG download is the grid on screen, and moving a latent ε slider must change the edited image and the URL. The
+PNG download is the grid on screen, moving a latent ε slider must change the edited image and the URL, and switching
+the "Training a generator" page to the MLP generator must redraw its animations and update the URL. The
 server runs on tiny random-weight checkpoints built by tests/test_app.py, so this test checks the app, not how well
 the shipped models are trained.
 
@@ -41,6 +42,7 @@ CHROMIUM_ARGS = [
 # server must get the app's own navigation too, not a page run without its frame.
 PAGES = [
     ("divergences", "divergences", "Divergences"),
+    ("dynamics", "dynamics", "Training a generator"),
     ("samples", "samples", "Samples"),
     ("latent", "latent", "Latent space"),
     ("interpolation", "interpolation", "Interpolation"),
@@ -205,5 +207,24 @@ def test_every_page_renders_in_chromium_and_a_latent_slider_changes_the_image(ap
             assert edited.get_attribute("src") != before
             assert "eps" in page.url, f"the slider's value should be in the URL, got {page.url}"
             screenshot(page, "browser_latent_after_slider.png")
+
+            # Training a generator: switching to the MLP generator redraws the animations and goes into the URL.
+            page.goto(f"{app_server}/dynamics")
+            wait_until_idle(page, "Training a generator")
+            first_title = page.locator('[data-testid="stPlotlyChart"] .gtitle').first
+            before = first_title.text_content()
+            assert "θ" in before, before  # the shift generator's frame title
+            page.locator(".st-key-gen").get_by_text("mlp", exact=True).click()
+            page.wait_for_function(
+                "before => { const t = document.querySelector('[data-testid=\"stPlotlyChart\"] .gtitle'); "
+                "return t !== null && t.textContent !== before; }",
+                arg=before,
+                timeout=60_000,
+            )
+            wait_until_idle(page, "Training a generator")
+            assert_no_exception(page, "dynamics after switching the generator")
+            assert "W1" in first_title.text_content()
+            assert "gen=mlp" in page.url, f"the generator should be in the URL, got {page.url}"
+            screenshot(page, "browser_dynamics_mlp.png")
         finally:
             browser.close()

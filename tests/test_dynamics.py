@@ -336,5 +336,6 @@ def test_dynamics_all_writes_every_default_run(tmp_path, monkeypatch: pytest.Mon
     expected = {dynamics_filename("mlp", t) for t in toy2d.TARGETS}
     expected |= {dynamics_filename("shift", f) for f in ("lines", "gaussian")}
     assert {p.name for p in tmp_path.iterdir()} == expected
+    monkeypatch.undo()  # loading needs the real config classes back
     assert isinstance(load_generator_run(tmp_path / "dynamics_shift_gaussian.json"), DynamicsResult)
     assert load_generator_run(tmp_path / "dynamics_moons.json").config.target == "moons"

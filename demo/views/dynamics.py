@@ -91,7 +91,7 @@ target = middle.selectbox(
 theta_optimizer = "sgd"
 if generator == "shift":
     theta_optimizer = right.segmented_control(
-        "optimizer on θ", ["sgd", "adam"], default="sgd", required=True, key="gopt", bind="query-params",
+        "optimizer on θ", ["sgd", "adam"], default="sgd", required=True, key="theta_opt", bind="query-params",
         help="SGD moves θ by exactly lr·dℓ/dθ; Adam divides by the gradient's running size.",
     )  # fmt: skip
 losses = st.multiselect(
@@ -117,9 +117,9 @@ custom_runs: dict[str, Run] = st.session_state.setdefault("dynamics_runs", {})
 with st.expander("Train your own", icon=":material/model_training:", expanded=result is None):
     c1, c2, c3 = st.columns([3, 1, 2], vertical_alignment="bottom")
     steps = c1.select_slider(
-        "generator steps", TRAIN_STEPS, DEFAULT_STEPS[generator], key="gsteps", bind="query-params"
+        "generator steps", TRAIN_STEPS, DEFAULT_STEPS[generator], key="gen_steps", bind="query-params"
     )
-    seed = c2.number_input("seed", 0, 10_000, 0, key="gseed", bind="query-params")
+    seed = c2.number_input("seed", 0, 10_000, 0, key="gen_seed", bind="query-params")
     custom_config = generator_config(
         generator, target, losses=losses or DEFAULT_LOSSES[generator],
         theta_optimizer=theta_optimizer if generator == "shift" else None, steps=steps, seed=int(seed),
@@ -214,14 +214,26 @@ if isinstance(result, Toy2dResult):
         f"(optimal matching). Two samples of the target itself are {result.w1_reference:.3f} apart: about what a "
         "perfect generator scores."
     )
-    st.markdown(
-        "**What to look at.** The arrows are the generator's only signal. A **W1** critic is (nearly) 1-Lipschitz, "
-        "so its slope reaches across empty space: every point is pulled towards the target, even from far away, "
-        "and the W1 curve falls steadily. A **JS or H²** discriminator only has to tell the two apart: once it "
-        "does, it is flat around the generated points — short arrows, little to learn from. The **non-saturating** "
-        "loss −log D(y) keeps its gradient where the discriminator is sure: the practitioners' fix. Compare the "
-        "modes covered: a generator can lower its loss by sitting on a few modes."
-    )
+    if config.target == "lines":
+        look = (
+            "Here the generator starts as a blob off P's segment, so the supports are disjoint as for the shift "
+            "generator. Under **squared Hellinger** and the **minimax JS** loss the discriminator separates them and "
+            "goes flat around the generated points: short arrows, and the W1 curve barely falls. A **W1** critic is "
+            "(nearly) 1-Lipschitz, so its slope reaches across the empty gap: a steady pull onto the segment. The "
+            "**non-saturating** loss −log D(y), the practitioners' fix, keeps its gradient where the discriminator "
+            "is sure, and gets there too."
+        )
+    else:
+        look = (
+            "The generator starts as a blob in the middle of the target, so the supports overlap from the first "
+            "step and every loss has something to follow: all W1 curves fall. The losses differ in *which* parts of "
+            "the target they find: "
+            + ("compare the modes covered (a generator can lower its loss by sitting on a few modes) "
+               if result.mode_count else "compare the points with the grey target ")
+            + "and where the arrows still point at the end. For disjoint supports, where the losses part ways, pick "
+            "the `lines` target."
+        )  # fmt: skip
+    st.markdown(f"**What to look at.** The arrows are the generator's only signal. {look}")
 else:
     top_left, top_right = st.columns(2)
     top_left.plotly_chart(w1_figure(result, shown), key="w1_chart")
