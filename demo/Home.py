@@ -37,6 +37,7 @@ PAGES = [
         PAGES_DIR / "interpolation.py", title="Interpolation", icon=":material/timeline:", url_path="interpolation"
     ),
     st.Page(PAGES_DIR / "vae.py", title="VAE", icon=":material/blur_on:", url_path="vae"),
+    st.Page(PAGES_DIR / "compare.py", title="VAE vs GAN", icon=":material/compare:", url_path="compare"),
 ]
 
 # Digits are 28-32 pixels: whenever the browser scales an image, keep every pixel a crisp square.

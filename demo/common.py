@@ -6,12 +6,15 @@ them), and the classifier hook calls `vaegan.classifier`.
 
 Environment variables (all optional):
 
-* ``VAEGAN_CHECKPOINTS`` - folder with ``vae.safetensors``, ``wgan.safetensors``, ``classifier.safetensors``
+* ``VAEGAN_CHECKPOINTS`` - folder with ``vae.safetensors`` (and ``vae_mlp.safetensors``, the reference MLP, when
+  there is one), ``wgan.safetensors`` (and its ``wgan_timeline.safetensors``), ``classifier.safetensors``
   (default: ``checkpoints/`` of the repository), or a Hub folder ``hf://OWNER/REPO[/FOLDER][@REVISION]``. The tests
   point it at tiny random-weight models.
 * ``VAEGAN_RESULTS`` - folder with the precomputed divergence sweeps (default: ``results/``).
 * ``VAEGAN_APP_DATA`` - a dataset spec (any ``--data`` of the VAE; a lone ``.amat`` file is taken whole) whose
   test split the VAE page reconstructs. Without it the page looks for binarized MNIST in the download cache.
+* ``VAEGAN_APP_HOLDOUT`` - a dataset spec of held-out 32x32 digits (any ``--data`` of ``eval wgan``) on which the
+  "VAE vs GAN" page scores both models. Without it the page uses the VAE page's test digits, padded to 32x32.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class ModelSlot:
     kind: str  # registry kind in vaegan.checkpoint.MODEL_REGISTRY
     filename: str
     title: str
+    train_args: str = ""  # flags the create command needs beyond --out (another architecture, say)
 
     @property
     def path(self) -> Path:
@@ -93,13 +97,21 @@ class ModelSlot:
 
     @property
     def create_command(self) -> str:
-        return f"{TRAIN_COMMANDS.get(self.kind, 'python cli.py train ...')} --out {shown_path(self.path)}"
+        command = TRAIN_COMMANDS.get(self.kind, "python cli.py train ...")
+        return f"{command}{' ' + self.train_args if self.train_args else ''} --out {shown_path(self.path)}"
+
+    @property
+    def name(self) -> str:
+        """The file name without its suffix: how URLs and keys name the slot."""
+        return Path(self.filename).stem
 
 
 VAE_SLOT = ModelSlot("vae", "vae.safetensors", "VAE")
+VAE_MLP_SLOT = ModelSlot("vae", "vae_mlp.safetensors", "VAE (reference MLP)", train_args="--arch mlp")
 WGAN_SLOT = ModelSlot("wgan-generator", "wgan.safetensors", "WGAN-GP generator")
 CLASSIFIER_SLOT = ModelSlot("digit-classifier", "classifier.safetensors", "Digit classifier")
-SLOTS = (VAE_SLOT, WGAN_SLOT, CLASSIFIER_SLOT)
+SLOTS = (VAE_SLOT, VAE_MLP_SLOT, WGAN_SLOT, CLASSIFIER_SLOT)
+VAE_SLOTS = (VAE_SLOT, VAE_MLP_SLOT)  # the architecture picker's choices, in this order
 
 
 # ------------------------------------------------------------------------------------------- model loading
@@ -176,6 +188,50 @@ def require_model(slot: ModelSlot) -> torch.nn.Module:
         explain_missing(slot, exc)
         st.stop()
     raise AssertionError("unreachable")  # st.stop() raises
+
+
+def pick_vae(key: str = "arch") -> tuple[ModelSlot, torch.nn.Module]:
+    """The architecture picker: one choice per VAE file that exists (its architecture from the file's header), the
+    create command for each one that does not, then the chosen model (or a friendly message and the end of the
+    page's run when there is none, or the chosen file is unusable)."""
+    available = [slot for slot in VAE_SLOTS if slot.path.exists()]
+    if not available:
+        require_model(VAE_SLOT)  # says what is missing and stops
+    # The options are the file names without suffix, not formatted labels: the URL holds the option's text, and
+    # `?arch=vae_mlp` should keep meaning that file whatever architecture it is retrained with.
+    choice = st.segmented_control(
+        "VAE checkpoint", [slot.name for slot in available], default=available[0].name, required=True, key=key,
+        bind="query-params", help="Each choice is one checkpoint file; its architecture is read from the file.",
+    )  # fmt: skip
+    st.caption(" · ".join(f"**{slot.name}**: {_vae_label(slot)}" for slot in available))
+    for slot in VAE_SLOTS:
+        if slot not in available:
+            st.caption(f"`{slot.filename}` ({slot.title}) is not there yet; create it with `{slot.create_command}`.")
+    slot = next((s for s in available if s.name == choice), available[0])
+    return slot, require_model(slot)
+
+
+def _vae_label(slot: ModelSlot) -> str:
+    try:
+        config = read_info(slot.path).config
+    except VaeganError:
+        return f"`{slot.filename}` (unreadable)"
+    return f"{config.get('arch', '?')}, {config.get('latent_dim', '?')} latent dims (`{slot.filename}`)"
+
+
+def inverted_latent(model_key: str) -> dict | None:
+    """The latest GAN inversion of this session (the Latent page's "find its z": z, image, target, pixel_rmse,
+    steps), when it was made with the generator file `model_key` names; else None. Session state outlives a page
+    change, so the Interpolation page reads the same one."""
+    inversion = st.session_state.get("inverted")
+    return inversion if inversion is not None and inversion.get("model") == model_key else None
+
+
+def timeline_path() -> Path:
+    """The WGAN's training-timeline sidecar, next to its checkpoint (`vaegan.timeline.sidecar_path`)."""
+    from vaegan.timeline import sidecar_path
+
+    return sidecar_path(WGAN_SLOT.path)
 
 
 def model_card(slot: ModelSlot) -> None:

@@ -21,6 +21,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Widget
 
+from tests.conftest import make_tiny_classifier
 from vaegan.checkpoint import save_model
 from vaegan.classifier import ClassifierConfig, DigitClassifier
 from vaegan.divergences import (
@@ -36,6 +37,7 @@ from vaegan.divergences import (
 )
 from vaegan.latent import sample_latents
 from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo
+from vaegan.timeline import Timeline
 from vaegan.vae import VAE, VAEConfig
 from vaegan.wgan import Generator, WGANConfig
 
@@ -49,6 +51,7 @@ PAGES = [
     "views/latent.py",
     "views/interpolation.py",
     "views/vae.py",
+    "views/compare.py",
 ]
 # A sweep that trains in about a second: enough to have snapshots, heat maps and a reference-style variant.
 TINY_SWEEP = dict(
@@ -96,8 +99,25 @@ def lively_generator() -> Generator:
     return generator
 
 
+def tiny_timeline(latent_dim: int = 16) -> Timeline:
+    """Three frames of random images and FD / precision / recall at each: the sidecar the Samples page animates."""
+    g = torch.Generator().manual_seed(1)
+    return Timeline(
+        [0, 100, 200],
+        torch.randint(0, 256, (3, 16, 3, 32, 32), dtype=torch.uint8, generator=g),
+        torch.randn(16, latent_dim, generator=g),
+        [0, 100, 200],
+        {"fid": [300.0, 120.0, 60.0], "precision": [0.0, 0.3, 0.5], "recall": [0.0, 0.2, 0.7]},
+        {"source": "training", "every": 100, "real_vs_real_fid": 3.0, "real_vs_real_precision": 0.9,
+         "real_vs_real_recall": 0.9, "n": 1000},
+    )  # fmt: skip
+
+
 def make_app_files(root: Path) -> AppFiles:
-    """Tiny random-weight models, two tiny sweeps and 600 random binary test 'digits' under `root`."""
+    """Tiny random-weight models (two VAEs for the architecture picker, a generator with its training timeline, a
+    classifier), two tiny sweeps and 600 random binary test 'digits' under `root`. Both VAEs are MLPs: a conv
+    decoder costs a hundred times more per image on a CPU, and every VAE page run decodes thousands of images;
+    one test below runs the pages on a conv VAE."""
     files = AppFiles(root / "checkpoints", root / "results", root / "digits.npz")
     files.checkpoints.mkdir(parents=True, exist_ok=True)
     files.results.mkdir(parents=True, exist_ok=True)
@@ -110,6 +130,9 @@ def make_app_files(root: Path) -> AppFiles:
         metrics={"valid_neg_elbo": 543.21},
     )
     save_model(lively_generator(), files.checkpoints / "wgan.safetensors", steps=1)
+    save_model(VAE(VAEConfig(latent_dim=6, hidden=32)), files.checkpoints / "vae_mlp.safetensors", steps=1)
+    tiny_timeline().save(files.checkpoints / "wgan_timeline.safetensors")
+    save_model(make_tiny_classifier(), files.checkpoints / "classifier.safetensors")
     run_sweep(SweepConfig(**TINY_SWEEP)).save(files.results / "divergences.json")
     reference = dataclasses.replace(REFERENCE_SETTING, width=16, depth=2, **TINY_SWEEP)
     run_sweep(reference).save(files.results / "divergences_reference.json")
@@ -229,8 +252,8 @@ WIDGET_CHANGES: dict[str, dict[str, object]] = {
         "gen_steps": 50,
         "gen_seed": 1,
     },
-    "views/samples.py": {"seed": 3, "n": 16},
-    "views/latent.py": {"seed": 2, "sample": 3, "dim": 0, "eps*": 2.5},
+    "views/samples.py": {"seed": 3, "n": 16, "train_iter": 100},
+    "views/latent.py": {"seed": 2, "sample": 3, "dim": 0, "eps*": 2.5, "latent_stroke": 12},
     "views/interpolation.py": {"a": 5, "b": 6, "steps": 4, "mode": "lerp"},
     "views/vae.py": {
         "n_rec": 8,
@@ -241,10 +264,14 @@ WIDGET_CHANGES: dict[str, dict[str, object]] = {
         "start": 3,
         "n_eval": 100,
         "k": 10,
+        "arch": "vae_mlp",
+        "vae_stroke": 12,
     },
+    "views/compare.py": {"arch": "vae_mlp", "n": 36, "vae_seed": 1, "gan_seed": 1, "a": 3, "b": 5},
 }
 # Buttons (actions, tested on their own below) and the download button (its payload is the image shown).
-ACTIONS = {"run", "regenerate", "reset", "download"}
+ACTIONS = {"run", "regenerate", "reset", "download", "vae_clear", "vae_example", "latent_clear", "latent_example",
+           "invert"}  # fmt: skip
 
 
 def change_for(page: str, key: str) -> object:
@@ -419,7 +446,7 @@ def test_missing_checkpoint_shows_the_command_that_makes_it(page: str, open_page
     at = open_page(page, env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
     assert not at.exception
     assert any("checkpoint yet" in info.value for info in at.info)
-    command = "python cli.py train vae" if page.endswith("vae.py") else "python cli.py train wgan"
+    command = "python cli.py train vae" if page.endswith(("vae.py", "compare.py")) else "python cli.py train wgan"
     assert any(code.value.startswith(command) and str(tmp_path) in code.value for code in at.code)
 
 
@@ -483,3 +510,170 @@ def test_every_page_on_the_real_checkpoints(monkeypatch: pytest.MonkeyPatch) -> 
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
         assert not at.error, (page, [e.value for e in at.error])
+
+
+# ------------------------------------------------------------------- drawing, inversion, comparison, timeline
+
+
+def canvas_value(strokes: list[list[tuple[float, float]]], width: float = 26.0) -> dict:
+    """What the browser's canvas component sends after a drawing: the Fabric JSON and its picture as a PNG data
+    URL (white strokes on black, 280x280), as streamlit-drawable-canvas keeps it under its widget key."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from vaegan.drawing import render_strokes
+
+    ink = (render_strokes(strokes, 280, width) * 255).round().astype(np.uint8)
+    rgba = np.dstack([ink, ink, ink, np.full_like(ink, 255)])
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [], "background": "#000000"}, "data": url}, "backgroundFit": None}
+
+
+def metrics_of(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_a_drawing_on_the_vae_page_is_read_by_the_library(open_page: OpenPage, app_files: AppFiles) -> None:
+    from vaegan.classifier import predict_digits
+    from vaegan.data import to_rgb32
+    from vaegan.drawing import EXAMPLE_DIGITS, prepare_digit, read_with_vae, render_strokes
+
+    at = open_page("views/vae.py")
+    assert any("Draw a digit" in info.value for info in at.info)
+    at.session_state["vae_canvas_0"] = canvas_value(EXAMPLE_DIGITS["3"])
+    at.run()
+    assert_healthy(at)
+    vae = VAE.from_pretrained(str(app_files.checkpoints / "vae.safetensors"))
+    digit = prepare_digit(render_strokes(EXAMPLE_DIGITS["3"], 280, 26.0))
+    reading = read_with_vae(vae, digit, k=100)
+    assert metrics_of(at)["your digit's −ELBO (nats)"] == f"{reading.neg_elbo:.1f}"
+    assert metrics_of(at)["your digit's log p(x), K=100"] == f"{reading.log_px:.1f}"
+    classifier = DigitClassifier.from_pretrained(str(app_files.checkpoints / "classifier.safetensors"))
+    label, probability = predict_digits(classifier, to_rgb32(digit.binary.view(1, 28, 28)))
+    assert f"reads **{int(label[0])}** ({float(probability[0]):.2f}) in your digit" in texts(at)
+    assert at.main.get_by_key("drawn_histogram") is not None
+    first = shown(at)
+
+    at.session_state["vae_canvas_0"] = canvas_value(EXAMPLE_DIGITS["0"])  # draw something else
+    at.run()
+    assert_healthy(at)
+    assert shown(at) != first and metrics_of(at)["your digit's −ELBO (nats)"] != f"{reading.neg_elbo:.1f}"
+
+    at.main.get_by_key("vae_clear").click().run()  # a fresh, empty canvas
+    assert_healthy(at)
+    assert any("Draw a digit" in info.value for info in at.info)
+    assert "your digit's log p(x), K=100" not in metrics_of(at)
+    at.main.get_by_key("vae_example").click().run()  # the example's own strokes, until you draw on them
+    assert_healthy(at)
+    example = prepare_digit(render_strokes(EXAMPLE_DIGITS["7"], 280, 26.0))
+    assert metrics_of(at)["your digit's −ELBO (nats)"] == f"{read_with_vae(vae, example, k=100).neg_elbo:.1f}"
+    at.main.get_by_key("vae_example").click().run()  # the next example
+    following = prepare_digit(render_strokes(EXAMPLE_DIGITS["3"], 280, 26.0))
+    assert metrics_of(at)["your digit's −ELBO (nats)"] == f"{read_with_vae(vae, following, k=100).neg_elbo:.1f}"
+
+
+def test_the_architecture_picker_offers_only_the_files_that_exist(
+    open_page: OpenPage, app_files: AppFiles, tmp_path: Path
+) -> None:
+    at = open_page("views/vae.py", query={"arch": "vae_mlp"})
+    assert_healthy(at)
+    picker = at.main.get_by_key("arch")
+    assert picker.options == ["vae", "vae_mlp"]
+    assert "**vae_mlp**: mlp, 6 latent dims (`vae_mlp.safetensors`)" in texts(at)
+    assert metrics_of(at)["latent dims"] == "6"  # vae_mlp.safetensors, from the URL
+
+    # A conv VAE alone (as the lead's next vae.safetensors): the picker offers it and says how to make the other.
+    torch.manual_seed(0)
+    save_model(VAE(VAEConfig(arch="conv", latent_dim=8, hidden=32)), tmp_path / "vae.safetensors")
+    only = open_page("views/vae.py", query={"n_eval": "100", "k": "1"}, env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
+    assert_healthy(only)
+    assert only.main.get_by_key("arch").options == ["vae"] and "**vae**: conv, 8 latent dims" in texts(only)
+    command = f"python cli.py train vae --arch mlp --out {tmp_path / 'vae_mlp.safetensors'}"
+    assert f"create it with `{command}`" in texts(only)
+    only.main.get_by_key("vae_example").click().run()
+    assert_healthy(only)
+    assert "your digit's log p(x), K=10" in metrics_of(only)  # the conv VAE's smaller K
+    compared = open_page("views/compare.py", env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
+    assert not compared.exception and any("checkpoint yet" in info.value for info in compared.info)  # no WGAN
+
+
+def test_inversion_on_the_latent_page_becomes_the_sample_the_sliders_edit(open_page: OpenPage) -> None:
+    at = open_page("views/latent.py")
+    assert at.main.get_by_key("invert").disabled  # nothing drawn yet
+    at.main.get_by_key("latent_example").click().run()
+    at.main.get_by_key("invert").click().run()
+    assert_healthy(at)
+    inversion = at.session_state["inverted"]
+    assert inversion["steps"] == 300 and inversion["z"].shape == (16,)
+    assert "G(z), z found for your digit" in [c for img in at.image for c in img.captions]
+    assert f"‖z‖ = {inversion['z'].norm():.2f}" in texts(at)
+    before = shown(at)
+    slider = sorted(k for k in widget_keys(at) if k.startswith("eps"))[0]
+    at.main.get_by_key(slider).set_value(2.0).run()
+    assert_healthy(at)
+    edited = inversion["z"].clone()
+    edited[int(slider[3:])] += 2.0
+    assert f"‖z'‖ = {edited.norm():.2f}" in texts(at) and shown(at) != before
+    at.main.get_by_key("use_drawn").set_value(False).run()  # back to the seeded samples
+    assert "G(z), z found for your digit" not in [c for img in at.image for c in img.captions]
+
+    at.switch_page("views/interpolation.py").run()  # the same session: the Interpolation page can start from it
+    assert_healthy(at)
+    walk = shown(at)
+    at.main.get_by_key("from_drawn").set_value(True).run()
+    assert_healthy(at)
+    assert shown(at) != walk
+
+
+def test_the_comparison_shows_the_library_numbers_for_both_models(open_page: OpenPage, app_files: AppFiles) -> None:
+    from vaegan.compare import compare_models
+    from vaegan.data import to_rgb32
+
+    at = open_page("views/compare.py")
+    assert_healthy(at)
+    with np.load(app_files.digits) as f:
+        test = torch.from_numpy(f["test"]).float()
+    real = to_rgb32(test[torch.randperm(len(test), generator=torch.Generator().manual_seed(0))])
+    models = [VAE.from_pretrained(str(app_files.checkpoints / "vae.safetensors")),
+              Generator.from_pretrained(str(app_files.checkpoints / "wgan.safetensors")),
+              DigitClassifier.from_pretrained(str(app_files.checkpoints / "classifier.safetensors"))]  # fmt: skip
+    expected = compare_models(*models, real, n=300, seed=0)
+    values = metrics_of(at)
+    for label, key in (("VAE", "vae"), ("WGAN", "wgan")):
+        assert values[f"{label} Fréchet distance ↓"] == f"{expected[key]['fid']:.3f}"
+        assert values[f"{label} recall ↑"] == f"{expected[key]['recall']:.3f}"
+    assert "n = 300 samples of each model" in texts(at)
+    table = at.dataframe[0].value
+    assert list(table.index) == ["real vs real (floor)", "VAE (mlp)", "WGAN-GP"]
+
+    holdout = open_page("views/compare.py", env={"VAEGAN_APP_HOLDOUT": f"{app_files.digits}@0:40"})
+    assert_healthy(holdout)
+    assert "n = 20 samples" in texts(holdout)
+
+
+def test_the_timeline_slider_shows_the_generator_at_that_iteration(
+    open_page: OpenPage, app_files: AppFiles, tmp_path: Path
+) -> None:
+    at = open_page("views/samples.py", query={"train_iter": "100"})
+    assert_healthy(at)
+    frame = at.main.get_by_key("timeline_frame")
+    assert frame is not None and "after 100 generator iterations" in [c for img in at.image for c in img.captions]
+    before = shown(at)
+    at.main.get_by_key("train_iter").set_value(200).run()
+    assert "after 200 generator iterations" in [c for img in at.image for c in img.captions]
+    assert shown(at) != before
+    assert at.main.get_by_key("timeline_chart") is not None
+
+    for name in ("wgan.safetensors", "classifier.safetensors"):
+        (tmp_path / name).write_bytes((app_files.checkpoints / name).read_bytes())
+    missing = open_page("views/samples.py", env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
+    assert_healthy(missing)
+    assert "No training timeline" in texts(missing) and "timeline from-grids" in texts(missing)
+    (tmp_path / "wgan_timeline.safetensors").write_bytes(b"garbage")
+    corrupt = open_page("views/samples.py", env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
+    assert not corrupt.exception
+    assert any("timeline could not be read" in e.value for e in corrupt.error)

@@ -16,17 +16,43 @@ from typing import Any
 import torch
 from torch import nn
 
-from vaegan.data import to_rgb32
+from vaegan.data import MNIST_SIDE, to_rgb32
 from vaegan.metrics import generated_images, score_images, split_halves
-from vaegan.runtime import eval_mode
+from vaegan.runtime import device_of, eval_mode
+
+
+def vae_latents(vae: nn.Module, n: int, seed: int) -> torch.Tensor:
+    """The n latents (n, D) `vae.sample(n, rng)` decodes for rng = a fresh generator seeded by `seed`."""
+    return torch.randn(n, vae.latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def vae_decode_rgb32(vae: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """The decoder's Bernoulli means of z (N, D), padded to (N, 3, 32, 32) in [-1, 1] by `to_rgb32`."""
+    with eval_mode(vae):
+        means = torch.sigmoid(vae.decode(z.to(device_of(vae)))).float().cpu()
+    return to_rgb32(means.view(-1, MNIST_SIDE, MNIST_SIDE))
 
 
 def vae_sample_images(vae: nn.Module, n: int, seed: int) -> torch.Tensor:
-    """n VAE samples as the classifier reads images: z ~ N(0, I) from `seed`, the decoder's Bernoulli means,
-    padded to (n, 3, 32, 32) in [-1, 1] by `to_rgb32`."""
-    with eval_mode(vae):
-        means = vae.sample(n, torch.Generator().manual_seed(seed)).cpu()  # (n, 1, 28, 28) in [0, 1]
-    return to_rgb32(means[:, 0])
+    """n VAE samples as the classifier reads images: z ~ N(0, I) from `seed` (the z of `vae.sample`), the
+    decoder's Bernoulli means, padded to (n, 3, 32, 32) in [-1, 1] by `to_rgb32`."""
+    return vae_decode_rgb32(vae, vae_latents(vae, n, seed))
+
+
+def side_by_side_interpolation(
+    vae: nn.Module, generator: nn.Module, *, vae_seed: int, gan_seed: int, count: int, a: int, b: int,
+    steps: int = 9, mode: str = "slerp",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(vae_row, gan_row), each (steps, 3, 32, 32): the walk from sample a to sample b of each model's grid of
+    `count` samples (VAE grid: `vae_sample_images(vae, count, vae_seed)`; WGAN grid: the generator's images of
+    `sample_latents(count, D, gan_seed)`, as the Samples page draws them), through each model's own latent space."""
+    from vaegan.latent import generate, interpolate_latent, sample_latents
+
+    vae_z = vae_latents(vae, count, vae_seed)
+    gan_z = sample_latents(count, generator.latent_dim, gan_seed)
+    vae_row = vae_decode_rgb32(vae, interpolate_latent(vae_z[a], vae_z[b], steps, mode))
+    gan_row = generate(generator, interpolate_latent(gan_z[a], gan_z[b], steps, mode))
+    return vae_row, gan_row
 
 
 def compare_models(

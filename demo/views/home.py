@@ -44,13 +44,15 @@ PAGE_LINKS = [
         "views/samples.py",
         "Samples",
         ":material/grid_view:",
-        "A grid of digits from the WGAN-GP generator for any seed; download it as a PNG.",
+        "A grid of digits from the WGAN-GP generator for any seed, as a PNG; watch the generator learn, frame by "
+        "frame, with its scores.",
     ),
     (
         "views/latent.py",
         "Latent space",
         ":material/tune:",
-        "Edit one sample with per-dimension ε sliders; see which latent dims matter most.",
+        "Edit one sample with per-dimension ε sliders — or draw a digit and let GAN inversion find its z; see which "
+        "latent dims matter most.",
     ),
     (
         "views/interpolation.py",
@@ -62,7 +64,15 @@ PAGE_LINKS = [
         "views/vae.py",
         "VAE",
         ":material/blur_on:",
-        "Reconstructions of real test digits, samples, latent traversals, −ELBO and log p(x).",
+        "Draw a digit: its reconstruction, −ELBO and log p(x) among the test digits', the classifier's reading; "
+        "reconstructions of real test digits, samples, traversals. Conv or MLP.",
+    ),
+    (
+        "views/compare.py",
+        "VAE vs GAN",
+        ":material/compare:",
+        "Both models side by side: samples, Fréchet distance, precision and recall on the same held-out digits, "
+        "a walk through each latent space.",
     ),
 ]
 
@@ -87,7 +97,8 @@ with st.expander("Run it yourself"):
     st.code(
         "make demo                      # this app, on http://localhost:8501\n"
         "python cli.py train vae        # checkpoints/vae.safetensors\n"
-        "python cli.py train wgan       # checkpoints/wgan.safetensors\n"
+        "python cli.py train wgan       # checkpoints/wgan.safetensors (+ wgan_timeline.safetensors)\n"
+        "python cli.py eval compare     # the VAE vs GAN page's numbers\n"
         "python cli.py --help           # everything else",
         language="bash",
     )

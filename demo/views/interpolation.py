@@ -10,6 +10,8 @@ from PIL import Image
 from demo.common import (
     WGAN_SLOT,
     animated_gif,
+    inverted_latent,
+    model_token,
     page_header,
     require_model,
     share_hint,
@@ -39,6 +41,12 @@ mode = c4.segmented_control(
 )
 
 z_a = sample_latents(1, latent_dim, int(seed_a))[0]
+inversion = inverted_latent(model_token(WGAN_SLOT))
+if inversion is not None and st.toggle(
+    "A = your drawn digit (the z the Latent page found for it)", value=False, key="from_drawn",
+    help="Session only: the link of this page does not carry your drawing.",
+):
+    z_a = inversion["z"]
 z_b = sample_latents(1, latent_dim, int(seed_b))[0]
 latent_row, fade_row = interpolation_rows(generator, z_a, z_b, steps, mode)
 t_values = [i / (steps - 1) for i in range(steps)]

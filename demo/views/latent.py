@@ -1,14 +1,19 @@
-"""Latent space: edit one generated sample with per-dimension ε sliders; strips and a ranking of the dims."""
+"""Latent space: edit one generated sample - or the z found for a digit you draw (GAN inversion) - with
+per-dimension ε sliders; strips and a ranking of the dims."""
 
 from __future__ import annotations
+
+import hashlib
 
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from demo.canvas import digit_canvas
 from demo.common import (
     CLASSIFIER_SLOT,
     WGAN_SLOT,
+    inverted_latent,
     model_token,
     page_header,
     require_model,
@@ -17,6 +22,8 @@ from demo.common import (
     show_strip,
     try_load,
 )
+from vaegan.drawing import prepare_digit
+from vaegan.inversion import invert
 from vaegan.latent import generate, perturbation_strip, rank_latent_dims, sample_latents, semantic_rank
 
 CANDIDATES = 8  # samples to pick from
@@ -58,17 +65,61 @@ index = st.segmented_control(
     "sample to edit (the numbers under the thumbnails)", list(range(CANDIDATES)), default=0, required=True,
     key="sample", bind="query-params",
 )  # fmt: skip
-z = candidate_latent(latent_dim, int(seed), int(index))
+
+# ------------------------------------------------------------------------------- or draw one and invert it
+with st.expander("…or draw a digit and find the z that draws it (GAN inversion)", expanded=True):
+    st.markdown(
+        "The generator has no encoder, so z is *searched for*: Adam on z (the weights stay fixed) minimises the "
+        "mean squared pixel difference between G(z) and your digit plus a small prior term ‖z‖²/2, from four "
+        "random starts at once. Your drawing is scaled into MNIST's 20×20 box, centred in 28×28 and padded to the "
+        "generator's 32×32×3 as its training digits were (grey, not binarized). The z found becomes the sample "
+        "that the sliders and the strip below act on; the Interpolation page can start from it too."
+    )
+    canvas_column, result_column = st.columns([2, 3])
+    with canvas_column:
+        ink = digit_canvas("latent")
+    drawn = prepare_digit(ink) if ink is not None else None
+    with result_column:
+        if st.button("Find its z", key="invert", type="primary", icon=":material/search:", disabled=drawn is None):
+            bar = st.progress(0.0, text="Searching for z…")
+
+            def report(done: int, total: int, loss: float) -> None:
+                if done % 10 == 0 or done == total:
+                    bar.progress(done / total, text=f"step {done} of {total}: loss {loss:.4f}")
+
+            target = drawn.rgb32()[0]
+            found = invert(generator, target, seed=0, on_progress=report)
+            st.session_state["inverted"] = {"model": token, "z": found.z, "image": found.image, "target": target,
+                                            "pixel_rmse": found.pixel_rmse, "steps": found.steps}  # fmt: skip
+            bar.empty()
+        inversion = inverted_latent(token)
+        if inversion is not None:
+            with st.container(key="inversion"):
+                show_strip(torch.stack([inversion["target"], inversion["image"]]), ["your digit", "G(z found)"],
+                           scale=4, row_width=300)  # fmt: skip
+            st.caption(f"After {inversion['steps']} Adam steps: RMS pixel error {inversion['pixel_rmse']:.3f} "
+                       f"(pixels in [−1, 1]), ‖z‖ = {inversion['z'].norm():.2f}.")  # fmt: skip
+            use_drawn = st.toggle("edit this z below", value=True, key="use_drawn")
+        elif drawn is None:
+            st.info("Draw a digit (or press **Example**), then **Find its z**.", icon=":material/draw:")
+        else:
+            st.caption("Press **Find its z**: a few hundred optimisation steps, a few seconds.")
+if inversion is not None and use_drawn:
+    z, original = inversion["z"], inversion["image"]
+    z_key = "drawn:" + hashlib.sha1(z.numpy().tobytes()).hexdigest()
+else:
+    z, z_key = candidate_latent(latent_dim, int(seed), int(index)), f"seed:{int(seed)}#{int(index)}"
+    original = candidates[int(index)]
 
 
 @st.cache_data(show_spinner="Ranking latent dims…", max_entries=32)
-def ranked_dims(_generator: torch.nn.Module, model_key: str, seed: int, index: int) -> list[tuple[int, float]]:
-    """(dim, effect) from the most to the least effective dim, for one sample."""
-    z = candidate_latent(_generator.latent_dim, seed, index)
-    return [(int(d), float(effect)) for d, effect in rank_latent_dims(_generator, z)]
+def ranked_dims(_generator: torch.nn.Module, model_key: str, _z: torch.Tensor, z_key: str) -> list[tuple[int, float]]:
+    """(dim, effect) from the most to the least effective dim, for one z (`z_key` names it: a seed and an index,
+    or a hash of an inverted z)."""
+    return [(int(d), float(effect)) for d, effect in rank_latent_dims(_generator, _z)]
 
 
-ranking = ranked_dims(generator, token, int(seed), int(index))
+ranking = ranked_dims(generator, token, z, z_key)
 top = [d for d, _ in ranking[:TOP_DIMS]]
 
 # ---------------------------------------------------------------------------------------------- ε sliders
@@ -99,12 +150,12 @@ with sliders:
 edited_z = z.clone()
 for d, value in eps.items():
     edited_z[d] += value
-original = candidates[int(index)]
 edited = generate(generator, edited_z[None])[0]
 with pictures:
     left, right = st.columns(2)
     with left:
-        show_images(original[None], nrow=1, caption="G(z)", scale=6)
+        show_images(original[None], nrow=1, caption="G(z), z found for your digit" if z_key.startswith("drawn")
+                    else "G(z)", scale=6)  # fmt: skip
     with right, st.container(key="edited"):
         moved = {d: v for d, v in eps.items() if v != 0.0}
         show_images(edited[None], nrow=1, caption="G(z + Σ ε_d e_d)" if moved else "G(z) — move a slider", scale=6)
@@ -118,12 +169,11 @@ st.caption("G(z + ε e_d) for ε ∈ {−5, …, 4}; ε = 0 is the sample itself
 
 
 @st.cache_data(max_entries=64)
-def strip_for(_generator: torch.nn.Module, model_key: str, seed: int, index: int, dim: int) -> torch.Tensor:
-    z = candidate_latent(_generator.latent_dim, seed, index)
-    return perturbation_strip(_generator, z, [dim], STRIP_EPS)[0]
+def strip_for(_generator: torch.nn.Module, model_key: str, _z: torch.Tensor, z_key: str, dim: int) -> torch.Tensor:
+    return perturbation_strip(_generator, _z, [dim], STRIP_EPS)[0]
 
 
-strip = strip_for(generator, token, int(seed), int(index), int(chosen_dim))
+strip = strip_for(generator, token, z, z_key, int(chosen_dim))
 show_strip(strip, [f"ε={e:g}" for e in STRIP_EPS])
 
 # ------------------------------------------------------------------------------------------------ ranking
@@ -163,11 +213,10 @@ if classifier is not None:
 
     @st.cache_data(show_spinner="Reading digits along every dim…", max_entries=32)
     def semantic_ranking(
-        _generator: torch.nn.Module, _classifier: torch.nn.Module, models_key: str, seed: int, index: int
+        _generator: torch.nn.Module, _classifier: torch.nn.Module, models_key: str, _z: torch.Tensor, z_key: str
     ) -> list[tuple[int, float]]:
-        z = candidate_latent(_generator.latent_dim, seed, index)
-        return semantic_rank(_generator, _classifier, z[None], [e for e in STRIP_EPS if e != 0.0])
+        return semantic_rank(_generator, _classifier, _z[None], [e for e in STRIP_EPS if e != 0.0])
 
-    semantic = semantic_ranking(generator, classifier, token + model_token(CLASSIFIER_SLOT), int(seed), int(index))
+    semantic = semantic_ranking(generator, classifier, token + model_token(CLASSIFIER_SLOT), z, z_key)
     ranking_chart(semantic, "share of ε that change the digit", "#0d9488", "semantic_chart", [0, 1])
 share_hint()

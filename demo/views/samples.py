@@ -1,4 +1,5 @@
-"""Samples: a grid from the WGAN-GP generator for a seed and a count; regenerate; download as PNG."""
+"""Samples: a grid from the WGAN-GP generator for a seed and a count; regenerate; download as PNG; and, when the
+checkpoint has its training-timeline sidecar, what the generator drew as it trained, with its scores."""
 
 from __future__ import annotations
 
@@ -8,9 +9,25 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from demo.common import WGAN_SLOT, classify, model_card, page_header, require_model, share_hint, show_images
+from demo.charts import metric_curves_figure
+from demo.common import (
+    WGAN_SLOT,
+    animated_gif,
+    classify,
+    file_stamp,
+    model_card,
+    page_header,
+    require_model,
+    share_hint,
+    show_images,
+    shown_path,
+    timeline_path,
+    to_pil,
+)
+from vaegan.errors import VaeganError
 from vaegan.images import png_bytes
 from vaegan.latent import generate, sample_latents
+from vaegan.timeline import Timeline, frame_index, metric_curves
 
 page_header(
     "Samples",
@@ -58,6 +75,64 @@ if prediction is not None:
         "A generator that covers the data spreads over all ten digits; one that piles onto a few has "
         "mode-collapsed."
     )
+
+# ------------------------------------------------------------------------------------------ watch it learn
+st.subheader("Watch it learn")
+
+
+@st.cache_resource(show_spinner="Loading the training timeline…", max_entries=4)
+def load_timeline(path: str, stamp: tuple[int, int]) -> Timeline:
+    del stamp  # only part of the cache key: a new sidecar is picked up without a restart
+    return Timeline.load(path)
+
+
+@st.cache_data(max_entries=4)
+def timeline_gif(_timeline: Timeline, key: str) -> bytes:
+    """Every frame of the timeline as one looping GIF (`key`: the file and its stamp)."""
+    return animated_gif([to_pil(_timeline.frame(i), 4, scale=3) for i in range(len(_timeline))], frame_ms=400,
+                        bounce=False)  # fmt: skip
+
+
+sidecar = timeline_path()
+timeline = None
+if not sidecar.exists():
+    st.caption(
+        f"No training timeline next to the checkpoint (`{shown_path(sidecar)}`). `python cli.py train wgan` "
+        "writes one beside the model it exports; `python cli.py timeline from-grids RUN_DIR` builds one from an "
+        "older run's sample grids."
+    )
+else:
+    try:
+        timeline = load_timeline(str(sidecar), file_stamp(sidecar))
+    except VaeganError as exc:
+        st.error(f"**The training timeline could not be read.** {exc}", icon=":material/broken_image:")
+if timeline is not None and len(timeline):
+    st.markdown(
+        "The same 16 latents z decoded by the EMA generator at points of its training (the first 16 of the run's "
+        "sample grids): noise first, then blobs, then strokes, then digits."
+    )
+    iteration = st.select_slider("training iteration", timeline.iterations, value=timeline.iterations[-1],
+                                 key="train_iter", bind="query-params")  # fmt: skip
+    shown_frame = frame_index(timeline, int(iteration))
+    left, right = st.columns(2)
+    with left, st.container(key="timeline_frame"):
+        show_images(timeline.frame(shown_frame), nrow=4, scale=3,
+                    caption=f"after {timeline.iterations[shown_frame]:,} generator iterations")  # fmt: skip
+    with right:
+        st.image(timeline_gif(timeline, f"{sidecar}@{file_stamp(sidecar)}"),
+                 caption=f"all {len(timeline)} frames, {timeline.iterations[0]:,} to {timeline.iterations[-1]:,}")
+    curves = metric_curves(timeline)
+    if curves:
+        floor = {k: v for k, v in timeline.info.items() if k.startswith("real_vs_real_")}
+        st.plotly_chart(metric_curves_figure(curves, floor, timeline.iterations[shown_frame]), key="timeline_chart")
+        n = timeline.info.get("n")
+        st.caption(
+            f"FD and precision/recall on the digit classifier's features ({n} samples against {n} held-out "
+            f"digits{', ' + timeline.info['holdout'] if timeline.info.get('holdout') else ''}), the numbers "
+            "`python cli.py eval wgan` gives each of these generators; dotted: real digits against real digits."
+        )
+    else:
+        st.caption("This timeline holds images only (built from sample grids): no scores to plot.")
 
 with st.expander("About this generator"):
     model_card(WGAN_SLOT)

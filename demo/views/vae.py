@@ -1,27 +1,43 @@
-"""VAE: reconstructions of real test digits, samples from the prior, latent traversals, -ELBO and log p(x)."""
+"""VAE: draw a digit and see what the model makes of it; reconstructions of real test digits, samples from the
+prior, latent traversals, -ELBO and log p(x). An architecture picker chooses between the VAE files on disk."""
 
 from __future__ import annotations
+
+import hashlib
 
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from demo.canvas import digit_canvas
+from demo.charts import score_histogram
 from demo.common import (
-    VAE_SLOT,
+    CLASSIFIER_SLOT,
     format_number,
     load_real_digits,
     model_token,
     page_header,
+    pick_vae,
     real_digits_help,
     real_digits_key,
-    require_model,
     share_hint,
     show_images,
+    strip_pictures,
+    try_load,
 )
+from vaegan.drawing import DrawnDigit, VAEReading, prepare_digit, read_with_vae
 from vaegan.images import unit_to_signed
 from vaegan.latent import perturbation_strip
-from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo
+from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo, sample_binary_digits, score_digits, share_below
 from vaegan.vae import MNIST_SIDE, DecodedImages, neg_elbo
+
+# Importance samples for a drawn digit's log p(x) (and for the reference digits it is placed among), by
+# architecture: a conv decoder pass costs far more than an MLP's on a CPU, and a drawing must be read within a
+# fraction of a second (bench/app_draw.py).
+DRAW_K = {"mlp": 100, "conv": 10}
+REFERENCE_N = 300  # test digits (or model samples) in the reference histograms
+DRAW_EPS = [-3.0, -1.5, 0.0, 1.5, 3.0]  # traversal steps from a drawn digit
+DRAW_DIMS = 3  # traversals along this many of the most active dims
 
 page_header(
     "VAE on binarized MNIST",
@@ -30,8 +46,8 @@ page_header(
     "the second pulls every posterior towards the prior N(0, I) — which is why samples from the prior look like "
     "digits, and why the model switches off the latent dims it does not need.",
 )
-vae = require_model(VAE_SLOT)
-token = model_token(VAE_SLOT)
+slot, vae = pick_vae()
+token = model_token(slot)
 info = vae.checkpoint_info
 
 stored = {k: v for k, v in info.metrics.items() if "elbo" in k or "log_px" in k}
@@ -51,6 +67,96 @@ if digits is not None:
     # One fixed shuffle: some files group the digits by class (the first 1000 would all be zeros), and every
     # "first N digits" below should be a fair sample of the test set.
     digits = digits[torch.randperm(digits.shape[0], generator=torch.Generator().manual_seed(0))]
+
+
+@st.cache_data(show_spinner="Ranking latent dims…", max_entries=8)
+def kl_per_dim(
+    _vae: torch.nn.Module, model_key: str, _digits: torch.Tensor | None, data_key: str, n: int
+) -> list[float]:
+    """Mean KL(q(z_d|x) ‖ N(0, 1)) per latent dim d over n test digits (or n prior samples without digits).
+    Cached by (model file, digits file, n): the underscored arguments are what those keys stand for."""
+    x = _digits[:n] if _digits is not None else _vae.sample(n, torch.Generator().manual_seed(0))
+    return _vae.kl_per_dim(x).tolist()
+
+
+kl = torch.tensor(kl_per_dim(vae, token, digits, digits_key, 2000))
+ranked = torch.argsort(kl, descending=True)
+active = int((kl > 0.01).sum())
+
+# ------------------------------------------------------------------------------------------- draw a digit
+st.header("Draw a digit")
+st.markdown(
+    "Your drawing is prepared the way MNIST's digits were: the digit's bounding box scaled into a 20×20 box, "
+    "placed in the 28×28 field with its centre of mass in the middle, then binarized like the training data (one "
+    "Bernoulli sample per pixel, grey level = probability, fixed seed). The VAE encodes that binary digit: its "
+    "reconstruction, how likely the model finds it (−ELBO and log p(x), placed among "
+    + ("real test digits" if digits is not None else "the model's own samples")
+    + ") and latent traversals that start from it."
+)
+
+
+@st.cache_data(show_spinner="Scoring reference digits (once per model file)…", max_entries=8)
+def reference_scores(
+    _vae: torch.nn.Module, model_key: str, _digits: torch.Tensor | None, data_key: str, n: int, k: int
+) -> dict[str, list[float]]:
+    """Per-digit -ELBO and log p(x) of n test digits, or of n binarized model samples without test digits."""
+    x = _digits[:n] if _digits is not None else sample_binary_digits(_vae, n, seed=0)
+    return {name: values.tolist() for name, values in score_digits(_vae, x, k).items()}
+
+
+@st.cache_data(max_entries=64)
+def read_drawing(
+    _vae: torch.nn.Module, model_key: str, _digit: DrawnDigit, digit_key: str, dims: tuple[int, ...],
+    _classifier: torch.nn.Module | None, classifier_key: str,
+) -> VAEReading:
+    """What the VAE reads in one drawn digit; cached by (model file, the binary digit's bytes, dims, classifier)."""
+    return read_with_vae(_vae, _digit, k=DRAW_K.get(_vae.config.arch, 10), dims=dims, eps=DRAW_EPS,
+                         classifier=_classifier)
+
+
+canvas_column, seen_column, numbers_column = st.columns([3, 3, 4])
+with canvas_column:
+    ink = digit_canvas("vae")
+digit = prepare_digit(ink) if ink is not None else None
+if digit is None:
+    seen_column.info("Draw a digit on the black square, or press **Example**.", icon=":material/draw:")
+else:
+    classifier = try_load(CLASSIFIER_SLOT)
+    digit_key = hashlib.sha1(digit.binary.numpy().tobytes()).hexdigest()
+    dims = tuple(int(d) for d in ranked[:DRAW_DIMS])
+    classifier_key = model_token(CLASSIFIER_SLOT) if classifier is not None else "none"
+    reading = read_drawing(vae, token, digit, digit_key, dims, classifier, classifier_key)
+    with seen_column, st.container(key="drawn"):
+        pictures = strip_pictures(unit_to_signed(torch.stack([digit.grey, digit.binary.view(28, 28),
+                                                              reading.reconstruction[0]])), scale=4)  # fmt: skip
+        st.image(pictures, caption=["your digit, 28×28", "binarized: the VAE's input", "its reconstruction"],
+                 width=112)  # fmt: skip
+        if reading.digit is not None and reading.reconstruction_digit is not None:
+            (d, p), (r, q) = reading.digit, reading.reconstruction_digit
+            st.markdown(f"The classifier reads **{d}** ({p:.2f}) in your digit and **{r}** ({q:.2f}) in its "
+                        "reconstruction.")  # fmt: skip
+            st.caption("Both padded to its 32×32×3 input as MNIST is (2 black pixels each side, grey copied to RGB).")
+        else:
+            st.caption("No digit classifier checkpoint: no reading of the digit.")
+    with numbers_column, st.container(key="drawn_scores"):
+        reference = reference_scores(vae, token, digits, digits_key, REFERENCE_N, reading.k)
+        source = "test digits" if digits is not None else "samples of the model"
+        left, right = st.columns(2)
+        below = share_below(reading.neg_elbo, torch.tensor(reference["neg_elbo"]))
+        left.metric("your digit's −ELBO (nats)", f"{reading.neg_elbo:.1f}",
+                    help=f"Lower is better. {1 - below:.0%} of {REFERENCE_N} {source} score higher.")  # fmt: skip
+        above = share_below(reading.log_px, torch.tensor(reference["log_px"]))
+        right.metric(f"your digit's log p(x), K={reading.k}", f"{reading.log_px:.1f}",
+                     help=f"Higher is better. {above:.0%} of {REFERENCE_N} {source} score lower.")  # fmt: skip
+        st.plotly_chart(score_histogram(reference["log_px"], reading.log_px, title=f"log p(x) of {REFERENCE_N} "
+                                        f"{source} and of yours", x_title="log p(x) (nats)",
+                                        marked_name="yours"), key="drawn_histogram")  # fmt: skip
+        st.caption(f"Your log p(x) is above {above:.0%} of these {source}; −ELBO: {below:.0%} of them score "
+                   "lower (better) than yours. A digit unlike the training data gets a low log p(x).")  # fmt: skip
+    st.markdown("**Latent traversals from your digit**: μ(x) + ε e_d along the most active dims.")
+    show_images(reading.traversals, scale=3)
+    st.caption(f"Columns: ε = {', '.join(f'{e:g}' for e in DRAW_EPS)} (ε = 0: the reconstruction). Rows: dims "
+               + ", ".join(f"{d} (KL {kl[d]:.2f})" for d in dims) + ".")  # fmt: skip
 
 # ------------------------------------------------------------------------------------------ reconstructions
 st.header("Reconstructions of test digits")
@@ -88,21 +194,6 @@ st.markdown(
     "**average KL** to the prior over test digits: a dim with KL ≈ 0 has q(z_d|x) = p(z_d) for every x, so it "
     "carries no information and moving it changes nothing (posterior collapse of that unit)."
 )
-
-
-@st.cache_data(show_spinner="Ranking latent dims…", max_entries=8)
-def kl_per_dim(
-    _vae: torch.nn.Module, model_key: str, _digits: torch.Tensor | None, data_key: str, n: int
-) -> list[float]:
-    """Mean KL(q(z_d|x) ‖ N(0, 1)) per latent dim d over n test digits (or n prior samples without digits).
-    Cached by (model file, digits file, n): the underscored arguments are what those keys stand for."""
-    x = _digits[:n] if _digits is not None else _vae.sample(n, torch.Generator().manual_seed(0))
-    return _vae.kl_per_dim(x).tolist()
-
-
-kl = torch.tensor(kl_per_dim(vae, token, digits, digits_key, 2000))
-ranked = torch.argsort(kl, descending=True)
-active = int((kl > 0.01).sum())
 left, right = st.columns([2, 3])
 with left:
     n_rows = st.slider(

@@ -1,0 +1,169 @@
+"""VAE vs GAN: samples of both, the same metrics on the same held-out digits, and a walk through each latent space."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from demo.common import (
+    CLASSIFIER_SLOT,
+    WGAN_SLOT,
+    explain_missing,
+    file_stamp,
+    load_real_digits,
+    model_token,
+    page_header,
+    pick_vae,
+    real_digits_help,
+    real_digits_key,
+    require_model,
+    share_hint,
+    show_images,
+    show_strip,
+    try_load,
+)
+from vaegan.compare import METRIC_NAMES, compare_models, side_by_side_interpolation, vae_sample_images
+from vaegan.data import to_rgb32
+from vaegan.errors import VaeganError
+from vaegan.latent import generate, sample_latents
+
+METRIC_N = 1000  # samples per model and held-out digits per set (fewer when the held-out set is smaller)
+METRIC_SEED = 0  # the CLI's default: `python cli.py eval compare` prints these numbers
+INTERPOLATION_STEPS = 9
+
+page_header(
+    "VAE vs GAN",
+    "Two ways to learn a distribution of digits. The **VAE** maximises a bound on log p(x): every training digit "
+    "must be explained by some z, so it covers the data but blurs what it is unsure of (its samples here are the "
+    "decoder's Bernoulli means, grey where it hesitates). The **WGAN** never sees a likelihood: its generator "
+    "only has to fool a critic, which gives sharp strokes but no promise to cover every kind of digit. Below, "
+    "both are scored the same way on the same held-out digits.",
+)
+slot, vae = pick_vae()
+generator = require_model(WGAN_SLOT)
+
+# ------------------------------------------------------------------------------------------------ samples
+st.subheader("Samples")
+c1, c2, c3 = st.columns(3)
+count = c1.select_slider("samples of each", [16, 36, 64], 16, key="n", bind="query-params")
+vae_seed = c2.number_input("VAE seed", 0, 1_000_000, 0, key="vae_seed", bind="query-params")
+gan_seed = c3.number_input("WGAN seed", 0, 1_000_000, 0, key="gan_seed", bind="query-params")
+nrow = math.isqrt(count)
+left, right = st.columns(2)
+with left, st.container(key="vae_samples"):
+    show_images(vae_sample_images(vae, count, int(vae_seed)), nrow=nrow, scale=3,
+                caption=f"VAE ({vae.config.arch}, {slot.filename}), seed {vae_seed}")  # fmt: skip
+with right, st.container(key="gan_samples"):
+    show_images(generate(generator, sample_latents(count, generator.latent_dim, int(gan_seed))), nrow=nrow, scale=3,
+                caption=f"WGAN-GP generator, seed {gan_seed} (the Samples page's grid for that seed)")  # fmt: skip
+st.caption(
+    "The VAE's samples are its decoder's Bernoulli means, 28×28, padded to 32×32 (2 black pixels each side) and "
+    "repeated to 3 channels exactly as `vaegan.data.to_rgb32` pads MNIST for the classifier; the metrics below "
+    "score them in that form."
+)
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+def held_out_digits() -> tuple[torch.Tensor | None, str, str]:
+    """(images (N, 3, 32, 32), what they are, cache key): VAEGAN_APP_HOLDOUT, else the VAE page's test digits."""
+    spec = os.environ.get("VAEGAN_APP_HOLDOUT")
+    if spec:
+        first = Path(spec.split("+")[0].split("@")[0])
+        try:
+            return _load_holdout(spec, f"{spec}@{file_stamp(first)}"), f"`{spec}`", f"{spec}@{file_stamp(first)}"
+        except VaeganError as exc:
+            st.error(f"Could not read the held-out digits `{spec}` (VAEGAN_APP_HOLDOUT): {exc}")
+            return None, "", ""
+    digits = load_real_digits()
+    if digits is None:
+        return None, "", ""
+    # The same fixed shuffle as the VAE page: some files group the digits by class.
+    digits = digits[torch.randperm(digits.shape[0], generator=torch.Generator().manual_seed(0))]
+    described = "the VAE page's binarized test digits, padded to 32×32×3 (set `VAEGAN_APP_HOLDOUT` to another spec)"
+    return to_rgb32(digits.view(-1, 28, 28)), described, real_digits_key()
+
+
+@st.cache_resource(show_spinner="Loading held-out digits…", max_entries=2)
+def _load_holdout(spec: str, key: str) -> torch.Tensor:
+    from vaegan.data import load_rgb32
+
+    del key  # only part of the cache key
+    return load_rgb32(spec, download_missing=False).images
+
+
+@st.cache_data(show_spinner="Scoring both models on the held-out digits (once per set of model files)…",
+               max_entries=8)  # fmt: skip
+def comparison(
+    _vae: torch.nn.Module, _generator: torch.nn.Module, _classifier: torch.nn.Module, models_key: str,
+    _real: torch.Tensor, data_key: str, n: int, seed: int,
+) -> dict:
+    """`vaegan.compare.compare_models`, cached by the three model files and the held-out data."""
+    return compare_models(_vae, _generator, _classifier, _real, n=n, seed=seed)
+
+
+st.subheader("Scored the same way")
+classifier = try_load(CLASSIFIER_SLOT)
+real, real_description, real_key = held_out_digits()
+if classifier is None:
+    explain_missing(CLASSIFIER_SLOT)
+elif real is None:
+    real_digits_help()
+elif real.shape[0] < 4:
+    st.info(f"Only {real.shape[0]} held-out digits: the metrics need at least 4.")
+else:
+    n = min(METRIC_N, real.shape[0] // 2)
+    models_key = model_token(slot) + model_token(WGAN_SLOT) + model_token(CLASSIFIER_SLOT)
+    result = comparison(vae, generator, classifier, models_key, real, real_key, n, METRIC_SEED)
+    rows = {"real vs real (floor)": result["floor"], f"VAE ({vae.config.arch})": result["vae"],
+            "WGAN-GP": result["wgan"]}  # fmt: skip
+    table = pd.DataFrame({label: {name: round(row[key], 3) for key, name in METRIC_NAMES.items()}
+                          for label, row in rows.items()}).T  # fmt: skip
+    with st.container(key="comparison"):
+        columns = st.columns(2)
+        for column, key, label in ((columns[0], "vae", "VAE"), (columns[1], "wgan", "WGAN")):
+            inner = column.columns(3)
+            for box, (metric, name) in zip(inner, METRIC_NAMES.items(), strict=True):
+                box.metric(f"{label} {name}", f"{result[key][metric]:.3f}")
+        st.dataframe(table, key="comparison_table")
+        figure = go.Figure()
+        for label, key, colour in (("held-out digits", "floor", "#94a3b8"), ("VAE", "vae", "#4f46e5"),
+                                   ("WGAN", "wgan", "#0d9488")):  # fmt: skip
+            figure.add_bar(x=[str(d) for d in range(10)], y=result[key]["predicted_digit_counts"], name=label,
+                           marker_color=colour)  # fmt: skip
+        figure.update_layout(
+            barmode="group", height=260, margin=dict(l=10, r=10, t=30, b=10), title="digits the classifier reads",
+            xaxis=dict(type="category", title="digit"), yaxis=dict(title=f"count of {n}"),
+        )  # fmt: skip
+        st.plotly_chart(figure, key="digit_histogram")
+    st.caption(
+        f"n = {n} samples of each model and {n} held-out digits ({real_description}) against the same {n} "
+        f"reference digits, on the digit classifier's features (k = 3 nearest neighbours, seed {METRIC_SEED}). "
+        "FD: Fréchet distance, lower is better; precision: share of samples among real digits (fidelity); "
+        "recall: share of real digits among the samples (diversity). The floor is what a perfect model would "
+        "score at this n. The same numbers: `python cli.py eval compare --data SPEC`."
+    )
+
+# ------------------------------------------------------------------------------------------ interpolation
+st.subheader("Walking through each latent space")
+c1, c2 = st.columns(2)
+a = c1.number_input("from sample #", 0, count - 1, 0, key="a", bind="query-params")
+b = c2.number_input("to sample #", 0, count - 1, min(1, count - 1), key="b", bind="query-params")
+vae_row, gan_row = side_by_side_interpolation(vae, generator, vae_seed=int(vae_seed), gan_seed=int(gan_seed),
+                                              count=count, a=int(a), b=int(b), steps=INTERPOLATION_STEPS)  # fmt: skip
+captions = [f"t={i / (INTERPOLATION_STEPS - 1):.2f}" for i in range(INTERPOLATION_STEPS)]
+st.markdown(f"**VAE**: slerp from its sample #{a} to #{b}")
+show_strip(vae_row, captions)
+st.markdown(f"**WGAN**: slerp from its sample #{a} to #{b}")
+show_strip(gan_row, captions)
+st.caption(
+    "Sample numbers count row by row in the grids above. Both walks follow the great circle between the two z "
+    "(as the Interpolation page's slerp), each in its own model's latent space"
+    + (", with the digit the classifier reads under each image." if classifier is not None else ".")
+)
+share_hint()
