@@ -3,6 +3,7 @@ so tests that need it skip with a clear reason when it is absent."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +57,16 @@ def tiny_classifier() -> DigitClassifier:
 def write_amat(path: Path, images: np.ndarray) -> None:
     """Images in Larochelle's text format: one image per line, its pixels as space-separated integers."""
     path.write_text("\n".join(" ".join(str(int(v)) for v in row) for row in images.reshape(len(images), -1)) + "\n")
+
+
+# Hypothesis (tests/test_fuzz.py): short runs by default, so the suite stays quick on a busy 2-core machine and in CI;
+# VAEGAN_HYPOTHESIS=thorough for a long local run. No deadline: a loaded machine makes single examples slow.
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # only test_fuzz.py needs it (requirements-dev.txt installs it)
+    pass
+else:
+    _QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
+    settings.register_profile("ci", max_examples=30, deadline=None, suppress_health_check=_QUIET, print_blob=True)
+    settings.register_profile("thorough", max_examples=1000, deadline=None, suppress_health_check=_QUIET)
+    settings.load_profile(os.environ.get("VAEGAN_HYPOTHESIS", "ci"))
