@@ -127,10 +127,24 @@ def test_without_torchrun_every_helper_is_the_identity(tmp_path: Path) -> None:
     assert distributed.describe() == {}
 
 
-def test_a_batch_that_does_not_split_over_the_ranks_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_that_does_not_split_over_the_ranks_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cli
+
     monkeypatch.setattr(distributed, "world_size", lambda: 4)
     with pytest.raises(ConfigError, match=r"--batch-size 10 does not split over 4 processes; use a multiple of 4"):
         distributed.local_batch(10)
+    # Every loop checks before it trains, and the CLI says so in one line.
+    np.savez(tmp_path / "v.npz", X=(np.random.default_rng(0).random((40, 784)) < 0.2).astype(np.float32))
+    argv = ["train", "vae", "--data", str(tmp_path / "v.npz"), "--batch-size", "10", "--hidden", "8", "--device",
+            "cpu", "--run-dir", str(tmp_path / "run"), "--out", str(tmp_path / "v.safetensors")]  # fmt: skip
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: --batch-size 10 does not split over 4 processes; use a multiple of 4"
+    )
+    with pytest.raises(ConfigError, match="does not split"):
+        train_wgan(TINY, ImageSet(images=_real(16), labels=None, name="x"), WGANTrainConfig(iters=1, batch_size=6))
 
 
 # ---------------------------------------------------------------- DDP step = one process, global batch
