@@ -6,7 +6,9 @@ training step, on this machine's CPUs (gloo, 127.0.0.1).
 
 The run writes its state after every iteration (--checkpoint-every 1), so the first state written after the kill
 marks the restarted group's first step (plus one small atomic write). Printed per round: the kill time after
-launch, the recovery time and the whole run's wall time. That the restarted run ends with the weights of an
+launch, the recovery time, how much of it passed before torchrun's agent logged the failure (detection and the
+survivors' shutdown; the rest is new workers starting Python and torch, joining the group, loading the state) and
+the whole run's wall time. That the restarted run ends with the weights of an
 uninterrupted one is checked by tests/test_distributed.py, not here.
 """
 
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -55,11 +59,22 @@ def command(base: Path, nproc: int, iters: int, restarts: int) -> list[str]:
             "--out", str(base / "w.safetensors")]  # fmt: skip
 
 
-def one_round(base: Path, args: argparse.Namespace) -> tuple[float, float, float]:
+def failure_logged(log: str, killed: float) -> float:
+    """Seconds from the kill to the agent's "failed (exitcode: -9)" line (its timestamps are local HH:MM:SS.us)."""
+    match = re.search(r"^E\d{4} (\d\d):(\d\d):(\d\d\.\d+) .*failed \(exitcode: -9\)", log, re.MULTILINE)
+    if match is None:
+        return float("nan")
+    day = datetime.datetime.fromtimestamp(killed).replace(hour=0, minute=0, second=0, microsecond=0)
+    hours, minutes, seconds = int(match[1]), int(match[2]), float(match[3])
+    return day.timestamp() + hours * 3600 + minutes * 60 + seconds - killed
+
+
+def one_round(base: Path, args: argparse.Namespace) -> tuple[float, float, float, float]:
     state = base / "run" / "state.safetensors"
     started = time.monotonic()
+    log = open(base / "torchrun.log", "w")  # noqa: SIM115 - closed below, after the process
     proc = subprocess.Popen(command(base, args.nproc, args.iters, 2), env={**os.environ, **ENV},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                            stdout=subprocess.DEVNULL, stderr=log)  # fmt: skip
     while not state.exists():
         time.sleep(0.005)
     time.sleep(args.after)
@@ -74,9 +89,12 @@ def one_round(base: Path, args: argparse.Namespace) -> tuple[float, float, float
                 recovery = state.stat().st_mtime - killed
                 break
         time.sleep(0.005)
-    if proc.wait() != 0:
-        raise SystemExit(f"torchrun failed (exit {proc.returncode})")
-    return killed_after, recovery, time.monotonic() - started
+    returncode = proc.wait()
+    log.close()
+    text = (base / "torchrun.log").read_text()
+    if returncode != 0:
+        raise SystemExit(f"torchrun failed (exit {returncode}):\n{text[-3000:]}")
+    return killed_after, recovery, failure_logged(text, killed), time.monotonic() - started
 
 
 def main() -> None:
@@ -93,10 +111,11 @@ def main() -> None:
             base = Path(tmp)
             rng = np.random.default_rng(0)
             np.savez(base / "d.npz", X=rng.integers(0, 256, size=(32, 28, 28), dtype=np.uint8))
-            killed_after, recovery, total = one_round(base, args)
+            killed_after, recovery, detected, total = one_round(base, args)
         recoveries.append(recovery)
         print(f"round {r + 1}: killed rank {args.victim} {killed_after:.1f} s after launch; restarted group's first "
-              f"step {recovery:.2f} s after the kill; run {total:.1f} s")  # fmt: skip
+              f"step {recovery:.2f} s after the kill (failure logged after {detected:.2f} s); run {total:.1f} s, "
+              f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"median recovery {statistics.median(recoveries):.2f} s over {len(recoveries)} rounds")
 
 
