@@ -3,6 +3,7 @@
     python cli.py --help
     python cli.py train vae --epochs 20
     python cli.py eval vae --json
+    torchrun --nproc-per-node 4 cli.py train wgan ...   # data-parallel training (README: More than one machine)
 
 All logic lives in `vaegan/`; library errors (VaeganError) become one line on stderr and exit code 2.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -49,8 +51,16 @@ for sub_app, name in ((train_app, "train"), (eval_app, "eval"), (sample_app, "sa
                       (export_app, "export"), (timeline_app, "timeline")):  # fmt: skip
     app.add_typer(sub_app, name=name)
 
-# Progress and messages go to stderr so that stdout carries only results (e.g. `--json`).
-err_console = Console(stderr=True)
+
+
+def _rank() -> int:
+    """This process's rank under torchrun (0 otherwise), from its environment: no torch import at start-up."""
+    return int(os.environ.get("RANK", "0")) if "WORLD_SIZE" in os.environ else 0
+
+
+# Progress and messages go to stderr so that stdout carries only results (e.g. `--json`); under torchrun only
+# rank 0 shows them (errors: every rank, see `main`).
+err_console = Console(stderr=True, quiet=_rank() != 0)
 
 # The shipped files (vaegan.checkpoint.DEFAULT_CHECKPOINTS), as CLI defaults.
 VAE_CKPT = Path("checkpoints/vae.safetensors")
@@ -59,6 +69,8 @@ CLASSIFIER_CKPT = Path("checkpoints/classifier.safetensors")
 
 
 VAE_DATA_HELP = "binarized-mnist | mnist | PATH.npz | PATH.amat | FOLDER; rows with @a:b, join with +."
+RESUME_HELP = ("Continue from run-dir/state.safetensors if it exists (implied after torchrun restarts the group; "
+               "a fresh torchrun run without it removes an older state first).")  # fmt: skip
 
 # ------------------------------------------------------------------------------------------- choices
 
@@ -245,7 +257,29 @@ def parse_duration(text: str) -> float:
 def _command() -> str:
     from vaegan.train.common import portable_command
 
-    return "python cli.py " + portable_command(sys.argv[1:])
+    launcher = "python"
+    nodes, per_node = os.environ.get("GROUP_WORLD_SIZE"), os.environ.get("LOCAL_WORLD_SIZE")
+    if nodes and per_node:  # torchrun (its rendezvous flags are the launch's, not the run's)
+        launcher = f"torchrun --nnodes {nodes} --nproc-per-node {per_node}"
+    return f"{launcher} cli.py " + portable_command(sys.argv[1:])
+
+
+def _train_device(device: Device) -> torch.device:
+    """The device this process trains on. Under torchrun it joins the process group first (NCCL for CUDA, gloo
+    for the CPU) and gets its own GPU; `main` leaves the group at the end."""
+    from vaegan import distributed
+    from vaegan.runtime import resolve_device
+
+    return distributed.init(resolve_device(device.value))
+
+
+def _export(result: object, out: Path, **extra: object) -> None:
+    """Rank 0 (or the only process) writes the model file, with the world size when torchrun trained it."""
+    from vaegan import distributed
+    from vaegan.checkpoint import save_result
+
+    if distributed.is_main():
+        save_result(result, out, command=_command(), **extra, **distributed.describe())
 
 
 def _load(path: Path, kind: str, device: Device) -> torch.nn.Module:
@@ -308,20 +342,21 @@ def train_vae_command(
     seed: int = typer.Option(0),
     out: Path = typer.Option(VAE_CKPT, help="Where the trained model is written."),
     run_dir: Path = typer.Option(Path("runs/vae"), help="Holds state.safetensors for --resume."),
-    resume: bool = typer.Option(False, help="Continue from run-dir/state.safetensors if it exists."),
+    resume: bool = typer.Option(False, help=RESUME_HELP),
     eval_k: int = typer.Option(0, min=0, help="If > 0, also store test log p(x) with this many IS samples."),
     device: Device = typer.Option(Device.auto),
     threads: int = typer.Option(0, min=0, help="CPU threads for torch (0 = torch's default)."),
 ) -> None:
     """Train a VAE with negative-ELBO loss on binarized MNIST and export it."""
-    from vaegan.checkpoint import save_result
+    from vaegan import distributed
     from vaegan.data import load_binary_mnist
-    from vaegan.runtime import resolve_device, set_threads
+    from vaegan.runtime import set_threads
     from vaegan.train.vae import VAETrainConfig, train_vae
     from vaegan.vae import VAEConfig
 
     set_threads(threads)
-    dev = resolve_device(device.value)
+    dev = _train_device(device)
+    resume = distributed.resume_wanted(resume, run_dir / "state.safetensors")
     splits = load_binary_mnist(data, seed=seed, binarize=binarize.value)
     model_config = VAEConfig(arch=arch.value, latent_dim=latent_dim, hidden=hidden)
     train_config = VAETrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, eval_k=eval_k,
@@ -338,7 +373,7 @@ def train_vae_command(
     with TrainingDisplay("train vae", {"loss": "loss", "valid": "valid_neg_elbo"}, line=epoch_line) as display:
         result = train_vae(model_config, splits, train_config, device=dev, state_path=run_dir / "state.safetensors",
                            resume=resume, on_progress=display)  # fmt: skip
-    save_result(result, out, command=_command())
+    _export(result, out)
     err_console.print(f"wrote {out}  " + "  ".join(f"{k}={v:.3f}" for k, v in result.metrics.items()))
 
 
@@ -390,13 +425,11 @@ def train_classifier_command(
     device: Device = typer.Option(Device.auto),
 ) -> None:
     """Train the small digit classifier used by `eval wgan` and by the app's digit labels, and export it."""
-    from vaegan.checkpoint import save_result
     from vaegan.classifier import ClassifierConfig
     from vaegan.data import load_rgb32
-    from vaegan.runtime import resolve_device
     from vaegan.train.classifier import ClassifierTrainConfig, train_classifier
 
-    dev = resolve_device(device.value)
+    dev = _train_device(device)
     train_set = load_rgb32(data)
     held_out = load_rgb32(holdout) if holdout else None
     model_config = ClassifierConfig(width=width, feature_dim=feature_dim)
@@ -405,7 +438,7 @@ def train_classifier_command(
     with TrainingDisplay("train classifier", {"loss": "loss"}) as display:
         result = train_classifier(train_set, model_config, train_config, holdout=held_out, device=dev,
                                   on_progress=display)  # fmt: skip
-    save_result(result, out, command=_command())
+    _export(result, out)
     shown = "  ".join(f"{k}={v}" if isinstance(v, int) else f"{k}={v:.4f}" for k, v in result.metrics.items())
     err_console.print(f"wrote {out}  {shown}  ({result.seconds:.0f}s)")
 
@@ -434,7 +467,7 @@ def train_wgan_command(
     seed: int = typer.Option(0),
     out: Path = typer.Option(WGAN_CKPT, help="Where the EMA generator is exported."),
     run_dir: Path = typer.Option(Path("runs/wgan"), help="Holds state.safetensors (for --resume) and samples/."),
-    resume: bool = typer.Option(False, help="Continue from run-dir/state.safetensors if it exists."),
+    resume: bool = typer.Option(False, help=RESUME_HELP),
     checkpoint_every: int = typer.Option(500, min=1, help="Write the full training state every N iterations."),
     sample_every: int = typer.Option(500, min=1, help="Write an EMA sample grid every N iterations."),
     timeline_every: int = typer.Option(
@@ -446,27 +479,29 @@ def train_wgan_command(
     device: Device = typer.Option(Device.auto),
     precision: Precision = typer.Option(Precision.fp32, help="Autocast dtype; fp16 uses loss scaling."),
     channels_last: bool = typer.Option(False, help="NHWC memory format (faster convolutions on some hardware)."),
+    sync_bn: bool = typer.Option(False, help="Under torchrun: generator BatchNorm on global-batch statistics "
+                                 "(SyncBatchNorm; CUDA only). Default: each process's own shard."),
     threads: int = typer.Option(0, min=0, help="CPU threads for torch (0 = torch's default)."),
     half: bool = typer.Option(False, help="Export the generator's weights as fp16 (half the file size)."),
 ) -> None:
     """Train a WGAN-GP (DCGAN generator, 32x32x3) and export its EMA generator as .safetensors."""
-    from vaegan.checkpoint import save_result
+    from vaegan import distributed
     from vaegan.data import load_rgb32
     from vaegan.errors import ConfigError
-    from vaegan.runtime import resolve_device, set_threads
+    from vaegan.runtime import set_threads
     from vaegan.timeline import TimelineScorer, export_sidecar
     from vaegan.train.common import hardware
+    from vaegan.train.wgan import STATE_FILE, train_wgan
     from vaegan.train.wgan import recipe as make_recipe
-    from vaegan.train.wgan import train_wgan
 
     threads_used = set_threads(threads)
-    dev = resolve_device(device.value)
+    dev = _train_device(device)
     model_config, train_config = make_recipe(
         recipe.value, latent_dim=latent_dim, width=width, iters=iters, batch_size=batch_size, n_critic=n_critic,
         gp_weight=gp, gp_every=gp_every, lr=lr, critic_lr=critic_lr, beta1=beta1, beta2=beta2,
         lr_decay=_value(lr_decay), ema_decay=ema_decay, seed=seed, precision=precision.value,
         channels_last=channels_last, checkpoint_every=checkpoint_every, sample_every=sample_every,
-        timeline_every=timeline_every, time_budget=parse_duration(time_budget) if time_budget else 0.0,
+        timeline_every=timeline_every, time_budget=parse_duration(time_budget) if time_budget else 0.0, sync_bn=sync_bn,
     )  # fmt: skip
     if (classifier is None) != (not holdout):
         raise ConfigError("the timeline's metrics need both --classifier and --holdout (or neither)")
@@ -475,6 +510,7 @@ def train_wgan_command(
         held_out = load_rgb32(holdout)
         scorer = TimelineScorer(_load(classifier, "digit-classifier", device), held_out.images, n=timeline_n,
                                 data=held_out.name)  # fmt: skip
+    resume = distributed.resume_wanted(resume, run_dir / STATE_FILE)
     images = load_rgb32(data)
     budget = f", time budget {_duration(train_config.time_budget)}" if train_config.time_budget else ""
     err_console.print(
@@ -487,9 +523,9 @@ def train_wgan_command(
     with TrainingDisplay("train wgan", fields, eta_hint=hint) as display:
         result = train_wgan(model_config, images, train_config, device=dev, run_dir=run_dir, resume=resume,
                             on_progress=display, timeline_scorer=scorer)  # fmt: skip
-    save_result(result, out, command=_command(), half=half, hardware=hardware(dev), torch=_torch_version())
+    _export(result, out, half=half, hardware=hardware(dev), torch=_torch_version())
     err_console.print(f"wrote {out} (EMA generator, {result.steps} iterations, {result.seconds:.0f}s of training)")
-    sidecar = export_sidecar(run_dir, out)
+    sidecar = export_sidecar(run_dir, out) if distributed.is_main() else None  # rank 0 wrote the timeline
     if sidecar is not None:
         err_console.print(f"wrote {sidecar} (its training timeline, for the app's Samples page)")
 
@@ -928,9 +964,16 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except VaeganError as exc:
-        # User text (paths, flag values) is printed as it is: no rich markup or emoji codes inside it.
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True, emoji=False)
+        # User text (paths, flag values) is printed as it is: no rich markup or emoji codes inside it. Every
+        # torchrun rank prints its error (one rank may fail alone), the others saying which they are.
+        where = f" (rank {_rank()})" if _rank() else ""
+        Console(stderr=True).print(f"[red]error{where}:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True,
+                                   emoji=False)  # fmt: skip
         return 2
+    finally:
+        distributed = sys.modules.get("vaegan.distributed")  # imported by the commands that train
+        if distributed is not None:
+            distributed.teardown()
     return 0
 
 

@@ -87,6 +87,7 @@ def train_classifier(
     if holdout is not None and holdout.labels is None:
         raise DataError(f"the held-out set {holdout.name!r} has no labels")
     check_labelled(data.images, data.labels, config.num_classes)
+    distributed.local_batch(train_config.batch_size)  # under torchrun: refuses a batch that does not split
     device = torch.device(device)
     torch.manual_seed(train_config.seed)  # weight init and dropout
     rng = torch.Generator().manual_seed(train_config.seed)  # batch order and shifts, independent of the device

@@ -111,6 +111,7 @@ def train_vae(
     """Train a VAE; the result's model is in eval mode and its history has one entry per epoch (resumed ones too)."""
     device = torch.device(device)
     cfg = train_config
+    distributed.local_batch(cfg.batch_size)  # under torchrun: refuses a batch that does not split over the ranks
     torch.manual_seed(cfg.seed)
     model = VAE(model_config).to(device)
     optimizer = make_adam(model.parameters(), cfg.lr)
