@@ -290,8 +290,9 @@ def test_wgan_on_two_ranks_checkpoints_and_resumes_exactly(two_ranks: dict[str, 
     assert not any(f.startswith("cut-rank1/samples") for f in files)
     assert [f for f in files if f.startswith("full/")] == [
         "full/samples/iter_000003.png", "full/samples/iter_000006.png", "full/samples/iter_000007.png",
-        "full/state.safetensors",
+        "full/state.safetensors", "full/timeline.safetensors",
     ]  # fmt: skip
+    assert not any(f.startswith("cut-rank1/timeline") for f in files)  # the timeline too: rank 0 alone
 
 
 # ------------------------------------------------------------------------------ torchrun: kill -9, restarts

@@ -269,8 +269,10 @@ def train_wgan(
             if cfg.time_budget > 0:  # the count the budget chose; without a budget a resume may extend the run
                 planned = state["planned_iters"]
         saved_at = f"iteration {start}"
+    # rank 0 alone records a timeline, as it alone writes the state
     timeline = TimelineRecorder.open(
-        run_dir, cfg.timeline_every, latents=preview_latents(64, model_config.latent_dim, cfg.seed)[:TIMELINE_IMAGES],
+        run_dir if distributed.is_main() else None, cfg.timeline_every,
+        latents=preview_latents(64, model_config.latent_dim, cfg.seed)[:TIMELINE_IMAGES],
         start=start, generator=ema, scorer=timeline_scorer, info={"seed": cfg.seed, "dataset": data.name},
     )  # fmt: skip
 
