@@ -26,7 +26,7 @@ import torch
 
 from tests.conftest import REPO_ROOT
 from vaegan import distributed
-from vaegan.checkpoint import load_model, load_state, read_info
+from vaegan.checkpoint import load_model, load_state, read_info, save_state
 from vaegan.data import BinarySplits, ImageSet, load_rgb32
 from vaegan.errors import ConfigError
 from vaegan.train.vae import VAETrainConfig, train_vae
@@ -57,7 +57,8 @@ def _rank_main(rank: int, port: int, fn: Callable[..., Any], args: tuple, out: s
     torch.set_num_threads(1)
     distributed.init(torch.device("cpu"))
     try:
-        torch.save(fn(*args), Path(out) / f"{rank}.pt")
+        # the project's own state files (safetensors + a JSON skeleton): no pickle, even between test processes
+        save_state(Path(out) / f"{rank}.safetensors", {"value": fn(*args)})
     finally:
         distributed.teardown()
 
@@ -74,7 +75,7 @@ def run_ranks(fn: Callable[..., Any], *args: Any, timeout: float = 240) -> list[
                 for process in context.processes:
                     process.kill()
                 pytest.fail(f"{fn.__name__} on {WORLD} ranks did not finish in {timeout:.0f} s")
-        return [torch.load(Path(out) / f"{rank}.pt") for rank in range(WORLD)]
+        return [load_state(Path(out) / f"{rank}.safetensors")["value"] for rank in range(WORLD)]
 
 
 def _scenarios(base: str) -> dict[str, Any]:
