@@ -38,6 +38,23 @@ def _fabric_drawing(name: str, width: float) -> dict:
     return {"objects": objects}
 
 
+def component_value(strokes: list[list[tuple[float, float]]], width: float = DEFAULT_STROKE) -> dict:
+    """What the browser's canvas component sends after a drawing of `strokes` (points in [0, 1]²): the Fabric JSON
+    and its picture as a PNG data URL (white on black, CANVAS_SIDE²), as streamlit-drawable-canvas keeps it under
+    its widget key. Tests and bench/app_draw.py set this in the session state to stand for a real drawing."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    ink = (render_strokes(strokes, CANVAS_SIDE, width) * 255).round().astype(np.uint8)
+    rgba = np.dstack([ink, ink, ink, np.full_like(ink, 255)])
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [], "background": "#000000"}, "data": url}, "backgroundFit": None}
+
+
 def digit_canvas(prefix: str) -> np.ndarray | None:
     """The canvas and its controls; the ink drawn so far, or None before anything was drawn.
 

@@ -21,6 +21,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Widget
 
+from demo.canvas import component_value as canvas_value
 from tests.conftest import make_tiny_classifier
 from vaegan.checkpoint import save_model
 from vaegan.classifier import ClassifierConfig, DigitClassifier
@@ -513,24 +514,6 @@ def test_every_page_on_the_real_checkpoints(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 # ------------------------------------------------------------------- drawing, inversion, comparison, timeline
-
-
-def canvas_value(strokes: list[list[tuple[float, float]]], width: float = 26.0) -> dict:
-    """What the browser's canvas component sends after a drawing: the Fabric JSON and its picture as a PNG data
-    URL (white strokes on black, 280x280), as streamlit-drawable-canvas keeps it under its widget key."""
-    import base64
-    import io
-
-    from PIL import Image
-
-    from vaegan.drawing import render_strokes
-
-    ink = (render_strokes(strokes, 280, width) * 255).round().astype(np.uint8)
-    rgba = np.dstack([ink, ink, ink, np.full_like(ink, 255)])
-    buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, format="PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    return {"drawing": {"raw": {"objects": [], "background": "#000000"}, "data": url}, "backgroundFit": None}
 
 
 def metrics_of(at: AppTest) -> dict[str, str]:

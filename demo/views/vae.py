@@ -159,6 +159,37 @@ else:
                + ", ".join(f"{d} (KL {kl[d]:.2f})" for d in dims) + ".")  # fmt: skip
 
 # ------------------------------------------------------------------------------------------ reconstructions
+# The decoded pictures below are cached by their inputs: every rerun of this page (a drawing, any widget) would
+# otherwise decode them again, which for the conv decoder costs more than reading a drawing (bench/app_draw.py).
+
+
+@st.cache_data(max_entries=32)
+def reconstructions(
+    _vae: torch.nn.Module, model_key: str, _digits: torch.Tensor, data_key: str, n: int, seed: int
+) -> tuple[torch.Tensor, float]:
+    """Rows of 8 test digits each followed by a row of their reconstructions, and their mean -ELBO."""
+    order = torch.randperm(_digits.shape[0], generator=torch.Generator().manual_seed(seed))
+    chosen = _digits[order[:n]]
+    # (rows, 8, C, H, W) with each row of originals followed by its reconstructions
+    pairs = torch.stack([unit_to_signed(chosen), unit_to_signed(_vae.reconstruct(chosen))])
+    pairs = pairs.view(2, -1, 8, 1, MNIST_SIDE, MNIST_SIDE).transpose(0, 1).reshape(-1, 8, 1, MNIST_SIDE, MNIST_SIDE)
+    return pairs, float(neg_elbo(_vae, chosen, rng=torch.Generator().manual_seed(0)).mean())
+
+
+@st.cache_data(max_entries=32)
+def prior_samples(_vae: torch.nn.Module, model_key: str, n: int, seed: int) -> torch.Tensor:
+    return unit_to_signed(_vae.sample(n, torch.Generator().manual_seed(seed)))
+
+
+@st.cache_data(max_entries=32)
+def traversal_strip(
+    _vae: torch.nn.Module, model_key: str, _z0: torch.Tensor, start_key: str, dims: tuple[int, ...],
+    eps: tuple[float, ...],
+) -> torch.Tensor:
+    """(dims, eps, C, H, W); `start_key` stands for the starting latent (data file and digit, or prior sample)."""
+    return perturbation_strip(DecodedImages(_vae), _z0, list(dims), list(eps))
+
+
 st.header("Reconstructions of test digits")
 st.markdown(
     "Pairs of rows: real binarized test digits the model never saw, and under them the decoder's Bernoulli means "
@@ -170,14 +201,9 @@ else:
     left, right = st.columns(2)
     n_reconstruct = left.slider("how many digits", 8, 48, 16, step=8, key="n_rec", bind="query-params")
     digits_seed = right.number_input("which digits (seed)", 0, 10_000, 0, key="digits", bind="query-params")
-    order = torch.randperm(digits.shape[0], generator=torch.Generator().manual_seed(int(digits_seed)))
-    chosen = digits[order[:n_reconstruct]]
-    # (rows, 8, C, H, W) with each row of originals followed by its reconstructions
-    pairs = torch.stack([unit_to_signed(chosen), unit_to_signed(vae.reconstruct(chosen))])
-    pairs = pairs.view(2, -1, 8, 1, MNIST_SIDE, MNIST_SIDE)
-    show_images(pairs.transpose(0, 1).reshape(-1, 8, 1, MNIST_SIDE, MNIST_SIDE), scale=3)
-    per_digit = neg_elbo(vae, chosen, rng=torch.Generator().manual_seed(0))
-    st.caption(f"−ELBO of these {n_reconstruct} digits: {per_digit.mean():.2f} nats on average (one z sample each).")
+    pairs, mean_neg_elbo = reconstructions(vae, token, digits, digits_key, n_reconstruct, int(digits_seed))
+    show_images(pairs, scale=3)
+    st.caption(f"−ELBO of these {n_reconstruct} digits: {mean_neg_elbo:.2f} nats on average (one z sample each).")
 
 # ------------------------------------------------------------------------------------------------- samples
 st.header("Samples from the prior")
@@ -185,7 +211,7 @@ st.markdown("z ~ N(0, I), then the decoder's Bernoulli means: what the model thi
 left, right = st.columns(2)
 n_samples = left.slider("how many samples", 8, 64, 32, step=8, key="n_samples", bind="query-params")
 sample_seed = right.number_input("seed", 0, 10_000, 0, key="sample_seed", bind="query-params")
-show_images(unit_to_signed(vae.sample(n_samples, torch.Generator().manual_seed(int(sample_seed)))), nrow=8, scale=3)
+show_images(prior_samples(vae, token, n_samples, int(sample_seed)), nrow=8, scale=3)
 
 # ---------------------------------------------------------------------------------------- latent traversals
 st.header("Latent traversals")
@@ -226,7 +252,8 @@ else:
     z0 = torch.randn(int(source_index) + 1, vae.latent_dim, generator=torch.Generator().manual_seed(0))[-1:]
 eps_values = [-3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0]
 dims = [int(d) for d in ranked[:n_rows]]
-strip = perturbation_strip(DecodedImages(vae), z0[0], dims, eps_values)  # (dims, eps, C, H, W)
+start_key = f"{digits_key}#{int(source_index)}" if digits is not None else f"prior#{int(source_index)}"
+strip = traversal_strip(vae, token, z0[0], start_key, tuple(dims), tuple(eps_values))
 show_images(strip, scale=3)
 st.caption(
     f"Columns: ε = {', '.join(f'{e:g}' for e in eps_values)} (ε = 0 is the reconstruction). Rows, top to bottom: "

@@ -1,0 +1,126 @@
+"""What a user waits for in the divergence lab: the app's precomputation and the default `python cli.py compare`.
+
+    python bench/dynamics.py                 # the README measurement (about 3-4 minutes on this 2-core machine)
+    python bench/dynamics.py --quick         # a check that it runs (tiny step counts, seconds)
+
+Part 1, the app's precomputation (`python cli.py dynamics --all`: every 2-D target under every loss, plus the shift
+generator on both families; target <= 120 s). Baseline in the same run: the one-loss-at-a-time way, a separate
+run per loss (what batching all losses into one ensemble replaces), timed on `--baseline-target` and compared with
+the batched run of that target. Both are in-process, one torch thread, the same default settings.
+
+Part 2, the default `python cli.py compare` end to end as a user runs it (a fresh interpreter: imports, the batched
+sweep, the table, the JSON write; target <= 4 s less interpreter start-up), median of `--repeats`. Baselines in the
+same run: the bare interpreter (`python -c pass`, subtracted), `python cli.py compare --help` (the imports the
+command needs), and the sweep alone in this process (`run_sweep(SweepConfig())`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from vaegan.divergences import (  # noqa: E402
+    FAMILIES,
+    TARGETS,
+    DynamicsConfig,
+    SweepConfig,
+    Toy2dConfig,
+    run_dynamics,
+    run_sweep,
+    run_toy2d,
+)
+
+
+def seconds_of(work) -> float:  # noqa: ANN001 - any zero-argument callable
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def wall_of(command: list[str], repeats: int) -> list[float]:
+    """Wall seconds of a fresh process running `command` from the repository root, `repeats` times."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def precomputation(quick: bool, baseline_target: str) -> None:
+    steps = {"steps": 20} if quick else {}
+    print("Part 1: the app's precomputation (python cli.py dynamics --all), 1 thread; target <= 120 s\n")
+    print(f"{'run':<58}{'losses':>7}{'steps':>7}{'seconds':>10}")
+    total = 0.0
+    batched: dict[str, float] = {}
+    for target in TARGETS:
+        config = Toy2dConfig(target=target, **steps)
+        batched[target] = seconds_of(lambda c=config: run_toy2d(c))
+        total += batched[target]
+        print(f"{'2-D toy GAN, all losses batched: ' + target:<58}{len(config.losses):7d}{config.steps:7d}"
+              f"{batched[target]:10.2f}")  # fmt: skip
+    for family in FAMILIES:
+        config = DynamicsConfig(family=family, **steps)
+        took = seconds_of(lambda c=config: run_dynamics(c))
+        total += took
+        print(f"{'shift generator, all losses batched: ' + family:<58}{len(config.losses):7d}{config.steps:7d}"
+              f"{took:10.2f}")  # fmt: skip
+    verdict = "met" if total <= 120 else "NOT met"
+    print(f"{'total (what the app shows precomputed)':<72}{total:10.2f}   target <= 120 s: {verdict}")
+
+    base = Toy2dConfig(target=baseline_target, **steps)
+    one_at_a_time = 0.0
+    for loss in base.losses:
+        one_at_a_time += seconds_of(lambda c=dataclasses.replace(base, losses=(loss,)): run_toy2d(c))
+    print(f"\nbaseline, {baseline_target}: one run per loss, {len(base.losses)} runs: {one_at_a_time:.2f} s; "
+          f"batched {batched[baseline_target]:.2f} s ({one_at_a_time / batched[baseline_target]:.2f}x)\n")
+
+
+def compare_end_to_end(quick: bool, repeats: int) -> None:
+    python = sys.executable
+    print(f"Part 2: the default `python cli.py compare`, a fresh process each time, median of {repeats}; "
+          "target <= 4 s less interpreter start-up\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = str(Path(tmp) / "divergences.json")
+        extra = ["--iters", "5"] if quick else []
+        interpreter = statistics.median(wall_of([python, "-c", "pass"], repeats))
+        imports = statistics.median(wall_of([python, "cli.py", "compare", "--help"], repeats))
+        full = wall_of([python, "cli.py", "compare", "--out", out, *extra], repeats)
+    config = SweepConfig(iters=5) if quick else SweepConfig()
+    in_process = seconds_of(lambda: run_sweep(config))
+    net = statistics.median(full) - interpreter
+    print(f"{'measured':<62}{'seconds':>10}")
+    print(f"{'python -c pass (interpreter start-up)':<62}{interpreter:10.2f}")
+    print(f"{'python cli.py compare --help (start-up + imports)':<62}{imports:10.2f}")
+    print(f"{'run_sweep(SweepConfig()) in this process (the sweep alone)':<62}{in_process:10.2f}")
+    print(f"{'python cli.py compare (median; all: ' + ', '.join(f'{t:.2f}' for t in full) + ')':<62}"
+          f"{statistics.median(full):10.2f}")  # fmt: skip
+    verdict = "met" if net <= 4 else "NOT met"
+    print(f"{'python cli.py compare less interpreter start-up':<62}{net:10.2f}   target <= 4 s: {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny step counts: checks that the script runs")
+    parser.add_argument("--baseline-target", default="8gaussians", choices=TARGETS)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # what `cli.py dynamics` and `cli.py compare` use by default
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread\n")
+    precomputation(args.quick, args.baseline_target)
+    compare_end_to_end(args.quick, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
