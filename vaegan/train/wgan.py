@@ -156,8 +156,10 @@ RECIPES: dict[str, dict[str, dict]] = {
     },
     "fast": {
         "model": {"width": 32},
-        "train": {"batch_size": 64, "n_critic": 1, "gp_weight": 10.0, "gp_every": 4, "lr": 1e-4,
-                  "critic_lr": 3e-4, "beta1": 0.0, "beta2": 0.99, "lr_decay": "linear", "ema_decay": 0.999},
+        # lr 2e-4 / 6e-4: twice the TTUR paper's 1e-4 / 3e-4 (which made the shipped file), because at equal
+        # iterations it reaches a given FD far sooner (README: Results, "Time to quality").
+        "train": {"batch_size": 64, "n_critic": 1, "gp_weight": 10.0, "gp_every": 4, "lr": 2e-4,
+                  "critic_lr": 6e-4, "beta1": 0.0, "beta2": 0.99, "lr_decay": "linear", "ema_decay": 0.999},
     },
 }  # fmt: skip
 
