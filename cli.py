@@ -856,6 +856,9 @@ def dynamics_command(
         False, "--all", help="Run the app's precomputation instead: every target under every loss, default settings."
     ),
     folder: Path = typer.Option(Path("results"), "--dir", help="Where --all writes its files."),
+    workers: int = typer.Option(
+        0, min=0, help="Processes that --all trains runs in at once (0 = one per CPU core; the results are the same)."
+    ),
     device: Device = typer.Option(Device.cpu, help="The networks are small: the CPU is usually fastest."),
 ) -> None:
     """Train generators under each loss (all losses at once, one batched run) and show where each one ends."""
@@ -871,7 +874,7 @@ def dynamics_command(
             raise ConfigError(f"--all runs the default settings: drop {', '.join(given)}")
         with progress_bar("training") as bar:
             task = bar.add_task("dynamics --all", total=None, training="-")
-            written = write_all_defaults(folder, _step_reporter(bar, task), dev)
+            written = write_all_defaults(folder, _step_reporter(bar, task), dev, workers or os.cpu_count() or 1)
         for path, run in written.items():
             _print_generator_run(run)
             err_console.print(f"wrote {path}")

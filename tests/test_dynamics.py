@@ -248,13 +248,20 @@ def test_toy_frames_and_json_round_trip(tmp_path) -> None:  # noqa: ANN001 - pyt
     assert Toy2dResult.from_json(lines.to_json()).mode_count is None
 
 
+def tiny_defaults() -> list:
+    """The precomputation's runs with tiny settings: what the tests swap in for `toy2d.default_configs`."""
+    from vaegan.divergences import toy2d
+
+    toy = [dataclasses.replace(SMALL_TOY, target=target, steps=2) for target in toy2d.TARGETS]
+    return toy + [DynamicsConfig(family=family, steps=3, critic_steps=1, batch_size=16, width=8, heatmap_size=3)
+                  for family in ("lines", "gaussian")]  # fmt: skip
+
+
 def test_run_all_defaults_runs_every_target_and_both_families(monkeypatch: pytest.MonkeyPatch) -> None:
     """The precomputation's structure and progress, with the default configs swapped for tiny ones."""
     from vaegan.divergences import toy2d
 
-    monkeypatch.setattr(toy2d, "Toy2dConfig", lambda target: dataclasses.replace(SMALL_TOY, target=target, steps=2))
-    monkeypatch.setattr(toy2d, "DynamicsConfig", lambda family: DynamicsConfig(
-        family=family, steps=3, critic_steps=1, batch_size=16, width=8, heatmap_size=3))
+    monkeypatch.setattr(toy2d, "default_configs", tiny_defaults)
     seen: list[tuple[int, int, str]] = []
     out = toy2d.run_all_defaults(lambda done, total, label: seen.append((done, total, label)))
     assert set(out["toy2d"]) == set(toy2d.TARGETS) and set(out["dynamics"]) == {"lines", "gaussian"}
@@ -262,6 +269,24 @@ def test_run_all_defaults_runs_every_target_and_both_families(monkeypatch: pytes
     total = 2 * len(toy2d.TARGETS) + 3 * 2
     assert [done for done, _, _ in seen] == list(range(1, total + 1)) and {t for _, t, _ in seen} == {total}
     assert seen[0][2] == "8gaussians" and seen[-1][2] == "shift (gaussian)"
+
+
+def test_the_precomputation_in_two_processes_equals_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """workers=2 (spawned processes, progress per finished run) gives the runs of workers=1, number for number."""
+    from vaegan.divergences import toy2d
+
+    monkeypatch.setattr(toy2d, "default_configs", tiny_defaults)
+    one = toy2d.run_all_defaults()
+    seen: list[tuple[int, int, str]] = []
+    two = toy2d.run_all_defaults(lambda done, total, label: seen.append((done, total, label)), workers=2)
+    for target, run in one["toy2d"].items():
+        assert two["toy2d"][target].w1 == run.w1 and two["toy2d"][target].samples == run.samples, target
+    for family, run in one["dynamics"].items():
+        assert two["dynamics"][family].theta == run.theta and two["dynamics"][family].grads == run.grads, family
+    total = 2 * len(toy2d.TARGETS) + 3 * 2
+    assert len(seen) == len(toy2d.TARGETS) + 2 and seen[-1][:2] == (total, total)
+    with pytest.raises(ConfigError):
+        toy2d.run_all_defaults(workers=0)
 
 
 # ------------------------------------------------------------------------------- what the front-ends call
@@ -328,14 +353,10 @@ def test_dynamics_all_writes_every_default_run(tmp_path, monkeypatch: pytest.Mon
     import cli
     from vaegan.divergences import dynamics_filename, load_generator_run, toy2d
 
-    monkeypatch.setattr(toy2d, "Toy2dConfig", lambda target: dataclasses.replace(SMALL_TOY, target=target, steps=2))
-    monkeypatch.setattr(toy2d, "DynamicsConfig", lambda family: DynamicsConfig(
-        family=family, steps=3, critic_steps=1, batch_size=16, width=8, heatmap_size=3))
-    assert cli.main(["dynamics", "--all", "--dir", str(tmp_path)]) == 0
-    monkeypatch.undo()  # the real config classes again, to read the files back
+    monkeypatch.setattr(toy2d, "default_configs", tiny_defaults)
+    assert cli.main(["dynamics", "--all", "--dir", str(tmp_path)]) == 0  # one worker per core (spawned)
     expected = {dynamics_filename("mlp", t) for t in toy2d.TARGETS}
     expected |= {dynamics_filename("shift", f) for f in ("lines", "gaussian")}
     assert {p.name for p in tmp_path.iterdir()} == expected
-    monkeypatch.undo()  # loading needs the real config classes back
     assert isinstance(load_generator_run(tmp_path / "dynamics_shift_gaussian.json"), DynamicsResult)
     assert load_generator_run(tmp_path / "dynamics_moons.json").config.target == "moons"

@@ -478,33 +478,75 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
     )
 
 
-def run_all_defaults(progress: ProgressCallback | None = None, device: str | torch.device = "cpu") -> dict[str, Any]:
-    """The precomputation the app shows: every target under every loss with the default settings, plus the shift
-    generator on both families. Returns {"toy2d": {target: Toy2dResult}, "dynamics": {family: DynamicsResult}}.
-    `progress` gets (generator steps done, in total, what is training), counted over the whole precomputation."""
-    toy_configs = [Toy2dConfig(target=target) for target in TARGETS]
-    shift_configs = [DynamicsConfig(family=family) for family in FAMILIES]
-    total = sum(c.steps for c in toy_configs) + sum(c.steps for c in shift_configs)
+def default_configs() -> list[DynamicsConfig | Toy2dConfig]:
+    """Every run of the app's precomputation: each 2-D target, then the shift generator on each family."""
+    return [Toy2dConfig(target=target) for target in TARGETS] + [DynamicsConfig(family=f) for f in FAMILIES]
+
+
+def _run_one(
+    config: DynamicsConfig | Toy2dConfig, progress: ProgressCallback | None = None, device: str | torch.device = "cpu"
+) -> DynamicsResult | Toy2dResult:
+    """One run (module level, so that a spawned worker process can import it)."""
+    if isinstance(config, Toy2dConfig):
+        return run_toy2d(config, progress, device)
+    return run_dynamics(config, progress, device)
+
+
+def _where(config: DynamicsConfig | Toy2dConfig) -> tuple[str, str, str]:
+    """(group of the result, name in it, what the progress calls the run)."""
+    if isinstance(config, Toy2dConfig):
+        return "toy2d", config.target, config.target
+    return "dynamics", config.family, f"shift ({config.family})"
+
+
+def run_all_defaults(
+    progress: ProgressCallback | None = None, device: str | torch.device = "cpu", workers: int = 1
+) -> dict[str, Any]:
+    """The precomputation the app shows (`default_configs`): every target under every loss with the default
+    settings, plus the shift generator on both families. Returns {"toy2d": {target: Toy2dResult}, "dynamics":
+    {family: DynamicsResult}}. `progress` gets (generator steps done, in total, what is training), counted over the
+    whole precomputation: after every step with one worker, after every finished run with more.
+
+    `workers` > 1 trains that many runs at once in fresh (spawned) processes of one torch thread each. The runs are
+    independent and each is seeded by its config, so the results are those of one worker; on a CPU with idle cores
+    this divides the wall time, because each run is too small to keep more than one core busy."""
+    if workers < 1:
+        raise ConfigError("workers must be >= 1")
+    configs = default_configs()
+    total = sum(config.steps for config in configs)
+    results: dict[int, DynamicsResult | Toy2dResult] = {}
     done = 0
+    if workers == 1 or torch.device(device).type != "cpu":
+        for i, config in enumerate(configs):
+            label = _where(config)[2]
 
-    def reporter(label: str) -> ProgressCallback:
-        base = done  # steps of the runs before this one
+            def report(steps_done: int, _total: int, _what: str, base: int = done, label: str = label) -> None:
+                if progress is not None:
+                    progress(base + steps_done, total, label)
 
-        def report(steps_done: int, _total: int, _what: str) -> None:
-            if progress is not None:
-                progress(base + steps_done, total, label)
+            results[i] = _run_one(config, report, device)
+            done += config.steps
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        return report
-
-    toy: dict[str, Toy2dResult] = {}
-    for config in toy_configs:
-        toy[config.target] = run_toy2d(config, reporter(config.target), device)
-        done += config.steps
-    shift: dict[str, DynamicsResult] = {}
-    for config in shift_configs:
-        shift[config.family] = run_dynamics(config, reporter(f"shift ({config.family})"), device)
-        done += config.steps
-    return {"toy2d": toy, "dynamics": shift}
+        # spawn, not fork: a forked child of a process that has run OpenMP work can hang in its first parallel op
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(configs)), mp_context=context) as pool:
+            # the longest runs first, so that no worker is left alone with a long one at the end
+            order = sorted(range(len(configs)), key=lambda i: -configs[i].steps)
+            futures = {pool.submit(_run_one, configs[i], None, str(device)): i for i in order}
+            for future in as_completed(futures):
+                i = futures[future]
+                results[i] = future.result()
+                done += configs[i].steps
+                if progress is not None:
+                    progress(done, total, _where(configs[i])[2])
+    out: dict[str, Any] = {"toy2d": {}, "dynamics": {}}
+    for i, config in enumerate(configs):  # the order of default_configs, however the runs finished
+        group, name, _ = _where(config)
+        out[group][name] = results[i]
+    return out
 
 
 # ------------------------------------------------------------------------------------ what the front-ends call
@@ -582,11 +624,11 @@ def load_generator_run(path: str | Path) -> GeneratorRun:
 
 
 def write_all_defaults(
-    folder: str | Path, progress: ProgressCallback | None = None, device: str | torch.device = "cpu"
+    folder: str | Path, progress: ProgressCallback | None = None, device: str | torch.device = "cpu", workers: int = 1
 ) -> dict[Path, GeneratorRun]:
     """`run_all_defaults`, each run saved under `folder` by `dynamics_filename`: what `python cli.py dynamics
     --all` calls to make the shipped results/. Returns {written path: run}."""
-    runs = run_all_defaults(progress, device)
+    runs = run_all_defaults(progress, device, workers)
     written: dict[Path, GeneratorRun] = {}
     for generator, group in (("mlp", runs["toy2d"]), ("shift", runs["dynamics"])):
         for target, run in group.items():
@@ -603,6 +645,7 @@ __all__ = [
     "TOY_LOSSES",
     "Toy2dConfig",
     "Toy2dResult",
+    "default_configs",
     "dynamics_filename",
     "exact_w1",
     "generator_config",
