@@ -145,6 +145,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20, help="drawings per VAE file")
     parser.add_argument("--inversions", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--files", default="vae,vae_mlp", help="the VAE files to measure, in this order")
     args = parser.parse_args()
     needed = ("vae", "wgan", "classifier")
     missing = [n for n in needed if not (REPO_ROOT / "checkpoints" / f"{n}.safetensors").exists()]
@@ -159,7 +160,7 @@ def main() -> None:
     digits = os.environ.get("VAEGAN_APP_DATA", "none (the histogram uses samples of the model)")
     print(f"torch {torch.__version__}; app threads {os.environ.get('VAEGAN_APP_THREADS', '1')}; test digits: {digits}")
     rows: list[tuple[str, list[float]]] = []
-    for arch_file in ("vae", "vae_mlp"):
+    for arch_file in args.files.split(","):
         if (REPO_ROOT / "checkpoints" / f"{arch_file}.safetensors").exists():
             rows += vae_rows(arch_file, args.repeats, args.seed)
     rows += inversion_rows(args.inversions, args.seed)

@@ -61,12 +61,18 @@ if "valid_neg_elbo" in stored:
     )
 
 
+@st.cache_resource(max_entries=4)
+def shuffled(_digits: torch.Tensor, data_key: str) -> torch.Tensor:
+    """One fixed shuffle of the test digits, made once per digits file (a copy of every digit: not per rerun).
+    Some files group the digits by class (the first 1000 would all be zeros), and every "first N digits" below
+    should be a fair sample of the test set. Shared by every session and never written to."""
+    return _digits[torch.randperm(_digits.shape[0], generator=torch.Generator().manual_seed(0))]
+
+
 digits = load_real_digits()
 digits_key = real_digits_key()
 if digits is not None:
-    # One fixed shuffle: some files group the digits by class (the first 1000 would all be zeros), and every
-    # "first N digits" below should be a fair sample of the test set.
-    digits = digits[torch.randperm(digits.shape[0], generator=torch.Generator().manual_seed(0))]
+    digits = shuffled(digits, digits_key)
 
 
 @st.cache_data(show_spinner="Ranking latent dims…", max_entries=8)
