@@ -16,6 +16,10 @@ Rows, each with its baseline in the same run:
    what the page computes for a drawing).
 2. **Latent page, "Find its z"** (target <= 5 s). Baseline: `vaegan.inversion.invert` alone on the same target.
 
+AppTest compiles the page scripts afresh on every run (a new ScriptCache per run); a `streamlit run` server
+compiles each script once and keeps it. The bench gives AppTest one ScriptCache for all its runs, as the server
+has, so that the times are the server's and not AppTest's.
+
 Both use the pages' torch settings (VAEGAN_APP_THREADS, default one thread). Needs the shipped checkpoints/; the
 VAE page's reference histogram uses test digits when ../shared/data/binarized_mnist.npz is there (VAEGAN_APP_DATA),
 else samples of the model.
@@ -54,6 +58,15 @@ def timed(action: Callable[[], object], repeats: int) -> list[float]:
         action()
         times.append(time.perf_counter() - started)
     return times
+
+
+def share_one_script_cache() -> None:
+    """Let every AppTest run use one ScriptCache, as a real server does (see the module docstring)."""
+    import streamlit.testing.v1.app_test as app_test
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    shared = ScriptCache()
+    app_test.ScriptCache = lambda: shared
 
 
 def healthy(at) -> None:  # noqa: ANN001 - an AppTest
@@ -157,6 +170,7 @@ def main() -> None:
         os.environ.setdefault("VAEGAN_APP_DATA", str(SHARED_DIGITS))
     import torch
 
+    share_one_script_cache()
     digits = os.environ.get("VAEGAN_APP_DATA", "none (the histogram uses samples of the model)")
     print(f"torch {torch.__version__}; app threads {os.environ.get('VAEGAN_APP_THREADS', '1')}; test digits: {digits}")
     rows: list[tuple[str, list[float]]] = []
