@@ -136,14 +136,14 @@ def main() -> None:
           f"{'one after the other' if args.sequential else 'side by side'} ({wall:.0f} s of training wall time)")
     print(f"train {args.data}; FD / precision / recall of the EMA generator on {args.holdout} (n=1000)\n")
     print(f"{'time (s)':>9s}  " + "  ".join(f"{name:>26s}" for name in recipes))
-    points = sorted({round(row["seconds"] / args.eval_every) for rows in curves.values() for row in rows})
-    for point in points:
+    # snapshot k of each recipe was taken at (k + 1) * eval_every seconds of training, the last one at the budget
+    for k in range(max(len(rows) for rows in curves.values())):
         cells = []
         for name in recipes:
-            row = next((r for r in curves[name] if round(r["seconds"] / args.eval_every) == point), None)
+            row = curves[name][k] if k < len(curves[name]) else None
             cells.append(f"{row['fid']:7.1f} {row['precision']:5.2f} {row['recall']:5.2f} @it {row['iteration']:6d}"
                          if row else f"{'-':>26s}")  # fmt: skip
-        print(f"{point * args.eval_every:9.0f}  " + "  ".join(f"{c:>26s}" for c in cells))
+        print(f"{min((k + 1) * args.eval_every, args.budget):9.0f}  " + "  ".join(f"{c:>26s}" for c in cells))
     print()
     for threshold in THRESHOLDS:
         times = {name: time_to(curves[name], threshold) for name in recipes}
