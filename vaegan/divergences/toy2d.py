@@ -483,15 +483,6 @@ def default_configs() -> list[DynamicsConfig | Toy2dConfig]:
     return [Toy2dConfig(target=target) for target in TARGETS] + [DynamicsConfig(family=f) for f in FAMILIES]
 
 
-def _run_one(
-    config: DynamicsConfig | Toy2dConfig, progress: ProgressCallback | None = None, device: str | torch.device = "cpu"
-) -> DynamicsResult | Toy2dResult:
-    """One run (module level, so that a spawned worker process can import it)."""
-    if isinstance(config, Toy2dConfig):
-        return run_toy2d(config, progress, device)
-    return run_dynamics(config, progress, device)
-
-
 def _where(config: DynamicsConfig | Toy2dConfig) -> tuple[str, str, str]:
     """(group of the result, name in it, what the progress calls the run)."""
     if isinstance(config, Toy2dConfig):
@@ -524,7 +515,7 @@ def run_all_defaults(
                 if progress is not None:
                     progress(base + steps_done, total, label)
 
-            results[i] = _run_one(config, report, device)
+            results[i] = train_generator(config, report, device)
             done += config.steps
     else:
         import multiprocessing
@@ -535,7 +526,8 @@ def run_all_defaults(
         with ProcessPoolExecutor(max_workers=min(workers, len(configs)), mp_context=context) as pool:
             # the longest runs first, so that no worker is left alone with a long one at the end
             order = sorted(range(len(configs)), key=lambda i: -configs[i].steps)
-            futures = {pool.submit(_run_one, configs[i], None, str(device)): i for i in order}
+            # train_generator is module level: the spawned workers import it
+            futures = {pool.submit(train_generator, configs[i], None, str(device)): i for i in order}
             for future in as_completed(futures):
                 i = futures[future]
                 results[i] = future.result()
