@@ -33,13 +33,14 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 HOME = str(REPO_ROOT / "demo" / "Home.py")
 SHARED_DIGITS = REPO_ROOT.parent / "shared" / "data" / "binarized_mnist.npz"
+
+from app import timed  # noqa: E402 - bench/app.py; this folder is on sys.path when the script runs
 
 
 def new_drawing(rng: random.Random) -> list[list[tuple[float, float]]]:
@@ -49,15 +50,6 @@ def new_drawing(rng: random.Random) -> list[list[tuple[float, float]]]:
     strokes = EXAMPLE_DIGITS[rng.choice(list(EXAMPLE_DIGITS))]
     dx, dy = rng.uniform(-0.08, 0.08), rng.uniform(-0.08, 0.08)
     return [[(x + dx, y + dy) for x, y in stroke] for stroke in strokes]
-
-
-def timed(action: Callable[[], object], repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def share_one_script_cache() -> None:

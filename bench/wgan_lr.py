@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-TRAIN = "../shared/data/mnist_train_5k.npz+../shared/data/mnist_test.npz@0:8000"
-HELD_OUT = "../shared/data/mnist_test.npz@8000:10000"
+from wgan_quality import HELD_OUT, TRAIN, score  # noqa: E402 - this folder is on sys.path when run
+
 VARIANTS = '[{"lr": 1e-4, "critic_lr": 3e-4}, {"lr": 2e-4, "critic_lr": 6e-4}]'
 
 
@@ -46,33 +46,16 @@ def train_variant(overrides: dict, planned: int, stop: int, every: int, data: st
 
     def on_progress(report) -> None:  # noqa: ANN001 - vaegan.train.common.Progress
         if report.event == "checkpoint":
-            shutil.copy(report.path, run / f"copy_{report.done:07d}.safetensors")
+            # named and described as bench/wgan_quality.py's snapshots, so that its `score` reads them
+            shutil.copy(report.path, run / f"snapshot_{report.done:07d}.safetensors")
+            (run / f"snapshot_{report.done:07d}.json").write_text(
+                json.dumps({"seconds": report.seconds, "iteration": report.done})
+            )
             if report.done >= stop:
                 raise Stop
 
     with contextlib.suppress(Stop):
         train_wgan(model_config, load_rgb32(data), train_config, run_dir=run / "run", on_progress=on_progress)
-
-
-def score(run_dir: Path, classifier: str, held_out: str, n: int) -> dict[int, float]:
-    import torch
-
-    from vaegan.checkpoint import load_model, load_state
-    from vaegan.data import load_rgb32
-    from vaegan.metrics import evaluate_generator
-    from vaegan.wgan import Generator, WGANConfig
-
-    torch.set_num_threads(2)
-    reader = load_model(classifier, kind="digit-classifier")
-    real = load_rgb32(held_out).images
-    fd = {}
-    for copy in sorted(run_dir.glob("copy_*.safetensors")):
-        state = load_state(copy)
-        generator = Generator(WGANConfig(**state["model_config"]))
-        generator.load_state_dict(state["ema"])
-        result = evaluate_generator(generator.eval(), reader, real, latent_dim=generator.latent_dim, n=n, seed=0)
-        fd[int(copy.stem.split("_")[1])] = result["fid"]
-    return fd
 
 
 def main() -> None:
@@ -98,7 +81,8 @@ def main() -> None:
         job.join()
         if job.exitcode != 0:
             sys.exit(f"a training process failed (exit code {job.exitcode})")
-    curves = [score(work / f"v{i}", args.classifier, args.holdout, args.n) for i in range(len(variants))]
+    curves = [{row["iteration"]: row["fid"] for row in score(work / f"v{i}", args.classifier, args.holdout, args.n)}
+              for i in range(len(variants))]  # fmt: skip
     print(f"fast recipe, {args.planned} iterations planned, stopped at {args.stop}; FD of the EMA generator "
           f"(n={args.n}) on {args.holdout}\n")
     labels = [", ".join(f"{k} {v:g}" for k, v in variant.items()) for variant in variants]

@@ -75,7 +75,9 @@ def train_one(recipe_name: str, budget: float, eval_every: float, data: str, run
         snapshot(final, budget)
 
 
-def score(run_dir: Path, classifier: str, held_out: str) -> list[dict]:
+def score(run_dir: Path, classifier: str, held_out: str, n: int = 1000) -> list[dict]:
+    """FD / precision / recall of the EMA generator of every snapshot_*.safetensors in run_dir (with the seconds and
+    iteration of its .json), in file-name order."""
     import torch
 
     from vaegan.checkpoint import load_model, load_state
@@ -91,7 +93,7 @@ def score(run_dir: Path, classifier: str, held_out: str) -> list[dict]:
         state = load_state(snapshot)
         generator = Generator(WGANConfig(**state["model_config"]))
         generator.load_state_dict(state["ema"])
-        result = evaluate_generator(generator.eval(), reader, real, latent_dim=generator.latent_dim, n=1000, seed=0)
+        result = evaluate_generator(generator.eval(), reader, real, latent_dim=generator.latent_dim, n=n, seed=0)
         meta = json.loads(snapshot.with_suffix(".json").read_text())
         rows.append({**meta, "fid": result["fid"], "precision": result["precision"], "recall": result["recall"]})
     return rows
