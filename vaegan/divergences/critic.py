@@ -116,9 +116,9 @@ class CriticEnsemble(nn.Module):
         return h.squeeze(-1) if self.config.out_dim == 1 else h
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    def evaluate(self, x: torch.Tensor, chunk: int = 4096, members: torch.Tensor | None = None) -> torch.Tensor:
         """forward without a graph, in chunks of samples so that wide critics on many points fit in memory."""
-        return torch.cat([self(part) for part in x.split(chunk, dim=1)], dim=1)
+        return torch.cat([self(part, members) for part in x.split(chunk, dim=1)], dim=1)
 
     def member(self, index: int) -> CriticEnsemble:
         """A one-member ensemble holding a copy of member `index` (to look at or evaluate one critic alone)."""

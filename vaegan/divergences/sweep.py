@@ -443,7 +443,8 @@ def train_critics(
     xs, ys = heatmap_grid(config.family, list(config.thetas), config.heatmap_size, config.sigma)
     # row-major (y, x); in the default dtype, like every other tensor of the sweep
     grid = torch.cartesian_prod(torch.tensor(ys), torch.tensor(xs)).flip(-1).to(device, torch.get_default_dtype())
-    grid = grid.expand(members, -1, -1)
+    grid = grid.expand(len(heatmap_members), -1, -1)
+    heat_index = torch.tensor(heatmap_members, dtype=torch.long, device=device)
 
     def bound_on(x: torch.Tensor, y: torch.Tensor) -> list[float]:
         return lower_bound(name, critic.evaluate(x), critic.evaluate(y)).tolist()
@@ -456,8 +457,9 @@ def train_critics(
         if step % config.snapshot_every == 0 or step == config.iters:
             history.append(bound_on(x_eval[:, :n_snap], y_eval[:, :n_snap]))
         if heatmap_members and (step % config.heatmap_every == 0 or step == config.iters):
-            values = critic.evaluate(grid).reshape(members, config.heatmap_size, config.heatmap_size)
-            grids.append([values[j].tolist() for j in heatmap_members])
+            values = critic.evaluate(grid, members=heat_index)  # only the members drawn: the grid outsizes a batch
+            values = values.reshape(-1, config.heatmap_size, config.heatmap_size)
+            grids.append(values.tolist())
         if step == config.iters:
             break
         # Base noise is drawn for the batch, not per θ: every member sees the same noise, shifted to its own θ.

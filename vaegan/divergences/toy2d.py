@@ -523,7 +523,12 @@ def run_all_defaults(
 
         # spawn, not fork: a forked child of a process that has run OpenMP work can hang in its first parallel op
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(configs)), mp_context=context) as pool:
+        from vaegan.allocator import keep_freed_memory
+
+        # each worker keeps its freed memory as the CLI's own process does (vaegan.allocator says why)
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(configs)), mp_context=context, initializer=keep_freed_memory
+        ) as pool:
             # the longest runs first, so that no worker is left alone with a long one at the end
             order = sorted(range(len(configs)), key=lambda i: -configs[i].steps)
             # train_generator is module level: the spawned workers import it
