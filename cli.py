@@ -761,7 +761,7 @@ def compare_command(
     ),
     thetas: str = typer.Option("0:2:21", help="start:stop:count (inclusive) or a comma list such as 0,0.5,1."),
     iters: int | None = typer.Option(None, min=1, help="Optimizer steps per critic (default 150; reference 600)."),
-    batch_size: int | None = typer.Option(None, min=1, help="Samples of P and of Q per step (default 512)."),
+    batch_size: int | None = typer.Option(None, min=1, help="Samples of P and of Q per step (default 256; reference 512)."),
     lr: float | None = typer.Option(None, min=1e-12, help="Learning rate (default 2e-2 cosine; reference 1e-3)."),
     optimizer: Optimizer | None = typer.Option(None, help="Default adam; reference sgd."),
     width: int | None = typer.Option(None, min=1, help="Critic hidden width (default 16; reference 256)."),
