@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from vaegan.allocator import keep_freed_memory  # noqa: E402
 from vaegan.data import BinarySplits, load_binary_mnist  # noqa: E402
 from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo  # noqa: E402
 from vaegan.train.common import Progress  # noqa: E402
@@ -127,6 +128,7 @@ def main() -> None:
                         help="stop each run once it passes the target (faster; no final -ELBO to compare)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as `python cli.py` does; the reference loop runs in this process too, so both gain alike
 
     full = load_binary_mnist(args.data, seed=args.seed)
     data = BinarySplits(full.train[: args.train_images], full.valid, full.test, full.dynamic, full.name)

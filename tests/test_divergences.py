@@ -27,6 +27,7 @@ from vaegan.divergences import (
     one_sided_penalty,
     points,
     run_sweep,
+    sweep_config,
     two_sided_penalty,
 )
 from vaegan.errors import ConfigError
@@ -340,6 +341,15 @@ def test_default_sweep_meets_the_accuracy_targets() -> None:
     assert max(result.errors("wasserstein")) <= 0.05
     assert max(result.errors("hellinger")) <= 0.05
     assert len(json.dumps(json.loads(result.to_json()))) < 2_000_000
+
+
+def test_the_reference_setting_is_the_reference_procedure() -> None:
+    """`compare --reference` replays the reference: plain SGD 1e-3, 600 steps, 2-256-256-256-1, batches of 512,
+    whatever the defaults become."""
+    ref = sweep_config(reference=True)
+    assert (ref.optimizer, ref.lr, ref.lr_schedule, ref.iters) == ("sgd", 1e-3, "constant", 600)
+    assert (ref.width, ref.depth, ref.batch_size, ref.penalty_weight) == (256, 3, 512, 50.0)
+    assert sweep_config().batch_size == 256
 
 
 def test_compare_command_writes_the_json_the_app_reads(tmp_path) -> None:  # noqa: ANN001 - pytest fixture

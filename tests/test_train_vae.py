@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vaegan.data import BinarySplits
-from vaegan.errors import TrainingError
+from vaegan.errors import ConfigError, TrainingError
 from vaegan.likelihood import evaluate_neg_elbo
 from vaegan.train import vae as train_module
 from vaegan.train.common import Progress
@@ -63,17 +63,56 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(tiny_splits: BinarySp
 
 def test_resume_with_other_settings_is_refused(tiny_splits: BinarySplits, tmp_path: Path) -> None:
     cfg = VAEConfig(latent_dim=4, hidden=32)
-    train_vae(cfg, tiny_splits, VAETrainConfig(epochs=1, batch_size=32), state_path=tmp_path / "s")
-    with pytest.raises(TrainingError, match="other settings"):
-        train_vae(cfg, tiny_splits, VAETrainConfig(epochs=2, batch_size=16), state_path=tmp_path / "s", resume=True)
-    # A larger --epochs extends the finished run instead.
-    longer = VAETrainConfig(epochs=2, batch_size=32)
+    constant = {"schedule": "constant", "lr": 1e-3}
+    train_vae(cfg, tiny_splits, VAETrainConfig(epochs=1, batch_size=32, **constant), state_path=tmp_path / "s")
+    with pytest.raises(TrainingError, match="other settings.*batch_size 32 in the file, 16 now"):
+        train_vae(cfg, tiny_splits, VAETrainConfig(epochs=2, batch_size=16, **constant), state_path=tmp_path / "s",
+                  resume=True)  # fmt: skip
+    # Under the constant schedule a larger --epochs extends the finished run instead.
+    longer = VAETrainConfig(epochs=2, batch_size=32, **constant)
     history = train_vae(cfg, tiny_splits, longer, state_path=tmp_path / "s", resume=True).history
     assert [r["epoch"] for r in history] == [1, 2]
     # The data a state was trained on is part of what must match (the VAE used not to check it).
     other = BinarySplits(tiny_splits.train[:128], tiny_splits.valid, tiny_splits.test, dynamic=False, name="other")
     with pytest.raises(TrainingError, match="was trained on 'tiny'"):
         train_vae(cfg, other, longer, state_path=tmp_path / "s", resume=True)
+
+
+def test_a_cosine_run_resumes_to_its_own_end_only(tiny_splits: BinarySplits, tmp_path: Path) -> None:
+    """The default schedule is laid out over --epochs: stretching it would change every remaining step's rate."""
+    cfg = VAEConfig(latent_dim=4, hidden=32)
+    train_vae(cfg, tiny_splits, VAETrainConfig(epochs=2, batch_size=32), state_path=tmp_path / "s")
+    with pytest.raises(TrainingError, match=r"cosine schedule laid out over 2 epochs.*resume with --epochs 2"):
+        train_vae(cfg, tiny_splits, VAETrainConfig(epochs=3, batch_size=32), state_path=tmp_path / "s", resume=True)
+    history = train_vae(cfg, tiny_splits, VAETrainConfig(epochs=2, batch_size=32), state_path=tmp_path / "s",
+                        resume=True).history  # fmt: skip
+    assert [r["epoch"] for r in history] == [1, 2]
+
+
+def test_the_warm_up_takes_at_most_half_the_run() -> None:
+    steps = 10  # per epoch
+    one_epoch = VAETrainConfig(epochs=1)  # the default warm-up is one epoch: a 1-epoch run still decays
+    rates = [one_epoch.lr_at(step, steps) for step in range(steps)]
+    assert rates.index(max(rates)) == 4 and rates[-1] < 0.1 * max(rates)
+    twenty = VAETrainConfig(epochs=20, lr=1.0)
+    assert twenty.lr_at(0, steps) == pytest.approx(0.1) and twenty.lr_at(9, steps) == pytest.approx(1.0)
+    assert twenty.lr_at(20 * steps - 1, steps) < 1e-3
+    assert VAETrainConfig(schedule="constant", lr=0.5).lr_at(123, steps) == 0.5
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        VAETrainConfig(warmup_epochs=-1)
+
+
+def test_the_cli_defaults_are_the_configs() -> None:
+    """`python cli.py train vae` spells its defaults out (no torch import at start-up): they must be the library's."""
+    import inspect
+
+    import cli
+
+    options = inspect.signature(cli.train_vae_command).parameters
+    default = VAETrainConfig()
+    for name in ("epochs", "batch_size", "lr", "warmup_epochs", "seed"):
+        assert options[name].default.default == getattr(default, name), name
+    assert options["schedule"].default.default.value == default.schedule
 
 
 def test_nan_loss_stops_with_a_clear_error(tiny_splits: BinarySplits, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,9 +128,18 @@ def check_resume(state: Mapping[str, Any], identity: Mapping[str, Any], state_pa
                     f"{identity['data'][0]!r} ({identity['data'][1]} images); drop --resume or use that data"
                 )
             raise TrainingError(
-                f"{state_path} was written by a run with other settings (its {what} differ); "
-                "drop --resume or match them"
+                f"{state_path} was written by a run with other settings (its {what} differ"
+                f"{_differences(state.get(key), identity[key])}); drop --resume or match them"
             )
+
+
+def _differences(saved: Any, now: Any) -> str:
+    """': epochs 20 in the file, 50 now' for the first few settings two dicts disagree on ('' for non-dicts)."""
+    if not (isinstance(saved, Mapping) and isinstance(now, Mapping)):
+        return ""
+    keys = sorted(k for k in {*saved, *now} if saved.get(k) != now.get(k))
+    shown = ", ".join(f"{k} {saved.get(k)!r} in the file, {now.get(k)!r} now" for k in keys[:3])
+    return f": {shown}{', …' if len(keys) > 3 else ''}" if keys else ""
 
 
 @contextmanager
