@@ -43,6 +43,7 @@ from vaegan.divergences import (  # noqa: E402
     run_dynamics,
     run_sweep,
     run_toy2d,
+    train_critics,
 )
 
 
@@ -122,11 +123,16 @@ def compare_end_to_end(quick: bool, repeats: int) -> None:
         defaults = [seconds for seconds, _ in runs["defaults"]]
     config = SweepConfig(iters=5) if quick else SweepConfig()
     in_process = seconds_of(lambda: run_sweep(config))
+    # Would one ensemble for both divergences help (half the ops, each twice the size)? The W1 critics, twice over:
+    thetas, cpu = list(config.thetas), torch.device("cpu")
+    two_of_21 = seconds_of(lambda: [train_critics(config, "wasserstein", thetas, [], cpu) for _ in range(2)])
+    one_of_42 = seconds_of(lambda: train_critics(config, "wasserstein", thetas + thetas, [], cpu))
     net = statistics.median(full) - interpreter
     print(f"{'measured':<62}{'seconds':>10}")
     print(f"{'python -c pass (interpreter start-up)':<62}{interpreter:10.2f}")
     print(f"{'python cli.py compare --help (start-up + imports)':<62}{imports:10.2f}")
     print(f"{'run_sweep(SweepConfig()) in this process (the sweep alone)':<62}{in_process:10.2f}")
+    print(f"{'its W1 critics twice: two ensembles of 21 / one of 42':<62}{two_of_21:10.2f} / {one_of_42:.2f}")
     for label, key, times in (("glibc's malloc defaults (baseline)", "defaults", defaults),
                               ("freed memory kept (the CLI's default)", "kept", full)):  # fmt: skip
         faults = statistics.median(f for _, f in runs[key])
