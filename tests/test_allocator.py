@@ -59,3 +59,12 @@ def test_the_environment_can_keep_glibcs_defaults(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setenv("VAEGAN_KEEP_FREED_MEMORY", "0")
     assert allocator.keep_freed_memory() is False
+
+
+def test_the_cli_keeps_freed_memory_before_any_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cli
+
+    calls: list[bool] = []
+    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append(True) or True)
+    assert cli.main(["--help"]) == 0
+    assert calls == [True]
