@@ -273,7 +273,7 @@ def test_a_damaged_resume_state_is_one_line(splits: BinarySplits, tmp_path: Path
     from vaegan.checkpoint import save_state
 
     state = tmp_path / "state.safetensors"
-    train_vae(VAE_CFG, splits, VAETrainConfig(epochs=1, batch_size=32), state_path=state)
+    train_vae(VAE_CFG, splits, VAE_TRAIN, state_path=state)  # the same run: a cosine run resumes to its own end
     content = load_state(state)
     del content["optimizer"]
     save_state(state, content)
