@@ -53,9 +53,9 @@ def seconds_of(work) -> float:  # noqa: ANN001 - any zero-argument callable
     return time.perf_counter() - started
 
 
-def wall_of(command: list[str], repeats: int, env: dict[str, str] | None = None) -> list[float]:
+def wall_of(command: list[str], repeats: int) -> list[float]:
     """Wall seconds of a fresh process running `command` from the repository root, `repeats` times."""
-    return [run_of(command, env)[0] for _ in range(repeats)]
+    return [run_of(command)[0] for _ in range(repeats)]
 
 
 def run_of(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vaegan.allocator import keep_freed_memory
 from vaegan.divergences.bounds import lower_bound
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
 from vaegan.divergences.dynamics import (
@@ -523,8 +524,6 @@ def run_all_defaults(
 
         # spawn, not fork: a forked child of a process that has run OpenMP work can hang in its first parallel op
         context = multiprocessing.get_context("spawn")
-        from vaegan.allocator import keep_freed_memory
-
         # each worker keeps its freed memory as the CLI's own process does (vaegan.allocator says why)
         with ProcessPoolExecutor(
             max_workers=min(workers, len(configs)), mp_context=context, initializer=keep_freed_memory
