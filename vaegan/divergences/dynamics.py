@@ -49,7 +49,8 @@ from vaegan.divergences.bounds import (
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
 from vaegan.divergences.families import FAMILIES, check_family, exact_divergence, heatmap_grid, noise, points
 from vaegan.divergences.optim import Adam, make_optimizer
-from vaegan.divergences.sweep import NO_CHECKPOINTS, ProgressCallback, _with_grad, rng_stream, round_significant
+from vaegan.divergences.rounding import round_significant_nested
+from vaegan.divergences.sweep import NO_CHECKPOINTS, ProgressCallback, _with_grad, rng_stream
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import MAX_BATCH_SIZE, MAX_CRITIC_STEPS, MAX_ITERS, MAX_RECORDED_VALUES, check_count, check_seed
 from vaegan.lipschitz import gradient_norms, interpolate
@@ -246,19 +247,16 @@ class DynamicsResult:
             "family": self.config.family,
             "losses": list(self.config.losses),
             "steps": list(range(self.config.steps + 1)),
-            "theta": {k: [round_significant(v, 6) for v in vs] for k, vs in self.theta.items()},
-            "estimates": {k: [round_significant(v, 5) for v in vs] for k, vs in self.estimates.items()},
-            "grads": {k: [round_significant(v, 4) for v in vs] for k, vs in self.grads.items()},
-            "truth": {k: [round_significant(v, 6) for v in vs] for k, vs in self.truth.items()},
+            "theta": round_significant_nested(self.theta, 6),
+            "estimates": round_significant_nested(self.estimates, 5),
+            "grads": round_significant_nested(self.grads, 4),
+            "truth": round_significant_nested(self.truth, 6),
             "snapshots": {
                 "heatmaps": {
                     "steps": self.heatmap_steps,
-                    "x": [round_significant(v, 6) for v in self.grid_x],
-                    "y": [round_significant(v, 6) for v in self.grid_y],
-                    "critic": {
-                        k: [[[round_significant(v, 3) for v in row] for row in grid] for grid in frames]
-                        for k, frames in self.heatmaps.items()
-                    },
+                    "x": round_significant_nested(self.grid_x, 6),
+                    "y": round_significant_nested(self.grid_y, 6),
+                    "critic": round_significant_nested(self.heatmaps, 3),
                 },
             },
             "seconds": self.seconds,

@@ -47,13 +47,13 @@ from vaegan.divergences.dynamics import (
 )
 from vaegan.divergences.families import FAMILIES
 from vaegan.divergences.optim import Adam
+from vaegan.divergences.rounding import round_significant, round_significant_nested
 from vaegan.divergences.sweep import (
     NO_CHECKPOINTS,
     ProgressCallback,
     _with_grad,
     check_finite_members,
     rng_stream,
-    round_significant,
 )
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import (
@@ -273,23 +273,21 @@ class Toy2dResult:
             "target": self.config.target,
             "losses": list(self.config.losses),
             "steps": self.steps,
-            "estimates": {k: [round_significant(v, 5) for v in vs] for k, vs in self.estimates.items()},
-            "w1": {k: [round_significant(v, 5) for v in vs] for k, vs in self.w1.items()},
+            "estimates": round_significant_nested(self.estimates, 5),
+            "w1": round_significant_nested(self.w1, 5),
             "w1_reference": round_significant(self.w1_reference, 5),
             "modes": self.modes,
-            "quality": {k: [round_significant(v, 4) for v in vs] for k, vs in self.quality.items()},
+            "quality": round_significant_nested(self.quality, 4),
             "mode_count": self.mode_count,
             "frames": {
-                "x": [round_significant(v, 6) for v in self.grid_x],
-                "y": [round_significant(v, 6) for v in self.grid_y],
+                "x": round_significant_nested(self.grid_x, 6),
+                "y": round_significant_nested(self.grid_y, 6),
                 "target": [[round(v, 3) for v in p] for p in self.target_samples],
                 # Coordinates to 0.01, about a pixel on a plot of the ±3 box: the bulk of the file.
                 "samples": {k: [[[round(v, 2) for v in p] for p in frame] for frame in frames]
                             for k, frames in self.samples.items()},
-                "arrows": {k: [[[round_significant(v, 3) for v in a] for a in frame] for frame in frames]
-                           for k, frames in self.arrows.items()},
-                "critic": {k: [[[round_significant(v, 3) for v in row] for row in grid] for grid in frames]
-                           for k, frames in self.critic.items()},
+                "arrows": round_significant_nested(self.arrows, 3),
+                "critic": round_significant_nested(self.critic, 3),
             },
             "seconds": self.seconds,
             "device": self.device,
