@@ -783,6 +783,10 @@ def compare_command(
     plot: Path | None = typer.Option(None, help="Also write an interactive HTML plot of estimate vs θ here."),
     device: Device = typer.Option(Device.cpu, help="The critics are small: the CPU is usually fastest."),
     threads: int = typer.Option(1, min=1, help="CPU threads: 2 can be 1.7x faster on idle cores, far slower on busy."),
+    workers: int = typer.Option(
+        0, min=0, help="Divergences trained at once, each in its own thread of --threads (0 = one per CPU core; the "
+        "results are the same).",
+    ),  # fmt: skip
 ) -> None:
     """Estimate divergences between P and Q_θ for every θ with trained critics, all θ trained as one batch."""
     from vaegan.divergences import run_sweep, sweep_config
@@ -806,7 +810,7 @@ def compare_command(
             if done % 10 == 0 or done == total:
                 bar.update(task, completed=done, total=total, divergence=name)
 
-        result = run_sweep(config, progress=on_progress, device=dev, threads=threads)
+        result = run_sweep(config, progress=on_progress, device=dev, threads=threads, workers=workers or None)
     result.save(out)
     unknown = {name: result.no_closed_form(name) for name in config.divergences}
     width = 30 if any(unknown.values()) else 22  # room for "no closed form" in the truth column

@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
+import vaegan.divergences.sweep as sweep
 from vaegan.divergences import (
     F_DIVERGENCES,
     REFERENCE_SETTING,
@@ -30,7 +32,7 @@ from vaegan.divergences import (
     sweep_config,
     two_sided_penalty,
 )
-from vaegan.errors import ConfigError
+from vaegan.errors import ConfigError, TrainingError
 
 
 @pytest.fixture(autouse=True)
@@ -294,6 +296,71 @@ def test_batched_ensemble_matches_training_each_theta_alone(optimizer: str, floa
                                    torch.tensor(together.snapshots.estimates[name])[:, 1], atol=1e-4, rtol=1e-4)
     # ... and the members did learn different things (the comparison above is not between constants).
     assert together.estimates["wasserstein"][2] > together.estimates["wasserstein"][1] + 0.5
+
+
+def test_divergences_trained_at_once_give_the_numbers_of_one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each divergence's ensemble in its own thread: the same floats as one after the other, the work really done in
+    the pool's threads, and the progress still reported, in order, from the caller's thread."""
+    config = dataclasses.replace(
+        SMALL, divergences=("hellinger", "wasserstein", "kl"), thetas=(0.0, 0.5, 1.0), iters=30,
+        heatmap_thetas=(0.5,), heatmap_every=10, heatmap_size=5,
+    )  # fmt: skip
+    trained_in: set[str] = set()
+    real = sweep.train_critics
+
+    def spy(*args: object, **kwargs: object) -> sweep.TrainedCritics:
+        trained_in.add(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "train_critics", spy)
+    one = run_sweep(config, workers=1)
+    assert trained_in == {threading.current_thread().name}
+    trained_in.clear()
+    calls: list[tuple[int, int, str, threading.Thread]] = []
+    three = run_sweep(config, workers=3, progress=lambda *call: calls.append((*call, threading.current_thread())))
+    assert len(trained_in) >= 2 and all(name.startswith("vaegan-sweep") for name in trained_in)
+    assert one.estimates == three.estimates and one.snapshots == three.snapshots and one.truth == three.truth
+    assert [done for done, *_ in calls] == list(range(1, 91)) and {total for _, total, *_ in calls} == {90}
+    assert {name for _, _, name, _ in calls} == set(config.divergences)
+    assert all(thread is threading.current_thread() for *_, thread in calls)
+
+
+class _RerunError(Exception):
+    pass
+
+
+def test_a_failure_in_one_worker_stops_the_others_and_is_what_is_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = sweep.train_critics
+    outcomes: dict[str, str] = {}
+
+    def kl_fails(config: SweepConfig, name: str, *args: object, **kwargs: object) -> sweep.TrainedCritics:
+        if name == "kl":
+            outcomes[name] = "failed"
+            raise TrainingError("kl: the critic of θ = 1 diverged")
+        try:
+            return real(config, name, *args, **kwargs)
+        except BaseException as exc:
+            outcomes[name] = type(exc).__name__
+            raise
+
+    monkeypatch.setattr(sweep, "train_critics", kl_fails)
+    steps: list[str] = []
+    long = dataclasses.replace(SMALL, divergences=("hellinger", "kl"), iters=2_000)
+    with pytest.raises(TrainingError, match="kl: the critic"):
+        run_sweep(long, workers=2, progress=lambda done, total, name: steps.append(name))
+    assert outcomes == {"kl": "failed", "hellinger": "_StoppedEarlyError"} and len(steps) < 1_000
+
+    # The caller's progress callback failing (a Streamlit rerun, say) stops every worker too.
+    outcomes.clear()
+
+    def stop_at_five(done: int, total: int, name: str) -> None:
+        if done == 5:
+            raise _RerunError
+
+    both = dataclasses.replace(long, divergences=("hellinger", "wasserstein"))
+    with pytest.raises(_RerunError):
+        run_sweep(both, workers=2, progress=stop_at_five)
+    assert outcomes == {"hellinger": "_StoppedEarlyError", "wasserstein": "_StoppedEarlyError"}
 
 
 def test_snapshots_and_json_round_trip(tmp_path) -> None:  # noqa: ANN001 - pytest fixture

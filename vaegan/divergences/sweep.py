@@ -23,9 +23,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import queue
+import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +47,7 @@ from vaegan.divergences.bounds import (
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
 from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
 from vaegan.divergences.optim import OPTIMIZERS, make_optimizer
+from vaegan.divergences.rounding import round_significant, round_significant_nested
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import MAX_BATCH_SIZE, MAX_ITERS, MAX_RECORDED_VALUES, MAX_THETAS, check_count, check_seed
 
@@ -289,27 +294,18 @@ class SweepResult:
             "family": self.config.family,
             "divergences": list(self.config.divergences),
             "thetas": self.thetas,
-            "estimates": {k: [round_significant(v, 6) for v in vs] for k, vs in self.estimates.items()},
+            "estimates": round_significant_nested(self.estimates, 6),
             "truth": {k: [None if math.isinf(v) else "nan" if math.isnan(v) else v for v in vs]
                       for k, vs in self.truth.items()},
             "snapshots": {
                 "steps": self.snapshots.steps,
-                "estimates": {
-                    k: [[round_significant(v, 5) for v in row] for row in rows]
-                    for k, rows in self.snapshots.estimates.items()
-                },
+                "estimates": round_significant_nested(self.snapshots.estimates, 5),
                 "heatmaps": {
                     "steps": self.snapshots.heatmap_steps,
                     "thetas": self.snapshots.heatmap_thetas,
-                    "x": [round_significant(v, 6) for v in self.snapshots.grid_x],
-                    "y": [round_significant(v, 6) for v in self.snapshots.grid_y],
-                    "critic": {
-                        k: [
-                            [[[round_significant(v, 4) for v in row] for row in grid] for grid in frame]
-                            for frame in frames
-                        ]
-                        for k, frames in self.snapshots.heatmaps.items()
-                    },
+                    "x": round_significant_nested(self.snapshots.grid_x, 6),
+                    "y": round_significant_nested(self.snapshots.grid_y, 6),
+                    "critic": round_significant_nested(self.snapshots.heatmaps, 4),
                 },
             },
             "seconds": self.seconds,
@@ -357,12 +353,6 @@ class SweepResult:
         if not path.is_file():
             raise ConfigError(f"no sweep result at {path} (make one with: python cli.py compare --out {path})")
         return cls.from_json(path.read_text())
-
-
-def round_significant(value: float, digits: int) -> float:
-    """Round to `digits` significant digits: keeps the JSON small without losing anything a plot can show (every
-    result file of the package rounds with this)."""
-    return float(f"{value:.{digits}g}")
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -492,19 +482,31 @@ def run_sweep(
     progress: ProgressCallback | None = None,
     device: str | torch.device = "cpu",
     threads: int | None = 1,
+    workers: int | None = None,
 ) -> SweepResult:
     """Estimate every divergence of `config` at every θ; see the module docstring for what is recorded.
 
     `threads`: torch's CPU intra-op threads while training (restored afterwards; None leaves them alone). One is the
     default because the ops here are small: more threads help a little on idle cores and a great deal less than
     nothing on busy ones, where their workers spin at every op (README: Results, `bench/divergences.py`).
+
+    `workers`: on the CPU, how many divergences train at once, each ensemble in its own Python thread (None: one per
+    CPU core this process may use). torch lets go of Python's lock inside its ops, so two ensembles on two cores
+    overlap most of their work. The ensembles share nothing and each draws from its own seeded streams, so the
+    numbers are those of one worker (tested); `progress` is still called from the caller's thread.
     """
+    if workers is None:
+        workers = usable_cpus()
+    if workers < 1:
+        raise ConfigError("workers must be >= 1")
+    if torch.device(device).type != "cpu":
+        workers = 1  # one device runs one stream of kernels: nothing to overlap
     if threads is None or torch.device(device).type != "cpu":
-        return _with_grad(_run_sweep, config, progress, torch.device(device))
+        return _run_sweep(config, progress, torch.device(device), workers)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _with_grad(_run_sweep, config, progress, torch.device(device))
+        return _run_sweep(config, progress, torch.device(device), workers)
     finally:
         torch.set_num_threads(previous)
 
@@ -515,24 +517,20 @@ def _with_grad(run: Callable[..., Any], *args: Any) -> Any:
         return run(*args)
 
 
-def _run_sweep(config: SweepConfig, progress: ProgressCallback | None, device: torch.device) -> SweepResult:
+def usable_cpus() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one, else all of them)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def _train_divergence(config: SweepConfig, name: str, device: torch.device, on_step: Callable[[], None]
+                      ) -> tuple[TrainedCritics, float]:  # fmt: skip
+    """One divergence's critics for every θ (one ensemble, or one θ at a time) and the seconds they took."""
     thetas = list(config.thetas)
     heat = _heatmap_members(config)
-    total = config.iters * len(config.divergences) * (1 if config.batched else len(thetas))
-    done = 0
-    estimates: dict[str, list[float]] = {}
-    seconds: dict[str, float] = {}
-    history: dict[str, list[list[float]]] = {}
-    heatmaps: dict[str, list[list[list[list[float]]]]] = {}
-    for name in config.divergences:
-
-        def on_step(name: str = name) -> None:
-            nonlocal done
-            done += 1
-            if progress is not None:
-                progress(done, total, name)
-
-        start = time.perf_counter()
+    start = time.perf_counter()
+    with torch.enable_grad():  # grad mode is per thread, and the app's page runs switch it off
         if config.batched:
             trained = train_critics(config, name, thetas, heat, device, on_step)
         else:
@@ -545,8 +543,75 @@ def _run_sweep(config: SweepConfig, progress: ProgressCallback | None, device: t
                 history=[[a.history[k][0] for a in alone] for k in range(len(alone[0].history))],
                 grids=[[alone[i].grids[k][0] for i in heat] for k in range(len(alone[heat[0]].grids))] if heat else [],
             )
-        seconds[name] = time.perf_counter() - start
-        estimates[name], history[name], heatmaps[name] = trained.final, trained.history, trained.grids
+    return trained, time.perf_counter() - start
+
+
+class _StoppedEarlyError(Exception):
+    """Raised in a worker at its next step once another worker (or the caller's progress callback) failed."""
+
+
+def _train_all(config: SweepConfig, device: torch.device, workers: int, step_done: Callable[[str], None]
+               ) -> dict[str, tuple[TrainedCritics, float]]:  # fmt: skip
+    """`_train_divergence` for every divergence of `config`, `workers` at a time; `step_done(name)` after each step,
+    always in this thread: a Streamlit progress bar can only be drawn from its script's thread."""
+    names = config.divergences
+    if workers == 1 or len(names) == 1:
+        return {name: _train_divergence(config, name, device, lambda name=name: step_done(name)) for name in names}
+    steps: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # a name per step done, None when a worker ends
+    failed = threading.Event()
+
+    def work(name: str) -> tuple[TrainedCritics, float]:
+        def on_step() -> None:
+            if failed.is_set():
+                raise _StoppedEarlyError
+            steps.put(name)
+
+        try:
+            return _train_divergence(config, name, device, on_step)
+        except BaseException:
+            failed.set()
+            raise
+        finally:
+            steps.put(None)
+
+    with ThreadPoolExecutor(min(workers, len(names)), thread_name_prefix="vaegan-sweep") as pool:
+        futures = {name: pool.submit(work, name) for name in names}
+        try:
+            running = len(futures)
+            while running:
+                name = steps.get()
+                if name is None:
+                    running -= 1
+                else:
+                    step_done(name)
+        except BaseException:
+            failed.set()  # the others stop at their next step; the pool's exit waits for them
+            raise
+    errors = [f.exception() for f in futures.values() if f.exception() is not None]
+    first = next((e for e in errors if not isinstance(e, _StoppedEarlyError)), errors[0] if errors else None)
+    if first is not None:
+        raise first
+    return {name: future.result() for name, future in futures.items()}
+
+
+def _run_sweep(config: SweepConfig, progress: ProgressCallback | None, device: torch.device, workers: int
+               ) -> SweepResult:  # fmt: skip
+    thetas = list(config.thetas)
+    heat = _heatmap_members(config)
+    total = config.iters * len(config.divergences) * (1 if config.batched else len(thetas))
+    done = 0
+
+    def step_done(name: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total, name)
+
+    trained = _train_all(config, device, workers, step_done)
+    estimates = {name: trained[name][0].final for name in config.divergences}
+    history = {name: trained[name][0].history for name in config.divergences}
+    heatmaps = {name: trained[name][0].grids for name in config.divergences}
+    seconds = {name: trained[name][1] for name in config.divergences}
 
     steps = sorted({*range(0, config.iters, config.snapshot_every), config.iters})
     heatmap_steps = sorted({*range(0, config.iters, config.heatmap_every), config.iters}) if heat else []
@@ -587,4 +652,5 @@ __all__ = [
     "rng_stream",
     "round_significant",
     "train_critics",
+    "usable_cpus",
 ]
