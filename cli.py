@@ -10,7 +10,7 @@ All logic lives in `vaegan/`; library errors (VaeganError) become one line on st
 
 from __future__ import annotations
 
-import gc
+import atexit
 import json
 import math
 import os
@@ -985,12 +985,30 @@ def main(argv: list[str] | None = None) -> int:
         distributed = sys.modules.get("vaegan.distributed")  # imported by the commands that train
         if distributed is not None:
             distributed.teardown()
-        # The interpreter's exit runs one last full garbage collection, which scans every object torch's import
-        # made (about a million) and frees none of them: half a second of a 5-second `compare`. Objects still alive
-        # here are frozen out of it; files are closed and written by now, and module teardown still runs.
-        gc.freeze()
     return 0
 
 
+def _exit_without_teardown(outcome: dict[str, int]) -> None:
+    """End the process once the exit handlers have run, skipping the interpreter's teardown.
+
+    That teardown takes torch's import apart object by object (about a million) and runs a last full garbage
+    collection over them: 0.6 s of `python -c "import torch"`'s exit, a sixth of a default `compare`. Nothing of
+    ours needs it: every file is written atomically and closed before `main` returns, and Python has joined the
+    worker threads and run every handler registered after this one (they run last in, first out) when it gets here.
+    """
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(outcome["code"])
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    outcome = {"code": 1}  # kept if main() raises: Python prints the traceback before it runs the exit handlers
+    atexit.register(_exit_without_teardown, outcome)  # first, so that it runs last
+    try:
+        outcome["code"] = main()
+    except KeyboardInterrupt:
+        outcome["code"] = 130  # outside click (which turns Ctrl-C into exit 1): the shell's code for SIGINT
+        raise
+    sys.exit(outcome["code"])
