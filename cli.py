@@ -769,6 +769,9 @@ def compare_command(
     depth: int | None = typer.Option(None, min=1, help="Critic hidden layers (default 2; reference 3)."),
     penalty: Penalty | None = typer.Option(None, help="Lipschitz penalty of the W1 critic (default one-sided)."),
     penalty_weight: float | None = typer.Option(None, min=0.0, help="λ of the penalty (default 50)."),
+    penalty_every: int | None = typer.Option(
+        None, min=1, help="The W1 penalty on every k-th step, k times as heavy (default 2; reference 1)."
+    ),
     sigma: float | None = typer.Option(None, min=1e-6, help="σ of the gaussian family (default 0.5)."),
     seed: int = typer.Option(0),
     snapshot_every: int | None = typer.Option(None, min=1, help="Record the estimates every N steps (default 5)."),
@@ -795,8 +798,8 @@ def compare_command(
     config = sweep_config(
         reference=reference, family=family.value, divergences=divergences, thetas=thetas, iters=iters,
         batch_size=batch_size, lr=lr, optimizer=_value(optimizer), width=width, depth=depth, penalty=_value(penalty),
-        penalty_weight=penalty_weight, sigma=sigma, seed=seed, snapshot_every=snapshot_every,
-        heatmap_thetas=heatmap_thetas, batched=not one_at_a_time,
+        penalty_weight=penalty_weight, penalty_every=penalty_every, sigma=sigma, seed=seed,
+        snapshot_every=snapshot_every, heatmap_thetas=heatmap_thetas, batched=not one_at_a_time,
     )  # fmt: skip
     dev = resolve_device(device.value)
     err_console.print(

@@ -277,6 +277,7 @@ def test_batched_ensemble_matches_training_each_theta_alone(optimizer: str, floa
         iters=40,
         optimizer=optimizer,
         lr=2e-2 if optimizer == "adam" else 0.1,
+        penalty_every=2 if optimizer == "adam" else 1,  # plain SGD at 0.1 with the doubled λ kills the critic
         heatmap_thetas=(0.3, 1.2),
         heatmap_every=20,
         heatmap_size=9,
@@ -415,8 +416,34 @@ def test_the_reference_setting_is_the_reference_procedure() -> None:
     whatever the defaults become."""
     ref = sweep_config(reference=True)
     assert (ref.optimizer, ref.lr, ref.lr_schedule, ref.iters) == ("sgd", 1e-3, "constant", 600)
-    assert (ref.width, ref.depth, ref.batch_size, ref.penalty_weight) == (256, 3, 512, 50.0)
+    assert (ref.width, ref.depth, ref.batch_size, ref.penalty_weight, ref.penalty_every) == (256, 3, 512, 50.0, 1)
     assert sweep_config().batch_size == 256
+
+
+def test_the_lazy_penalty_is_taken_every_kth_step_k_times_as_heavy(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = sweep.lipschitz_penalty
+    penalties: list[float] = []
+
+    def counted(*args: object, **kwargs: object) -> torch.Tensor:
+        value = real(*args, **kwargs)
+        penalties.append(float(value.detach().sum()))
+        return value
+
+    monkeypatch.setattr(sweep, "lipschitz_penalty", counted)
+    # two-sided: never zero (the one-sided penalty is 0 while the young critic is flatter than slope 1)
+    config = dataclasses.replace(SMALL, divergences=("wasserstein",), iters=10, penalty_every=3, penalty="two-sided")
+    lazy = run_sweep(config)
+    assert len(penalties) == 4  # steps 0, 3, 6 and 9
+    # With every step penalized the run is another one (the penalty is a training device, not the estimate)...
+    penalties.clear()
+    every = run_sweep(dataclasses.replace(config, penalty_every=1))
+    assert len(penalties) == 10 and lazy.estimates != every.estimates
+    # ... and a file written before the setting existed penalized every step, so it reads back as 1.
+    data = json.loads(every.to_json())
+    del data["config"]["penalty_every"]
+    assert SweepResult.from_json(json.dumps(data)).config.penalty_every == 1
+    with pytest.raises(ConfigError, match="penalty_every"):
+        SweepConfig(penalty_every=0)
 
 
 def test_compare_command_writes_the_json_the_app_reads(tmp_path) -> None:  # noqa: ANN001 - pytest fixture

@@ -104,6 +104,9 @@ class SweepConfig:
     activation: str = "relu"
     penalty: str = "one-sided"  # W1 only: one-sided (Petzka et al.) or two-sided (Gulrajani et al.)
     penalty_weight: float = 50.0  # λ, as in the reference
+    # W1 only: the penalty on every k-th step, k times as heavy (lazy regularisation, Karras et al. 2020, as the WGAN's
+    # fast recipe does): 2 takes a quarter off the W1 critics' time at the same accuracy (README: Divergences)
+    penalty_every: int = 2
     seed: int = 0
     batched: bool = True  # False: train the θ one after another (same numbers, much slower)
     eval_size: int = 16384  # fresh points per distribution for the final estimate
@@ -131,7 +134,8 @@ class SweepConfig:
             raise ConfigError(f"unknown penalty {self.penalty!r}; choose from {', '.join(PENALTIES)}")
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}")
-        positive = ("iters", "batch_size", "width", "depth", "eval_size", "snapshot_every", "snapshot_eval_size")
+        positive = ("iters", "batch_size", "width", "depth", "eval_size", "snapshot_every", "snapshot_eval_size",
+                    "penalty_every")  # fmt: skip
         for name in (*positive, "heatmap_every", "heatmap_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1")
@@ -171,13 +175,14 @@ class SweepConfig:
     def from_dict(cls, data: dict[str, Any]) -> SweepConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+        values.setdefault("penalty_every", 1)  # files written before the setting existed penalized every step
         return cls(**values)
 
 
 # The procedure of the reference: each θ alone, plain SGD at lr 1e-3 for 600 steps, a 2-256-256-256-1 ReLU MLP,
-# batches of 512, λ = 50. Its critics are far from converged, which is why its curves of the estimate against θ
-# look like smooth sigmoids rather than the true step (H²) and line (W1). The members of a sweep follow exactly
-# the trajectory they would follow alone, so `batched=True` reproduces the one-at-a-time numbers, only faster.
+# batches of 512, λ = 50 on every step. Its critics are far from converged, which is why its curves of the estimate
+# against θ look like smooth sigmoids rather than the true step (H²) and line (W1). The members of a sweep follow
+# exactly the trajectory they would follow alone, so `batched=True` reproduces the one-at-a-time numbers, only faster.
 REFERENCE_SETTING = SweepConfig(
     iters=600,
     batch_size=512,
@@ -186,6 +191,7 @@ REFERENCE_SETTING = SweepConfig(
     lr_schedule="constant",
     width=256,
     depth=3,
+    penalty_every=1,
     snapshot_every=10,
     heatmap_every=60,
 )
@@ -219,7 +225,8 @@ def custom_sweep_config(
     family: str, divergences: tuple[str, ...], n_thetas: int, iters: int, optimizer: str, lr: float
 ) -> SweepConfig:
     """The app's "train your own critics": the default setting with the user's choices, θ evenly over [0, 2], a
-    cosine schedule for Adam (plain SGD keeps its rate), and about 30 snapshots and 6 heat maps whatever `iters`."""
+    cosine schedule for Adam (plain SGD keeps its rate), and about 30 snapshots and 6 heat maps whatever `iters`.
+    Plain SGD penalizes every step: its step grows with the penalty's weight, which the lazy penalty doubles."""
     return dataclasses.replace(
         SweepConfig(),
         family=family,
@@ -229,6 +236,7 @@ def custom_sweep_config(
         optimizer=optimizer,
         lr=lr,
         lr_schedule="cosine" if optimizer == "adam" else "constant",
+        penalty_every=SweepConfig().penalty_every if optimizer == "adam" else 1,
         heatmap_every=max(1, iters // 6),
         snapshot_every=max(1, iters // 30),
     )
@@ -463,8 +471,9 @@ def train_critics(
 
         bound = lower_bound(name, *critic(torch.cat((x, y), dim=1)).split(config.batch_size, dim=1))
         loss = -bound
-        if name == WASSERSTEIN and config.penalty_weight > 0:
-            loss = loss + config.penalty_weight * lipschitz_penalty(critic, x, y, eps, config.penalty)
+        if name == WASSERSTEIN and config.penalty_weight > 0 and step % config.penalty_every == 0:
+            weight = config.penalty_weight * config.penalty_every  # the same penalty per step on average
+            loss = loss + weight * lipschitz_penalty(critic, x, y, eps, config.penalty)
         check_finite_members(loss, member_names, f"step {step + 1} of {config.iters}")
         optimizer.zero_grad()
         loss.sum().backward()  # a sum, not a mean: each member's gradient is its own loss's gradient
