@@ -244,7 +244,7 @@ def nan_on_call(monkeypatch: pytest.MonkeyPatch, module: object, name: str, call
 def test_sweep_critics_stop_at_the_step_naming_the_divergence_and_theta(monkeypatch: pytest.MonkeyPatch) -> None:
     nan_on_call(monkeypatch, sweep_module, "lipschitz_penalty", 3)
     config = SweepConfig(divergences=("wasserstein",), thetas=(0.0, 1.0), iters=10, eval_size=64,
-                         snapshot_eval_size=32, heatmap_size=5)  # fmt: skip
+                         snapshot_eval_size=32, heatmap_size=5, penalty_every=1)  # fmt: skip
     expected = (r"^wasserstein: the critic of θ = 0 diverged \(loss nan\) at step 3 of 10; these runs write no "
                 r"checkpoints: run again with a lower learning rate$")  # fmt: skip
     with pytest.raises(TrainingError, match=expected):
