@@ -978,8 +978,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; library errors become `error: ...` on stderr and exit code 2 (usage errors: click's 2)."""
     keep_freed_memory()  # before any command allocates: training steps then reuse their pages (vaegan.allocator)
     # The commands import torch: about a million objects, all alive to the end. At Python's default threshold (a
-    # collection per 700 new objects) the cycle collector rescans them hundreds of times, a seventh of the import
-    # (py-spy); at one per 50,000 it still frees cycles, a few MB later.
+    # collection per 700 new objects) the cycle collector rescans them hundreds of times, a good share of the import
+    # (py-spy; README: Divergences); at one per 50,000 it still frees cycles, a few MB later.
     gc.set_threshold(*GC_THRESHOLDS)
     try:
         app(args=argv, prog_name="cli.py")  # standalone mode: usage errors print one message and exit
@@ -1003,9 +1003,10 @@ def _exit_without_teardown(outcome: dict[str, int]) -> None:
     """End the process once the exit handlers have run, skipping the interpreter's teardown.
 
     That teardown takes torch's import apart object by object (about a million) and runs a last full garbage
-    collection over them: 0.6 s of `python -c "import torch"`'s exit, a sixth of a default `compare`. Nothing of
-    ours needs it: every file is written atomically and closed before `main` returns, and Python has joined the
-    worker threads and run every handler registered after this one (they run last in, first out) when it gets here.
+    collection over them: most of what `python -c "import torch"` waits for at its exit (README: Divergences).
+    Nothing of ours needs it: every file is written atomically and closed before `main` returns, and Python has
+    joined the worker threads and run every handler registered after this one (they run last in, first out) when it
+    gets here.
     """
     try:
         sys.stdout.flush()

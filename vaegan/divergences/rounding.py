@@ -1,8 +1,9 @@
 """Rounding to significant digits for the result files: one number at a time, and a whole nested list at once.
 
 The result files keep a few significant digits per number (small JSON, nothing lost that a plot can show). A sweep
-records about 150,000 heat-map values, and rounding them one f-string at a time took a twentieth of a default
-`python cli.py compare`; `round_significant_nested` rounds them with NumPy and gives the same floats, bit for bit.
+records about 150,000 heat-map values, and rounding them one f-string at a time was a visible part of a default
+`python cli.py compare` (README: Divergences); `round_significant_nested` rounds them with NumPy and gives the same
+floats, bit for bit.
 
 Why the NumPy path is exact: with d decimals (10^|d| is a double exactly for |d| <= 22), x·10^d is rounded to the
 nearest integer m half to even, and m / 10^d (or m·10^-d) is one correctly rounded operation, so the result is the

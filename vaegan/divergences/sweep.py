@@ -105,7 +105,7 @@ class SweepConfig:
     penalty: str = "one-sided"  # W1 only: one-sided (Petzka et al.) or two-sided (Gulrajani et al.)
     penalty_weight: float = 50.0  # λ, as in the reference
     # W1 only: the penalty on every k-th step, k times as heavy (lazy regularisation, Karras et al. 2020, as the WGAN's
-    # fast recipe does): 2 takes a quarter off the W1 critics' time at the same accuracy (README: Divergences)
+    # fast recipe does): 2 is faster at the same accuracy on the lines (README: Divergences, bench/lazy_penalty.py)
     penalty_every: int = 2
     seed: int = 0
     batched: bool = True  # False: train the θ one after another (same numbers, much slower)
