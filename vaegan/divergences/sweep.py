@@ -596,10 +596,9 @@ def _train_all(config: SweepConfig, device: torch.device, workers: int, step_don
         except BaseException:
             failed.set()  # the others stop at their next step; the pool's exit waits for them
             raise
-    errors = [f.exception() for f in futures.values() if f.exception() is not None]
-    first = next((e for e in errors if not isinstance(e, _StoppedEarlyError)), errors[0] if errors else None)
-    if first is not None:
-        raise first
+    errors = [error for future in futures.values() if (error := future.exception()) is not None]
+    if errors:  # the worker that failed first, not one it stopped
+        raise next((e for e in errors if not isinstance(e, _StoppedEarlyError)), errors[0])
     return {name: future.result() for name, future in futures.items()}
 
 
