@@ -63,6 +63,7 @@ from vaegan.divergences.families import (
     noise,
     points,
 )
+from vaegan.divergences.rounding import round_significant
 from vaegan.divergences.sweep import (
     REFERENCE_SETTING,
     ProgressCallback,
@@ -74,7 +75,6 @@ from vaegan.divergences.sweep import (
     parse_thetas,
     result_filename,
     rng_stream,
-    round_significant,
     run_sweep,
     sweep_config,
     theta_range,

@@ -47,7 +47,7 @@ from vaegan.divergences.bounds import (
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
 from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
 from vaegan.divergences.optim import OPTIMIZERS, make_optimizer
-from vaegan.divergences.rounding import round_significant, round_significant_nested
+from vaegan.divergences.rounding import round_significant_nested
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import MAX_BATCH_SIZE, MAX_ITERS, MAX_RECORDED_VALUES, MAX_THETAS, check_count, check_seed
 
@@ -508,14 +508,15 @@ def run_sweep(
         workers = usable_cpus()
     if workers < 1:
         raise ConfigError("workers must be >= 1")
-    if torch.device(device).type != "cpu":
-        workers = 1  # one device runs one stream of kernels: nothing to overlap
-    if threads is None or torch.device(device).type != "cpu":
-        return _run_sweep(config, progress, torch.device(device), workers)
+    device = torch.device(device)
+    if device.type != "cpu":
+        return _run_sweep(config, progress, device, 1)  # one device runs one stream of kernels: nothing to overlap
+    if threads is None:
+        return _run_sweep(config, progress, device, workers)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _run_sweep(config, progress, torch.device(device), workers)
+        return _run_sweep(config, progress, device, workers)
     finally:
         torch.set_num_threads(previous)
 
@@ -658,7 +659,6 @@ __all__ = [
     "theta_range",
     "parse_thetas",
     "rng_stream",
-    "round_significant",
     "train_critics",
     "usable_cpus",
 ]
