@@ -396,7 +396,9 @@ def eval_vae_command(
     """Mean -ELBO and importance-sampled log p(x) (nats) of a trained VAE on one split."""
     from vaegan.data import load_binary_mnist
     from vaegan.likelihood import evaluate_vae
+    from vaegan.limits import check_importance_samples
 
+    check_importance_samples(k)  # before loading anything or starting the progress bar
     model = _load(ckpt, "vae", device)
     x = load_binary_mnist(data, seed=seed, binarize=binarize.value).split(split.value)
     with progress_bar() as bar:

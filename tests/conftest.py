@@ -3,6 +3,7 @@ so tests that need it skip with a clear reason when it is absent."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 from pathlib import Path
 
@@ -12,9 +13,27 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - PyTorch's own convention
 
 from vaegan.classifier import ClassifierConfig, DigitClassifier
+from vaegan.runtime import describe_machine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def pytest_report_header() -> str:
+    """Which machine ran the suite: the last bits of some floats depend on the CPU (README: Reproducibility)."""
+    return f"machine: {describe_machine()}"
+
+
+def mkl_threads() -> int | None:
+    """MKL's own thread count for matrix products in the calling thread, or None where torch has no MKL.
+
+    torch has no Python call for it; its CPU library exports MKL's C API, so ask MKL itself. What a worker thread's
+    MKL count is matters: on Intel CPUs a product split over 2 threads rounds differently than over 1."""
+    try:
+        library = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
+        return int(library.mkl_get_max_threads())
+    except (OSError, AttributeError):
+        return None
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import vaegan.divergences.sweep as sweep
+from tests.conftest import mkl_threads
 from vaegan.divergences import (
     F_DIVERGENCES,
     REFERENCE_SETTING,
@@ -300,8 +301,9 @@ def test_batched_ensemble_matches_training_each_theta_alone(optimizer: str, floa
 
 
 def test_divergences_trained_at_once_give_the_numbers_of_one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each divergence's ensemble in its own thread: the same floats as one after the other, the work really done in
-    the pool's threads, and the progress still reported, in order, from the caller's thread."""
+    """Each divergence's ensemble in its own thread: the same floats as one after the other (exact equality: it holds
+    by construction on any CPU, see the next test), the work really done in the pool's threads, and the progress
+    still reported, in order, from the caller's thread."""
     config = dataclasses.replace(
         SMALL, divergences=("hellinger", "wasserstein", "kl"), thetas=(0.0, 0.5, 1.0), iters=30,
         heatmap_thetas=(0.5,), heatmap_every=10, heatmap_size=5,
@@ -324,6 +326,37 @@ def test_divergences_trained_at_once_give_the_numbers_of_one_worker(monkeypatch:
     assert [done for done, *_ in calls] == list(range(1, 91)) and {total for _, total, *_ in calls} == {90}
     assert {name for _, _, name, _ in calls} == set(config.divergences)
     assert all(thread is threading.current_thread() for *_, thread in calls)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_every_thread_that_trains_an_ensemble_runs_at_the_asked_thread_count(
+    threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Why the floats above do not depend on the worker count on any CPU: each ensemble trains at `threads` in the
+    thread that trains it, MKL's matrix products included. A fresh worker thread left alone runs torch's loops at
+    torch's count but MKL's at one per core, and on Intel CPUs MKL rounds a 2-thread product differently (issue 21:
+    workers=1 and workers=3 differed in the 7th digit on a Xeon). MKL's count is read from MKL itself."""
+    config = dataclasses.replace(SMALL, divergences=("hellinger", "wasserstein", "kl"), thetas=(0.0, 1.0), iters=3,
+                                 heatmap_thetas=())  # fmt: skip
+    seen: dict[str, tuple[int, int | None]] = {}
+    real = sweep.train_critics
+
+    def spy(*args: object, **kwargs: object) -> sweep.TrainedCritics:
+        mkl = mkl_threads()  # first: torch.get_num_threads() would itself set MKL's count in a fresh thread
+        seen[threading.current_thread().name] = (torch.get_num_threads(), mkl)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "train_critics", spy)
+    caller = threading.current_thread().name
+    for workers in (1, 3):
+        seen.clear()
+        run_sweep(config, workers=workers, threads=threads)
+        assert (caller in seen) == (workers == 1) and len(seen) == (1 if workers == 1 else 3)
+        mkl = mkl_threads()
+        for name, (torch_count, mkl_count) in seen.items():
+            assert torch_count == threads, (workers, name)
+            assert mkl is None or mkl_count == threads, f"MKL ran at {mkl_count} threads in {name}, not {threads}"
+    assert torch.get_num_threads() == 1  # the caller's count is given back (this module's fixture set 1)
 
 
 class _RerunError(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -29,8 +30,10 @@ from vaegan.latent import (
     rank_report,
     sample_images,
 )
+from vaegan.likelihood import evaluate_vae
 from vaegan.limits import (
     MAX_GRID_IMAGES,
+    MAX_IMPORTANCE_SAMPLES,
     MAX_TABLE_IMAGES,
     MAX_TABLE_SIDE,
     MAX_THETAS,
@@ -41,7 +44,7 @@ from vaegan.runtime import set_threads
 from vaegan.train.classifier import ClassifierTrainConfig
 from vaegan.train.vae import VAETrainConfig
 from vaegan.train.wgan import WGANTrainConfig
-from vaegan.vae import VAE, VAEConfig
+from vaegan.vae import VAE, VAEConfig, log_px_importance
 from vaegan.wgan import Generator, WGANConfig
 
 TINY = WGANConfig(latent_dim=4, width=2)
@@ -151,6 +154,7 @@ def test_output_change_runs_in_chunks_with_the_same_result(
         (lambda: VAETrainConfig(epochs=10**9), "epochs = 1,000,000,000 is over"),
         (lambda: VAETrainConfig(batch_size=10**9), "batch_size = 1,000,000,000 is over"),
         (lambda: VAETrainConfig(seed=2**70), "seed = .* is over the limit"),
+        (lambda: VAETrainConfig(eval_k=10**12), "eval_k = 1,000,000,000,000 is over the limit"),
         (lambda: WGANTrainConfig(iters=10**10), "iters = 10,000,000,000 is over"),
         (lambda: WGANTrainConfig(n_critic=10**6), "n_critic = 1,000,000 is over"),
         (lambda: WGANTrainConfig(time_budget=1e12), "time_budget .* is over the limit"),
@@ -177,3 +181,35 @@ def test_a_vae_over_the_limits_is_refused_before_its_weights_exist(monkeypatch: 
     with pytest.raises(ConfigError):
         VAE(VAEConfig(hidden=10**7))
     assert not allocated
+
+
+def test_importance_samples_are_refused_above_their_limit_before_any_decode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """K grows only the run time (chunked decodes), but K = 10^12 would run for years: refused before any work."""
+    model = VAE(VAEConfig(latent_dim=2, hidden=8)).eval()
+    x = torch.zeros(3, 784)
+    decoded: list[object] = []
+    monkeypatch.setattr(model, "decode", lambda z: decoded.append(z))
+    message = "k \\(importance samples per image\\) = 1,000,000,000,000 is over the limit of "
+    message += f"{MAX_IMPORTANCE_SAMPLES:,}"
+    with pytest.raises(ConfigError, match=message):
+        evaluate_vae(model, x, 10**12, limit=1)
+    with pytest.raises(ConfigError, match=message):
+        log_px_importance(model, x, 10**12)
+    assert not decoded
+
+
+def test_the_cli_refuses_the_issue_s_endless_log_px_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`eval vae --limit 1 --k 1000000000000` ran until killed, silently; now one line that names the limit."""
+    torch.manual_seed(0)
+    ckpt = tmp_path / "vae.safetensors"
+    save_model(VAE(VAEConfig(latent_dim=2, hidden=8)), ckpt)
+    digits = (np.random.default_rng(0).random((4, 28, 28)) < 0.2).astype(np.uint8)
+    np.savez(tmp_path / "digits.npz", train=digits, valid=digits, test=digits)
+    code = cli_main(["eval", "vae", "--ckpt", str(ckpt), "--data", str(tmp_path / "digits.npz"), "--limit", "1",
+                     "--k", "1000000000000", "--device", "cpu"])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    limit = f"{MAX_IMPORTANCE_SAMPLES:,} (vaegan.limits)"
+    assert err == f"error: k (importance samples per image) = 1,000,000,000,000 is over the limit of {limit}"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 
 from vaegan.data import minibatches
-from vaegan.limits import check_seed
+from vaegan.limits import check_importance_samples, check_seed
 from vaegan.runtime import device_of, eval_mode
 from vaegan.vae import VAE, log_px_importance, neg_elbo
 
@@ -59,6 +59,7 @@ def evaluate_vae(
     """-ELBO and log p(x) of `model` on `x`, or on a random subset of `limit` rows fixed by `seed` (not the first
     rows: some files, binarized_mnist.npz among them, are sorted by class). What `python cli.py eval vae` prints."""
     check_seed(seed)
+    check_importance_samples(k)  # before any work, not at batch 1
     if limit:
         x = x[torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:limit]]
     x = x.to(device_of(model))

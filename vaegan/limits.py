@@ -3,8 +3,8 @@
 Every number a user types that sets how much is allocated or recorded (images in a grid, rows of a table, θ values,
 iterations, model widths, batch sizes, ...) is checked against one of these before anything is allocated, so an
 absurd value ends as one `ConfigError` line that states the limit, never as an out-of-memory crash. Counts whose
-work is done in fixed-size chunks (importance samples K, images evaluated) need no limit: their memory does not
-grow with them, only their run time.
+work is done in fixed-size chunks (importance samples K) do not grow memory, only run time, and are bounded all the
+same: a typo of a few zeros must end in a message, not in a run that would take years.
 
 The limits are far above every setting the project uses (the defaults, the reference recipes, the app's widgets),
 and small enough that the largest accepted value fits in the memory of an ordinary machine.
@@ -36,6 +36,10 @@ MAX_THETAS = 1_001  # θ values of one sweep
 MAX_RECORDED_VALUES = 2**23  # numbers kept for snapshots, heat maps and frames (they all go into one JSON file)
 MAX_EXACT_W1_POINTS = 4_096  # points per set of the exact (Hungarian, O(n^3)) W1 of the 2-D toy GANs
 
+# --- evaluation
+MAX_IMPORTANCE_SAMPLES = 100_000  # K of log p(x) per image (`eval vae --k`, `train vae --eval-k`): 20x the 5,000 of
+# the IWAE paper's evaluation, hours for the whole test set on a CPU
+
 # --- everything else
 MAX_SEED = 2**32 - 1  # seeds are mixed into other seeds (RealBatches: seed * 1_000_003 + epoch) within 64 bits
 MAX_THREADS = 256
@@ -51,6 +55,11 @@ def check_count(name: str, value: int, limit: int, *, minimum: int = 1) -> int:
     if value > limit:
         raise ConfigError(f"{name} = {value:,} is over the limit of {limit:,} (vaegan.limits)")
     return value
+
+
+def check_importance_samples(k: int) -> int:
+    """K of an importance-sampled log p(x): 1..MAX_IMPORTANCE_SAMPLES."""
+    return check_count("k (importance samples per image)", k, MAX_IMPORTANCE_SAMPLES)
 
 
 def check_seed(seed: int, name: str = "seed") -> int:

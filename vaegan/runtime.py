@@ -7,8 +7,10 @@ written once.
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -45,6 +47,30 @@ def set_threads(threads: int) -> int:
 
 
 @contextmanager
+def intra_op_threads(threads: int | None) -> Iterator[None]:
+    """Run the block at `threads` intra-op CPU threads *in the calling thread* (None: as they are), then give that
+    thread its count back.
+
+    Why per thread: `torch.set_num_threads` sets OpenMP's and MKL's counts for the thread that calls it. A thread
+    that never called it runs torch's own parallel loops at torch's last count, but MKL's matrix products at MKL's
+    process default (one per core). On Intel CPUs MKL splits a product's reduction differently at 2 threads than
+    at 1, so an ensemble trained in a fresh worker thread would round differently from the same ensemble trained in
+    the caller. Every thread that trains calls this first, so the kernels, and so the floats, do not depend on which
+    thread runs the work (docs: Reproducibility in README).
+    """
+    if threads is None:
+        yield
+        return
+    check_count("threads", threads, MAX_THREADS)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextmanager
 def eval_mode(module: nn.Module) -> Iterator[None]:
     """Eval mode (batch-norm running stats, no dropout) without autograd, then give the caller its mode back.
 
@@ -68,3 +94,23 @@ def device_of(module: nn.Module) -> torch.device:
     for tensor in module.parameters():
         return tensor.device
     return torch.device("cpu")
+
+
+def cpu_model() -> str:
+    """The CPU's model name ("AMD EPYC 7B13", "Intel(R) Xeon(R) …") where the OS says it, else the architecture.
+
+    Timings and the last bits of some floats depend on it (README: Reproducibility), so benches, checkpoints and CI
+    record it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine() -> str:
+    """One line: CPU model, torch's CPU kernel level (AVX2, AVX512, …), torch version and intra-op threads."""
+    kernels = torch.backends.cpu.get_cpu_capability()
+    return f"{cpu_model()}, torch {torch.__version__} ({kernels} kernels), {torch.get_num_threads()} intra-op threads"

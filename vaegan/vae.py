@@ -17,7 +17,7 @@ from torch import nn
 
 from vaegan.checkpoint import FromPretrained
 from vaegan.errors import ConfigError
-from vaegan.limits import MAX_HIDDEN, MAX_LATENT_DIM, check_count
+from vaegan.limits import MAX_HIDDEN, MAX_LATENT_DIM, check_count, check_importance_samples
 from vaegan.runtime import device_of
 
 MNIST_SIDE = 28
@@ -239,8 +239,7 @@ def log_px_importance(
     normal sampler fills blocks of 16), so the estimate does not depend on the chunk size; otherwise it is the
     same estimator with other noise.
     """
-    if k < 1:
-        raise ConfigError("k must be >= 1")
+    check_importance_samples(k)
     if max_decodes < 1:
         raise ConfigError("max_decodes must be >= 1")
     x = x.reshape(-1, IMAGE_PIXELS)

@@ -54,6 +54,7 @@ from vaegan.divergences.sweep import NO_CHECKPOINTS, ProgressCallback, _with_gra
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import MAX_BATCH_SIZE, MAX_CRITIC_STEPS, MAX_ITERS, MAX_RECORDED_VALUES, check_count, check_seed
 from vaegan.lipschitz import gradient_norms, interpolate
+from vaegan.runtime import intra_op_threads
 
 Tensor = torch.Tensor
 DYNAMICS_FORMAT = "vaegan-divergence-dynamics/1"
@@ -311,14 +312,9 @@ def run_dynamics(
     threads: int | None = 1,
 ) -> DynamicsResult:
     """Train θ under every loss of `config` (one batched run); see the module docstring. `threads` as in run_sweep."""
-    if threads is None or torch.device(device).type != "cpu":
-        return _with_grad(_run_dynamics, config, progress, torch.device(device))
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return _with_grad(_run_dynamics, config, progress, torch.device(device))
-    finally:
-        torch.set_num_threads(previous)
+    device = torch.device(device)
+    with intra_op_threads(threads if device.type == "cpu" else None):
+        return _with_grad(_run_dynamics, config, progress, device)
 
 
 def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, device: torch.device) -> DynamicsResult:

@@ -50,6 +50,7 @@ from vaegan.divergences.optim import OPTIMIZERS, make_optimizer
 from vaegan.divergences.rounding import round_significant_nested
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import MAX_BATCH_SIZE, MAX_ITERS, MAX_RECORDED_VALUES, MAX_THETAS, check_count, check_seed
+from vaegan.runtime import intra_op_threads
 
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 RESULT_FORMAT = "vaegan-divergence-sweep/1"
@@ -501,24 +502,23 @@ def run_sweep(
 
     `workers`: on the CPU, how many divergences train at once, each ensemble in its own Python thread (None: one per
     CPU core this process may use). torch lets go of Python's lock inside its ops, so two ensembles on two cores
-    overlap most of their work. The ensembles share nothing and each draws from its own seeded streams, so the
-    numbers are those of one worker (tested); `progress` is still called from the caller's thread.
+    overlap most of their work. The numbers are those of one worker by construction, on any CPU: the ensembles
+    share nothing, each draws from its own seeded streams, and every thread that trains one first sets its own
+    intra-op count to `threads` (`runtime.intra_op_threads` says why a worker thread must), so each ensemble runs
+    the same kernels with the same reduction orders whichever thread runs it. `progress` is still called from the
+    caller's thread.
     """
     if workers is None:
         workers = usable_cpus()
     if workers < 1:
         raise ConfigError("workers must be >= 1")
     device = torch.device(device)
-    if device.type != "cpu":
-        return _run_sweep(config, progress, device, 1)  # one device runs one stream of kernels: nothing to overlap
+    if device.type != "cpu":  # one device runs one stream of kernels: nothing to overlap, no CPU threads to set
+        return _run_sweep(config, progress, device, 1, None)
     if threads is None:
-        return _run_sweep(config, progress, device, workers)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return _run_sweep(config, progress, device, workers)
-    finally:
-        torch.set_num_threads(previous)
+        threads = torch.get_num_threads()  # the caller's count, for the workers too
+    with intra_op_threads(threads):
+        return _run_sweep(config, progress, device, workers, threads)
 
 
 def _with_grad(run: Callable[..., Any], *args: Any) -> Any:
@@ -560,13 +560,15 @@ class _StoppedEarlyError(Exception):
     """Raised in a worker at its next step once another worker (or the caller's progress callback) failed."""
 
 
-def _train_all(config: SweepConfig, device: torch.device, workers: int, step_done: Callable[[str], None]
-               ) -> dict[str, tuple[TrainedCritics, float]]:  # fmt: skip
-    """`_train_divergence` for every divergence of `config`, `workers` at a time; `step_done(name)` after each step,
-    always in this thread: a Streamlit progress bar can only be drawn from its script's thread."""
+def _train_all(config: SweepConfig, device: torch.device, workers: int, threads: int | None,
+               step_done: Callable[[str], None]) -> dict[str, tuple[TrainedCritics, float]]:  # fmt: skip
+    """`_train_divergence` for every divergence of `config`, `workers` at a time, each at `threads` intra-op threads
+    set in the thread that trains it; `step_done(name)` after each step, always in this thread: a Streamlit progress
+    bar can only be drawn from its script's thread."""
     names = config.divergences
     if workers == 1 or len(names) == 1:
-        return {name: _train_divergence(config, name, device, lambda name=name: step_done(name)) for name in names}
+        with intra_op_threads(threads):
+            return {name: _train_divergence(config, name, device, lambda name=name: step_done(name)) for name in names}
     steps: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # a name per step done, None when a worker ends
     failed = threading.Event()
 
@@ -577,7 +579,8 @@ def _train_all(config: SweepConfig, device: torch.device, workers: int, step_don
             steps.put(name)
 
         try:
-            return _train_divergence(config, name, device, on_step)
+            with intra_op_threads(threads):  # this thread's own count: MKL's would otherwise be one per core
+                return _train_divergence(config, name, device, on_step)
         except BaseException:
             failed.set()
             raise
@@ -603,8 +606,8 @@ def _train_all(config: SweepConfig, device: torch.device, workers: int, step_don
     return {name: future.result() for name, future in futures.items()}
 
 
-def _run_sweep(config: SweepConfig, progress: ProgressCallback | None, device: torch.device, workers: int
-               ) -> SweepResult:  # fmt: skip
+def _run_sweep(config: SweepConfig, progress: ProgressCallback | None, device: torch.device, workers: int,
+               threads: int | None) -> SweepResult:  # fmt: skip
     thetas = list(config.thetas)
     heat = _heatmap_members(config)
     total = config.iters * len(config.divergences) * (1 if config.batched else len(thetas))
@@ -616,7 +619,7 @@ def _run_sweep(config: SweepConfig, progress: ProgressCallback | None, device: t
         if progress is not None:
             progress(done, total, name)
 
-    trained = _train_all(config, device, workers, step_done)
+    trained = _train_all(config, device, workers, threads, step_done)
     estimates = {name: trained[name][0].final for name in config.divergences}
     history = {name: trained[name][0].history for name in config.divergences}
     heatmaps = {name: trained[name][0].grids for name in config.divergences}

@@ -65,6 +65,7 @@ from vaegan.limits import (
     check_count,
     check_seed,
 )
+from vaegan.runtime import intra_op_threads
 
 Tensor = torch.Tensor
 TOY2D_FORMAT = "vaegan-toy2d/1"
@@ -347,14 +348,9 @@ def run_toy2d(
 ) -> Toy2dResult:
     """Train a generator under every loss of `config` towards its target (one batched run); see the module
     docstring for what the frames hold. `threads` as in run_sweep."""
-    if threads is None or torch.device(device).type != "cpu":
-        return _with_grad(_run_toy2d, config, progress, torch.device(device))
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return _with_grad(_run_toy2d, config, progress, torch.device(device))
-    finally:
-        torch.set_num_threads(previous)
+    device = torch.device(device)
+    with intra_op_threads(threads if device.type == "cpu" else None):
+        return _with_grad(_run_toy2d, config, progress, device)
 
 
 def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: torch.device) -> Toy2dResult:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import platform
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from vaegan.errors import TrainingError
+from vaegan.runtime import cpu_model
 
 # The unit of `TrainResult.steps` (and of a checkpoint's `steps`), per loop.
 EPOCHS = "epochs"
@@ -198,5 +198,5 @@ def _relative_paths(word: str, root: Path) -> str:
 
 
 def hardware(device: torch.device) -> str:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     return f"{name}, {torch.get_num_threads()} threads"

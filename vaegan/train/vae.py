@@ -26,7 +26,7 @@ from vaegan.checkpoint import save_state
 from vaegan.data import BinarySplits, binarize_batch, minibatches
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo
-from vaegan.limits import MAX_BATCH_SIZE, MAX_EPOCHS, check_count, check_seed
+from vaegan.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMPORTANCE_SAMPLES, check_count, check_seed
 from vaegan.train.common import (
     EPOCHS,
     Progress,
@@ -67,6 +67,7 @@ class VAETrainConfig:
             raise ConfigError(f"warmup_epochs must lie in [0, {MAX_EPOCHS}]")
         check_count("epochs", self.epochs, MAX_EPOCHS)
         check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)
+        check_count("eval_k", self.eval_k, MAX_IMPORTANCE_SAMPLES, minimum=0)
         check_seed(self.seed)
 
     def lr_at(self, step: int, steps_per_epoch: int) -> float:
