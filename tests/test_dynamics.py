@@ -8,11 +8,13 @@ import dataclasses
 import itertools
 import json
 import math
+import threading
 
 import pytest
 import torch
 from torch.nn.functional import logsigmoid
 
+from tests.conftest import mkl_threads
 from vaegan.divergences import (
     GAN_LOSSES,
     DynamicsConfig,
@@ -360,3 +362,28 @@ def test_dynamics_all_writes_every_default_run(tmp_path, monkeypatch: pytest.Mon
     assert {p.name for p in tmp_path.iterdir()} == expected
     assert isinstance(load_generator_run(tmp_path / "dynamics_shift_gaussian.json"), DynamicsResult)
     assert load_generator_run(tmp_path / "dynamics_moons.json").config.target == "moons"
+
+
+def test_a_generator_run_trains_at_one_thread_in_whichever_thread_calls_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What makes a run's numbers independent of where it runs (the caller, a spawned worker of `dynamics --all`,
+    a page's script thread): both trainers set their intra-op count, MKL's included, in the thread that trains.
+    Checked from a fresh thread, whose MKL would otherwise run its products at one thread per core."""
+    from vaegan.divergences import dynamics, toy2d
+
+    seen: list[tuple[str, int, int | None]] = []
+    for module, name in ((toy2d, "_run_toy2d"), (dynamics, "_run_dynamics")):
+        real = getattr(module, name)
+
+        def spy(*args: object, real: object = real, name: str = name) -> object:
+            mkl = mkl_threads()  # first: asking torch would itself set MKL's count in a fresh thread
+            seen.append((name, torch.get_num_threads(), mkl))
+            return real(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(module, name, spy)
+    configs = tiny_defaults()
+    runs = [threading.Thread(target=toy2d.train_generator, args=(config,)) for config in (configs[0], configs[-1])]
+    for run in runs:
+        run.start()
+        run.join()
+    assert [name for name, *_ in seen] == ["_run_toy2d", "_run_dynamics"]
+    assert all(count == 1 and mkl in (None, 1) for _, count, mkl in seen), seen
