@@ -962,7 +962,7 @@ def push_command(
     token: str | None = typer.Option(None, help="A Hub write token (default: HF_TOKEN or the `hf auth login` one)."),
 ) -> None:
     """Upload checkpoints plus a README.md model card generated from their headers; prints their hf:// specs."""
-    from vaegan.hub import push
+    from vaegan.publish import push
 
     result = push(ckpt, repo, private=private, token=token)
     err_console.print(escape(f"pushed to {result.repo_url}  ({result.commit_url})"), highlight=False, soft_wrap=True)

@@ -95,7 +95,7 @@ def metric_curves_figure(curves: dict[str, tuple[list[int], list[float]]], floor
 
 def write_html(figure: go.Figure, path: Path) -> None:
     """A self-contained interactive HTML file (plotly.js inlined: opens offline)."""
-    from vaegan.checkpoint import atomic_write_bytes
+    from vaegan.storage import atomic_write_bytes
 
     atomic_write_bytes(path, figure.to_html(include_plotlyjs=True).encode())
 

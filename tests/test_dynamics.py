@@ -17,6 +17,7 @@ from torch.nn.functional import logsigmoid
 from tests.conftest import mkl_threads
 from vaegan.divergences import (
     GAN_LOSSES,
+    TARGETS,
     DynamicsConfig,
     DynamicsResult,
     Toy2dConfig,
@@ -30,6 +31,7 @@ from vaegan.divergences import (
     run_dynamics,
     run_toy2d,
     sample_target,
+    train_generator,
 )
 from vaegan.divergences.dynamics import GanLoss
 from vaegan.errors import ConfigError
@@ -251,44 +253,43 @@ def test_toy_frames_and_json_round_trip(tmp_path) -> None:  # noqa: ANN001 - pyt
 
 
 def tiny_defaults() -> list:
-    """The precomputation's runs with tiny settings: what the tests swap in for `toy2d.default_configs`."""
-    from vaegan.divergences import toy2d
+    """The precomputation's runs with tiny settings: what the tests swap in for `generators.default_configs`."""
 
-    toy = [dataclasses.replace(SMALL_TOY, target=target, steps=2) for target in toy2d.TARGETS]
+    toy = [dataclasses.replace(SMALL_TOY, target=target, steps=2) for target in TARGETS]
     return toy + [DynamicsConfig(family=family, steps=3, critic_steps=1, batch_size=16, width=8, heatmap_size=3)
                   for family in ("lines", "gaussian")]  # fmt: skip
 
 
 def test_run_all_defaults_runs_every_target_and_both_families(monkeypatch: pytest.MonkeyPatch) -> None:
     """The precomputation's structure and progress, with the default configs swapped for tiny ones."""
-    from vaegan.divergences import toy2d
+    from vaegan.divergences import generators
 
-    monkeypatch.setattr(toy2d, "default_configs", tiny_defaults)
+    monkeypatch.setattr(generators, "default_configs", tiny_defaults)
     seen: list[tuple[int, int, str]] = []
-    out = toy2d.run_all_defaults(lambda done, total, label: seen.append((done, total, label)))
-    assert set(out["toy2d"]) == set(toy2d.TARGETS) and set(out["dynamics"]) == {"lines", "gaussian"}
+    out = generators.run_all_defaults(lambda done, total, label: seen.append((done, total, label)))
+    assert set(out["toy2d"]) == set(TARGETS) and set(out["dynamics"]) == {"lines", "gaussian"}
     assert all(len(r.steps) == 2 for r in out["toy2d"].values())
-    total = 2 * len(toy2d.TARGETS) + 3 * 2
+    total = 2 * len(TARGETS) + 3 * 2
     assert [done for done, _, _ in seen] == list(range(1, total + 1)) and {t for _, t, _ in seen} == {total}
     assert seen[0][2] == "8gaussians" and seen[-1][2] == "shift (gaussian)"
 
 
 def test_the_precomputation_in_two_processes_equals_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """workers=2 (spawned processes, progress per finished run) gives the runs of workers=1, number for number."""
-    from vaegan.divergences import toy2d
+    from vaegan.divergences import generators
 
-    monkeypatch.setattr(toy2d, "default_configs", tiny_defaults)
-    one = toy2d.run_all_defaults()
+    monkeypatch.setattr(generators, "default_configs", tiny_defaults)
+    one = generators.run_all_defaults()
     seen: list[tuple[int, int, str]] = []
-    two = toy2d.run_all_defaults(lambda done, total, label: seen.append((done, total, label)), workers=2)
+    two = generators.run_all_defaults(lambda done, total, label: seen.append((done, total, label)), workers=2)
     for target, run in one["toy2d"].items():
         assert two["toy2d"][target].w1 == run.w1 and two["toy2d"][target].samples == run.samples, target
     for family, run in one["dynamics"].items():
         assert two["dynamics"][family].theta == run.theta and two["dynamics"][family].grads == run.grads, family
-    total = 2 * len(toy2d.TARGETS) + 3 * 2
-    assert len(seen) == len(toy2d.TARGETS) + 2 and seen[-1][:2] == (total, total)
+    total = 2 * len(TARGETS) + 3 * 2
+    assert len(seen) == len(TARGETS) + 2 and seen[-1][:2] == (total, total)
     with pytest.raises(ConfigError):
-        toy2d.run_all_defaults(workers=0)
+        generators.run_all_defaults(workers=0)
 
 
 # ------------------------------------------------------------------------------- what the front-ends call
@@ -353,11 +354,11 @@ def test_dynamics_all_writes_every_default_run(tmp_path, monkeypatch: pytest.Mon
     """`python cli.py dynamics --all`, with the default configs swapped for tiny ones: one file per run, named as
     the app looks for them."""
     import cli
-    from vaegan.divergences import dynamics_filename, load_generator_run, toy2d
+    from vaegan.divergences import dynamics_filename, generators, load_generator_run
 
-    monkeypatch.setattr(toy2d, "default_configs", tiny_defaults)
+    monkeypatch.setattr(generators, "default_configs", tiny_defaults)
     assert cli.main(["dynamics", "--all", "--dir", str(tmp_path)]) == 0  # one worker per core (spawned)
-    expected = {dynamics_filename("mlp", t) for t in toy2d.TARGETS}
+    expected = {dynamics_filename("mlp", t) for t in TARGETS}
     expected |= {dynamics_filename("shift", f) for f in ("lines", "gaussian")}
     assert {p.name for p in tmp_path.iterdir()} == expected
     assert isinstance(load_generator_run(tmp_path / "dynamics_shift_gaussian.json"), DynamicsResult)
@@ -381,7 +382,7 @@ def test_a_generator_run_trains_at_one_thread_in_whichever_thread_calls_it(monke
 
         monkeypatch.setattr(module, name, spy)
     configs = tiny_defaults()
-    runs = [threading.Thread(target=toy2d.train_generator, args=(config,)) for config in (configs[0], configs[-1])]
+    runs = [threading.Thread(target=train_generator, args=(config,)) for config in (configs[0], configs[-1])]
     for run in runs:
         run.start()
         run.join()

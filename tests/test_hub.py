@@ -39,7 +39,8 @@ import yaml
 from tests.conftest import REPO_ROOT
 from vaegan.checkpoint import load_model, read_info, save_model
 from vaegan.errors import CheckpointError, HubError
-from vaegan.hub import is_hub_spec, model_card, parse_spec, push, resolve_checkpoint
+from vaegan.hub import is_hub_spec, parse_spec, resolve_checkpoint
+from vaegan.publish import model_card, push
 from vaegan.vae import VAE, VAEConfig
 from vaegan.wgan import Generator, WGANConfig
 

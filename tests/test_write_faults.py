@@ -2,7 +2,7 @@
 
 For every kind of file the project writes - model, training state, sweep / dynamics / 2-D toy results JSON, PNG,
 HTML plot - a good file is written first, then a second write is made to fail at each
-step of `vaegan.checkpoint.atomic_write_bytes` (the write itself after half the bytes, as on a full disk; the
+step of `vaegan.storage.atomic_write_bytes` (the write itself after half the bytes, as on a full disk; the
 fsync; the rename). Each time the error is one `WriteError` line naming the file, the old file still loads with
 its own loader and holds its old content, and no temporary file is left behind. The binarized-MNIST cache, written
 only when it is missing, must never be left half-written (and an old half-written one is rebuilt). One more test
@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import torch
 
-import vaegan.checkpoint as checkpoint
+import vaegan.storage as storage
 from cli import main as cli_main
 from vaegan.checkpoint import load_model, load_state, save_model, save_state
 from vaegan.divergences import (
@@ -162,21 +162,21 @@ class _FailingFile:
 
 def _fail_write(monkeypatch: pytest.MonkeyPatch) -> None:
     real_fdopen = os.fdopen
-    monkeypatch.setattr(checkpoint.os, "fdopen", lambda fd, *a, **k: _FailingFile(real_fdopen(fd, *a, **k)))
+    monkeypatch.setattr(storage.os, "fdopen", lambda fd, *a, **k: _FailingFile(real_fdopen(fd, *a, **k)))
 
 
 def _fail_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
     def fsync(fd: int) -> None:
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    monkeypatch.setattr(storage.os, "fsync", fsync)
 
 
 def _fail_rename(monkeypatch: pytest.MonkeyPatch) -> None:
     def replace(src: object, dst: object) -> None:
         raise OSError(errno.EXDEV, "Invalid cross-device link")
 
-    monkeypatch.setattr(checkpoint.os, "replace", replace)
+    monkeypatch.setattr(storage.os, "replace", replace)
 
 
 FAULTS = {"write": _fail_write, "fsync": _fail_fsync, "rename": _fail_rename}

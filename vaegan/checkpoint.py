@@ -28,7 +28,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +37,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as safetensors_dumps
 
-from vaegan.errors import CheckpointError, ConfigError, WriteError
+from vaegan.errors import CheckpointError, ConfigError
 from vaegan.hub import resolve_checkpoint
+from vaegan.storage import atomic_write_bytes
+from vaegan.version import __version__
 
 FORMAT_VERSION = "1"
 
@@ -90,56 +91,6 @@ class CheckpointInfo:
     extra: dict[str, Any] = field(default_factory=dict)
     version: str = ""
     path: str = ""
-
-
-# --------------------------------------------------------------------------------------------- atomic I/O
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write `data` to `path` so that readers see either the old file or the whole new one, never a part.
-
-    Any OSError on the way (making the folder, the temporary file, writing, fsync, the rename) becomes a WriteError
-    that names the file; the temporary file is removed and the previous file under `path` is left as it was.
-    """
-    path = Path(path)
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a weights file is meant to be shared
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_folder(path.parent)
-    except OSError as exc:
-        raise WriteError(f"could not write {path}: {exc.strerror or exc}; {_previous_file(path)}") from exc
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable: without it a power cut can bring back the old directory entry."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return  # a platform or file system without directory handles (Windows): the rename is all there is
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse fsync on folders; the data itself was fsynced before the rename
-    finally:
-        os.close(fd)
-
-
-def _previous_file(path: Path) -> str:
-    try:
-        return "the previous file there is unchanged" if path.exists() else "nothing was written"
-    except OSError:
-        return "nothing was written"
 
 
 def _open_checked(path: str | os.PathLike[str]) -> Path:
@@ -288,7 +239,6 @@ def save_model(
     half: bool = False,
 ) -> Path:
     """Export `model` as a self-describing safetensors file (atomically). `half` stores floats as fp16."""
-    from vaegan import __version__
 
     kind = kind_of(model)
     tensors: dict[str, torch.Tensor] = {}

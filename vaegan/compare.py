@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from vaegan.data import MNIST_SIDE, to_rgb32
+from vaegan.latent import generate, interpolate_latent, sample_latents
 from vaegan.metrics import generated_images, score_images, split_halves
 from vaegan.runtime import device_of, eval_mode
 
@@ -46,7 +47,6 @@ def side_by_side_interpolation(
     """(vae_row, gan_row), each (steps, 3, 32, 32): the walk from sample a to sample b of each model's grid of
     `count` samples (VAE grid: `vae_sample_images(vae, count, vae_seed)`; WGAN grid: the generator's images of
     `sample_latents(count, D, gan_seed)`, as the Samples page draws them), through each model's own latent space."""
-    from vaegan.latent import generate, interpolate_latent, sample_latents
 
     vae_z = vae_latents(vae, count, vae_seed)
     gan_z = sample_latents(count, generator.latent_dim, gan_seed)

@@ -27,8 +27,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from vaegan.checkpoint import atomic_write_bytes, load_state
+from vaegan.checkpoint import load_state
 from vaegan.errors import ConfigError
+from vaegan.storage import atomic_write_bytes
 
 # What torchrun puts in every worker's environment (torch.distributed.elastic's LocalElasticAgent).
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")

@@ -25,8 +25,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vaegan.classifier import predict_digits
 from vaegan.data import MNIST_SIDE, fixed_binarization, to_rgb32
 from vaegan.errors import DataError
+from vaegan.latent import perturbation_strip
+from vaegan.likelihood import score_digits
+from vaegan.runtime import eval_mode
+from vaegan.vae import DecodedImages
 
 DIGIT_BOX = 20  # the side of the box MNIST fits each digit into, inside its 28x28 field
 INK_THRESHOLD = 0.1  # ink below this is background when finding the digit's bounding box (antialiasing fringes)
@@ -139,6 +144,7 @@ def drawing_to_digit(image: np.ndarray, seed: int = BINARIZATION_SEED) -> DrawnD
 def render_strokes(strokes: Sequence[Stroke], side: int, width: float) -> np.ndarray:
     """Ink (side, side) float32 in [0, 1] of polylines in unit coordinates, `width` pixels wide with round caps
     and joins (as a canvas brush draws them)."""
+    # PIL only when a digit is rendered (start-up stays light)
     from PIL import Image, ImageDraw
 
     if side < 1 or not width > 0:
@@ -186,11 +192,6 @@ def read_with_vae(
     as `vaegan.likelihood.score_digits`, so the numbers are comparable with a test set's), latent traversals from
     mu(x) along `dims`, and, with a classifier, the digit it reads in the drawing and in the reconstruction (both
     padded to 32x32x3 as `to_rgb32` pads MNIST)."""
-    from vaegan.classifier import predict_digits
-    from vaegan.latent import perturbation_strip
-    from vaegan.likelihood import score_digits
-    from vaegan.runtime import eval_mode
-    from vaegan.vae import DecodedImages
 
     x = digit.binary.reshape(1, -1)
     with eval_mode(vae):

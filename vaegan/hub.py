@@ -5,11 +5,12 @@
   `read_info` call it first, so a Hub file then goes through exactly the checks of a local one.
 * `resolve_folder(spec)` does the same for `hf://OWNER/REPO[/FOLDER][@REVISION]`: the folder's `.safetensors` files
   (the app's `VAEGAN_CHECKPOINTS`).
-* `model_card(path)` writes a Hub model card (YAML front matter + Markdown) from the self-describing header;
-  `push(path, repo_id)` creates the model repo if needed and commits the file(s) plus that card with `HfApi`.
+
+Publishing (model cards and `push`) lives in `vaegan.publish`, which reads checkpoints: `vaegan.checkpoint` imports
+this module, so this module imports neither.
 
 huggingface_hub is imported only when a Hub spec is used, so the CLI and the app start as fast as before. This
-module imports nothing heavy at the top (no torch): `vaegan.checkpoint` imports it.
+module imports nothing heavy at the top (no torch).
 
 The variables huggingface_hub reads once, when it is imported (`HF_HUB_OFFLINE`, `HF_ENDPOINT`, `HF_HUB_CACHE`,
 `HF_HOME`), are read here again on every call and passed on explicitly: a long-lived process (the app, a test
@@ -21,12 +22,11 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from vaegan.errors import CheckpointError, HubError
+from vaegan.errors import HubError
+from vaegan.version import __version__
 
 PREFIX = "hf://"
 SPEC_FORMAT = "hf://OWNER/REPO/PATH.safetensors[@REVISION]"
@@ -54,15 +54,6 @@ class HubSpec:
         )
 
 
-@dataclass(frozen=True)
-class PushResult:
-    """What `push` made: the repo, the commit, and the `hf://` spec of every uploaded checkpoint."""
-
-    repo_url: str
-    commit_url: str
-    specs: tuple[str, ...]
-
-
 # ------------------------------------------------------------------------------------------------- specs
 
 
@@ -71,7 +62,8 @@ def is_hub_spec(spec: str | os.PathLike[str]) -> bool:
     return _PREFIX_RE.match(os.fspath(spec)) is not None
 
 
-def _check_name(what: str, name: str, spec: str, expected: str) -> None:
+def check_name(what: str, name: str, spec: str, expected: str) -> None:
+    """A Hub owner or repo name, or a one-line HubError that says what a valid one looks like."""
     if not _NAME.fullmatch(name) or "--" in name or ".." in name:
         raise HubError(
             f"{spec!r}: {what} {name!r} is not a valid Hub name (letters, digits, '-', '_', '.'; no leading or "
@@ -96,8 +88,8 @@ def parse_spec(spec: str | os.PathLike[str], *, folder: bool = False) -> HubSpec
     if len(parts) < 2 or not parts[0] or not parts[1]:
         raise HubError(f"{text!r} does not name a repo; expected {expected}")
     owner, name, *path_parts = parts
-    _check_name("owner", owner, text, expected)
-    _check_name("repo name", name, text, expected)
+    check_name("owner", owner, text, expected)
+    check_name("repo name", name, text, expected)
     if any(part in ("", ".", "..") for part in path_parts):
         raise HubError(f"{text!r}: empty, '.' or '..' path segment; expected {expected}")
     path = "/".join(path_parts)
@@ -121,7 +113,8 @@ def offline() -> bool:
     return bool(constants is not None and constants.HF_HUB_OFFLINE)
 
 
-def _endpoint() -> str | None:
+def hub_endpoint() -> str | None:
+    """HF_ENDPOINT as it is now (None: huggingface.co); read on every call, see the module docstring."""
     return os.environ.get("HF_ENDPOINT", "").rstrip("/") or None
 
 
@@ -133,18 +126,19 @@ def _cache_dir() -> str | None:
     return None  # the library's default (~/.cache/huggingface/hub)
 
 
-def _client_info() -> dict[str, str]:
-    from vaegan import __version__
+def client_info() -> dict[str, str]:
+    """How vaegan introduces itself to the Hub (its user agent), for downloads and pushes alike."""
 
     return {"library_name": "vaegan", "library_version": __version__}
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message: Hub errors carry pages of server detail below it."""
     text = str(exc).strip()
     return text.splitlines()[0].strip() if text else type(exc).__name__
 
 
-def _is_network_error(exc: BaseException) -> bool:
+def is_network_error(exc: BaseException) -> bool:
     """Connection refused, DNS failure, timeout: whichever HTTP library this huggingface_hub version uses."""
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
@@ -160,9 +154,10 @@ def _is_network_error(exc: BaseException) -> bool:
 
 def _download_error(exc: Exception, spec: HubSpec, is_offline: bool) -> HubError:
     """One line that says what failed and what to do, for every way a Hub download can fail."""
+    # huggingface_hub only when a Hub spec is used (start-up stays light)
     from huggingface_hub import errors as hf
 
-    endpoint = _endpoint() or "https://huggingface.co"
+    endpoint = hub_endpoint() or "https://huggingface.co"
     revision = spec.revision or "main"
     if isinstance(exc, (hf.LocalEntryNotFoundError, hf.OfflineModeIsEnabled)):
         if is_offline:
@@ -187,12 +182,12 @@ def _download_error(exc: Exception, spec: HubSpec, is_offline: bool) -> HubError
         return HubError(f"{spec.repo_id} has no file {spec.path or '*.safetensors'} at revision {revision!r} (404)")
     if isinstance(exc, hf.HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else "an error"
-        return HubError(f"the Hub answered {status} for {spec}: {_first_line(exc)}")
-    if _is_network_error(exc):
-        return HubError(f"could not reach the Hub at {endpoint} for {spec}: {_first_line(exc)}")
+        return HubError(f"the Hub answered {status} for {spec}: {first_line(exc)}")
+    if is_network_error(exc):
+        return HubError(f"could not reach the Hub at {endpoint} for {spec}: {first_line(exc)}")
     if isinstance(exc, OSError):
-        return HubError(f"could not store {spec} in the Hub cache ({_cache_dir() or 'default'}): {_first_line(exc)}")
-    return HubError(f"downloading {spec} failed: {type(exc).__name__}: {_first_line(exc)}")
+        return HubError(f"could not store {spec} in the Hub cache ({_cache_dir() or 'default'}): {first_line(exc)}")
+    return HubError(f"downloading {spec} failed: {type(exc).__name__}: {first_line(exc)}")
 
 
 def resolve_checkpoint(spec: str | os.PathLike[str]) -> Path:
@@ -205,6 +200,7 @@ def resolve_checkpoint(spec: str | os.PathLike[str]) -> Path:
         return Path(spec)
     parsed = parse_spec(spec)
     is_offline = offline()
+    # huggingface_hub only when a Hub spec is used (start-up stays light)
     from huggingface_hub import hf_hub_download
 
     try:
@@ -213,9 +209,9 @@ def resolve_checkpoint(spec: str | os.PathLike[str]) -> Path:
             parsed.path,
             revision=parsed.revision,
             cache_dir=_cache_dir(),
-            endpoint=_endpoint(),
+            endpoint=hub_endpoint(),
             local_files_only=is_offline,
-            **_client_info(),
+            **client_info(),
         )
     except Exception as exc:  # every failure becomes one HubError line; the cause stays chained
         raise _download_error(exc, parsed, is_offline) from exc
@@ -229,6 +225,7 @@ def resolve_folder(spec: str | os.PathLike[str]) -> Path:
         return Path(spec)
     parsed = parse_spec(spec, folder=True)
     is_offline = offline()
+    # huggingface_hub only when a Hub spec is used (start-up stays light)
     from huggingface_hub import snapshot_download
 
     pattern = f"{parsed.path}/*.safetensors" if parsed.path else "*.safetensors"
@@ -238,241 +235,10 @@ def resolve_folder(spec: str | os.PathLike[str]) -> Path:
             revision=parsed.revision,
             allow_patterns=[pattern],
             cache_dir=_cache_dir(),
-            endpoint=_endpoint(),
+            endpoint=hub_endpoint(),
             local_files_only=is_offline,
-            **_client_info(),
+            **client_info(),
         )
     except Exception as exc:
         raise _download_error(exc, parsed, is_offline) from exc
     return Path(local) / parsed.path if parsed.path else Path(local)
-
-
-# --------------------------------------------------------------------------------------------- model card
-
-# What each kind is, for the card: tags, the Hub task, one sentence, and the command that uses the file.
-_KIND_CARD: dict[str, dict[str, Any]] = {
-    "vae": {
-        "tags": ["vae", "variational-autoencoder"],
-        "pipeline_tag": "unconditional-image-generation",
-        "what": "A variational autoencoder (Bernoulli decoder, N(0, I) prior) trained on the negative ELBO.",
-        "command": "python cli.py eval vae --ckpt {spec}",
-    },
-    "wgan-generator": {
-        "tags": ["gan", "wgan-gp", "dcgan"],
-        "pipeline_tag": "unconditional-image-generation",
-        "what": "The generator of a WGAN-GP (DCGAN architecture, 32×32×3 images); the exported weights are its EMA.",
-        "command": "python cli.py sample wgan --ckpt {spec}",
-    },
-    "wgan-critic": {
-        "tags": ["gan", "wgan-gp", "dcgan"],
-        "pipeline_tag": None,
-        "what": "The critic of a WGAN-GP (DCGAN architecture, 32×32×3 images).",
-        "command": None,
-    },
-    "digit-classifier": {
-        "tags": ["image-classification", "digits"],
-        "pipeline_tag": "image-classification",
-        "what": "A small CNN digit classifier; vaegan scores generated digits on its features (Fréchet distance, "
-        "precision/recall) and labels them.",
-        "command": "python cli.py eval wgan --classifier {spec}",
-    },
-}
-# Dataset specs that are Hub datasets (front matter `datasets:` must name Hub dataset ids; other specs, such as a
-# local .npz, are described in the body only).
-_HUB_DATASETS = {"mnist": "ylecun/mnist", "svhn": "ufldl-stanford/svhn"}
-
-
-def _dataset_names(dataset: str) -> list[str]:
-    """'a.npz@0:100+mnist' -> ['a.npz', 'mnist']: the parts of a joined, sliced dataset spec."""
-    return [part.split("@")[0].strip() for part in dataset.split("+") if part.strip()]
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        text = f"{value:.6g}"
-    elif isinstance(value, (dict, list, tuple)):
-        import json
-
-        text = json.dumps(value)
-    else:
-        text = str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _table(rows: dict[str, Any], header: tuple[str, str]) -> list[str]:
-    lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
-    lines += [f"| `{_cell(key)}` | {_cell(value)} |" for key, value in rows.items()]
-    return lines
-
-
-def _as_paths(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str | os.PathLike[str]]:
-    return [path] if isinstance(path, (str, os.PathLike)) else list(path)
-
-
-def model_card(
-    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, repo_id: str | None = None
-) -> str:
-    """A Hub model card (README.md) for one checkpoint, or for several that share a repo, from their headers alone.
-
-    Front matter: `library_name: vaegan`, tags from the kinds and data, `datasets` where the training data is a
-    Hub dataset, the Hub task. Body: what each file is, how to load it, its config, training, metrics and the
-    command that made it. `repo_id` (OWNER/NAME) makes the usage examples exact `hf://` specs.
-    """
-    from vaegan.checkpoint import read_info  # here, not at the top: vaegan.checkpoint imports this module
-
-    infos = [(Path(os.fspath(p)).name, read_info(p)) for p in _as_paths(path)]
-    if not infos:
-        raise CheckpointError("model_card needs at least one checkpoint")
-    tags = {"vaegan", "pytorch", "safetensors"}
-    datasets: list[str] = []
-    pipeline_tags: list[str] = []
-    for _, info in infos:
-        kind = _KIND_CARD.get(info.kind, {"tags": [], "pipeline_tag": None})
-        tags.update(kind["tags"])
-        if kind["pipeline_tag"] and kind["pipeline_tag"] not in pipeline_tags:
-            pipeline_tags.append(kind["pipeline_tag"])
-        for name in _dataset_names(info.dataset):
-            lowered = name.lower()
-            tags.update(tag for tag in ("mnist", "svhn") if tag in lowered)
-            hub_id = _HUB_DATASETS.get(lowered)
-            if hub_id and hub_id not in datasets:
-                datasets.append(hub_id)
-
-    from huggingface_hub import ModelCard, ModelCardData
-
-    data = ModelCardData(
-        library_name="vaegan",
-        tags=sorted(tags),
-        datasets=datasets or None,
-        # a generator's task wins over the classifier's when a repo holds both
-        pipeline_tag=pipeline_tags[0] if pipeline_tags else None,
-    )
-    title = repo_id.split("/")[-1] if repo_id else infos[0][0].removesuffix(".safetensors")
-    body = [f"# {title}", ""]
-    body += [
-        "Weights made with **vaegan**, a project that trains, measures and shows VAEs and GANs. Each file is a "
-        "self-describing `.safetensors`: its header holds the model kind, config, training data, steps and "
-        "metrics, so `load_model` rebuilds the model from the file alone (no pickle). This card is generated "
-        "from those headers.",
-        "",
-        "| file | kind | what it is |",
-        "|---|---|---|",
-    ]
-    for filename, info in infos:
-        what = _KIND_CARD.get(info.kind, {}).get("what", info.kind)
-        body.append(f"| `{filename}` | `{info.kind}` | {what} |")
-    body += ["", "## Use it", "", "From a vaegan checkout (`pip install -r requirements.txt`):", "", "```python",
-             "from vaegan.checkpoint import load_model", ""]
-    for filename, info in infos:
-        spec = f"{PREFIX}{repo_id}/{filename}" if repo_id else filename
-        body.append(f'model = load_model("{spec}", kind="{info.kind}")')
-    body += ["```", "", "```bash"]
-    for filename, info in infos:
-        command = _KIND_CARD.get(info.kind, {}).get("command")
-        if command:
-            body.append(command.format(spec=f"{PREFIX}{repo_id}/{filename}" if repo_id else filename))
-    body += [
-        "```",
-        "",
-        "With `HF_HUB_OFFLINE=1` a file downloaded once is loaded from the local Hub cache.",
-    ]
-    for filename, info in infos:
-        body += ["", f"## `{filename}`", "", _KIND_CARD.get(info.kind, {}).get("what", f"A `{info.kind}` model."), ""]
-        body += ["**Config**", "", *_table(info.config, ("field", "value")), ""]
-        unit = "epochs" if info.kind == "vae" else "steps"
-        training: dict[str, Any] = {"dataset": info.dataset or "unknown", unit: info.steps}
-        training.update(info.extra.get("train_config", {}))
-        body += ["**Training**", "", *_table(training, ("setting", "value")), ""]
-        if info.extra.get("data_note"):
-            body += [f"Data: {info.extra['data_note']}", ""]
-        if info.metrics:
-            body += ["**Metrics** (as stored in the header)", "", *_table(info.metrics, ("metric", "value")), ""]
-        commands = info.extra.get("commands") or ([info.extra["command"]] if info.extra.get("command") else [])
-        if commands:
-            body += ["**Made by**", "", "```bash", *commands, "```", ""]
-        provenance = {"vaegan version": info.version or "unknown"}
-        for key in ("torch", "hardware", "train_seconds_total", "wall_seconds", "holdout", "heldout"):
-            if key in info.extra:
-                provenance[key] = info.extra[key]
-        body += ["**Provenance**", "", *_table(provenance, ("what", "value")), ""]
-    card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body).rstrip() + "\n")
-    return str(card)
-
-
-# --------------------------------------------------------------------------------------------------- push
-
-
-def _push_error(exc: Exception, repo_id: str) -> HubError:
-    from huggingface_hub import errors as hf
-
-    endpoint = _endpoint() or "https://huggingface.co"
-    if isinstance(exc, hf.HfHubHTTPError):
-        status = exc.response.status_code if exc.response is not None else None
-        if status in (401, 403):
-            return HubError(
-                f"the Hub refused to write to {repo_id} ({status}): log in with a write token (hf auth login, "
-                "HF_TOKEN, or --token) and check that you may write to that namespace"
-            )
-        if isinstance(exc, hf.RepositoryNotFoundError):
-            return HubError(f"no model repo {repo_id} on the Hub ({endpoint}) and it could not be created (404)")
-        return HubError(f"the Hub answered {status or 'an error'} while pushing to {repo_id}: {_first_line(exc)}")
-    if isinstance(exc, hf.OfflineModeIsEnabled):
-        return HubError(f"cannot push to {repo_id}: offline mode is on (unset HF_HUB_OFFLINE)")
-    if _is_network_error(exc):
-        return HubError(f"could not reach the Hub at {endpoint} to push to {repo_id}: {_first_line(exc)}")
-    if isinstance(exc, ValueError):  # e.g. the Hub rejected the card's YAML
-        return HubError(f"pushing to {repo_id} failed: {_first_line(exc)}")
-    return HubError(f"pushing to {repo_id} failed: {type(exc).__name__}: {_first_line(exc)}")
-
-
-def push(
-    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    repo_id: str,
-    private: bool = False,
-    token: str | None = None,
-) -> PushResult:
-    """Upload checkpoint file(s) and a generated README.md model card to the Hub model repo `repo_id` in one commit.
-
-    The repo is created if needed (`private` applies only then). Every file must be a vaegan model file: it is
-    read (header checks) before anything is sent. `token` defaults to HF_TOKEN or the `hf auth login` token.
-    """
-    from vaegan.checkpoint import read_info
-
-    owner, _, name = repo_id.partition("/")
-    if not owner or not name or "/" in name:
-        raise HubError(f"repo {repo_id!r} is not OWNER/NAME")
-    _check_name("owner", owner, repo_id, "OWNER/NAME")
-    _check_name("repo name", name, repo_id, "OWNER/NAME")
-    files = [Path(os.fspath(p)) for p in _as_paths(path)]
-    if not files:
-        raise HubError("nothing to push: give at least one .safetensors file")
-    names = [f.name for f in files]
-    if len(set(names)) != len(names):
-        raise HubError(f"two files with the same name would overwrite each other in {repo_id}: {sorted(names)}")
-    for file in files:
-        if is_hub_spec(file):
-            raise HubError(f"{file} is already on the Hub; push a local file")
-        read_info(file)  # a missing, corrupt or non-vaegan file fails here, before any request
-    if offline():
-        raise HubError(f"cannot push to {repo_id}: offline mode is on (unset HF_HUB_OFFLINE)")
-    card = model_card(files, repo_id=repo_id)
-
-    from huggingface_hub import CommitOperationAdd, HfApi
-
-    api = HfApi(endpoint=_endpoint(), token=token, **_client_info())
-    operations = [CommitOperationAdd(path_in_repo=f.name, path_or_fileobj=str(f)) for f in files]
-    operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode()))
-    try:
-        repo_url = api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        # One commit for the weights and their card: the repo never shows a card that describes other files.
-        commit = api.create_commit(
-            repo_id,
-            operations,
-            commit_message=f"Upload {', '.join(names)} with vaegan",
-            commit_description="Model card generated by vaegan from the safetensors header(s).",
-        )
-    except Exception as exc:
-        raise _push_error(exc, repo_id) from exc
-    return PushResult(
-        repo_url=str(repo_url), commit_url=commit.commit_url, specs=tuple(f"{PREFIX}{repo_id}/{n}" for n in names)
-    )

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vaegan.checkpoint import atomic_write_bytes
 from vaegan.errors import ConfigError
+from vaegan.storage import atomic_write_bytes
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -49,6 +49,7 @@ def make_grid_image(images: torch.Tensor, nrow: int = 8, padding: int = 2, pad_v
 
 def png_bytes(images_or_array: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 2) -> bytes:
     """A PNG of a grid of images (tensor in [-1, 1]) or of a ready uint8 (H, W, 3) array."""
+    # PIL only when an image is encoded (start-up stays light)
     from PIL import Image
 
     if isinstance(images_or_array, torch.Tensor):
@@ -77,6 +78,7 @@ def captioned_grid(images: torch.Tensor, captions: list[str], scale: int = 3, pa
 
     Used for strips and interpolations, where the classifier's reading ("7 (0.98)") goes under every image.
     """
+    # PIL only when an image is encoded (start-up stays light)
     from PIL import Image, ImageDraw, ImageFont
 
     if images.dim() != 5 or len(captions) != images.shape[0] * images.shape[1]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from vaegan.classifier import EVAL_BATCH, predict_digits
 from vaegan.errors import ConfigError, DataError
 from vaegan.limits import (
     MAX_GRID_IMAGES,
@@ -375,7 +376,6 @@ def semantic_rank(
         raise ConfigError("semantic_rank needs at least one eps value")
     n, dims = z.shape
     repeats = eps.numel() * n  # moved images per dim
-    from vaegan.classifier import EVAL_BATCH, predict_digits
 
     changed = []
     # a plain function z -> images (the tests' stand-ins) has no mode to set

@@ -52,6 +52,7 @@ def frechet_distance(classifier: DigitClassifier, real: torch.Tensor, fake: torc
     than feature dims (singular covariances): compare numbers only at equal set sizes, as `evaluate_generator` does
     with its real-vs-real floor.
     """
+    # torchmetrics' Inception FID only when asked for: it is heavy and needs weights from the network
     from torchmetrics.image.fid import FrechetInceptionDistance
 
     check_images(real)

@@ -33,9 +33,10 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_dumps
 from torch import nn
 
-from vaegan.checkpoint import atomic_write_bytes
 from vaegan.errors import CheckpointError, DataError
+from vaegan.metrics import generated_images, score_images, split_halves
 from vaegan.runtime import device_of, eval_mode
+from vaegan.storage import atomic_write_bytes
 
 TIMELINE_FILE = "timeline.safetensors"
 TIMELINE_IMAGES = 16
@@ -160,7 +161,6 @@ class TimelineScorer:
 
     def __init__(self, classifier: nn.Module, holdout: torch.Tensor, *, n: int = 1000, k: int = 3, seed: int = 0,
                  data: str = "") -> None:  # fmt: skip
-        from vaegan.metrics import score_images, split_halves
 
         self.classifier, self.n, self.k, self.seed, self.data = classifier, n, k, seed, data
         self.reference, floor = split_halves(holdout, n, seed)
@@ -168,7 +168,6 @@ class TimelineScorer:
         self.floor = {f"real_vs_real_{name}": floor_scores[name] for name in METRICS}
 
     def __call__(self, generator: nn.Module, latent_dim: int) -> dict[str, float]:
-        from vaegan.metrics import generated_images, score_images
 
         scores = score_images(self.classifier, self.reference, generated_images(generator, latent_dim, self.n,
                                                                                  self.seed), self.k)  # fmt: skip
@@ -245,6 +244,7 @@ def export_sidecar(run_dir: str | Path, model_path: str | Path, max_frames: int 
 def read_grid(path: str | Path, count: int, *, nrow: int = 8, side: int = 32, padding: int = 2) -> torch.Tensor:
     """The first `count` images of a PNG grid written by `vaegan.images.save_png` (`nrow` images of `side` pixels
     per row, `padding` pixels between and around them) as uint8 (count, 3, side, side)."""
+    # PIL only when a frame is encoded (start-up stays light)
     from PIL import Image
 
     with Image.open(path) as picture:

@@ -35,6 +35,7 @@ from vaegan.data.files import default_data_root, download, read_image_folder, re
 from vaegan.data.pixels import check_labels
 from vaegan.data.spec import Spec
 from vaegan.errors import DataError
+from vaegan.storage import atomic_write_bytes
 
 LAROCHELLE_URL = "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/binarized_mnist_{split}.amat"
 LAROCHELLE_SHA1 = {
@@ -119,7 +120,6 @@ def larochelle_source(root: Path | None, download_missing: bool) -> SourceArrays
             splits[split] = parse_amat(path)
         # Parsing 50k lines of text is slow; the .npz is what every later run reads. Written atomically: a run
         # killed mid-write must not leave a truncated cache that every later run would trip over.
-        from vaegan.checkpoint import atomic_write_bytes
 
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **splits)
@@ -166,6 +166,7 @@ def mnist_source(root: Path | None, download_missing: bool) -> SourceArrays:
 
 
 def _local_svhn_class():  # noqa: ANN202 - a torchvision Dataset subclass, built lazily (torchvision import is slow)
+    # torchvision's datasets only for the download path (start-up stays light)
     from torchvision.datasets import SVHN
 
     class LocalSVHN(SVHN):
@@ -183,6 +184,7 @@ def _local_svhn_class():  # noqa: ANN202 - a torchvision Dataset subclass, built
 
 def svhn_source(root: Path | None, download_missing: bool) -> SourceArrays:
     """SVHN split train through torchvision: uint8 (N, 3, 32, 32) and int64 labels with 10 -> 0."""
+    # torchvision's datasets only for the download path (start-up stays light)
     from torchvision.datasets import SVHN
 
     folder = (root or default_data_root()) / "svhn"

@@ -21,11 +21,14 @@ Conventions (used everywhere in this package, written down only here)
 * Wasserstein-1 uses the Euclidean distance: W1(P, Q) = sup over 1-Lipschitz V of E_p[V] - E_q[V]. The Lipschitz
   constraint is relaxed into a penalty on ‖∇V‖ at points between the two samples (`lipschitz_penalty`).
 
-Modules: `bounds` (the table, the bounds, the penalties), `families` (the distributions and their exact
-divergences), `critic` (a batched ensemble of MLP critics), `sweep` (training over θ, snapshots, JSON results),
-`dynamics` (a one-parameter shift generator trained under each loss: which divergences give it a gradient),
-`toy2d` (MLP generators trained under each loss on 2-D targets: frames, exact empirical W1, modes covered),
-`optim` (torch's Adam and SGD written out, without torch.optim's import of the compiler stack).
+Modules, each importing only those before it: `bounds` (the table, the bounds, the penalties), `targets` (the 2-D
+targets, exact empirical W1, modes covered), `families` (the distributions P, Q_θ and their exact divergences),
+`critic` (a batched ensemble of MLP critics), `optim` (torch's Adam and SGD written out, without torch.optim's
+import of the compiler stack), `rounding` (significant digits for the result files), `engine` (what the trainers
+share: progress, seeded streams, the stop at a non-finite loss), `sweep` (critics trained over θ, snapshots, JSON
+results), `dynamics` (a one-parameter shift generator trained under each loss: which divergences give it a
+gradient), `toy2d` (MLP generators trained under each loss on 2-D targets: frames), `generators` (the entry point
+for both generators and the app's precomputation).
 """
 
 from vaegan.divergences.bounds import (
@@ -54,6 +57,7 @@ from vaegan.divergences.dynamics import (
     generator_losses,
     run_dynamics,
 )
+from vaegan.divergences.engine import ProgressCallback, rng_stream
 from vaegan.divergences.families import (
     FAMILIES,
     SHIFTED_TARGETS,
@@ -63,10 +67,20 @@ from vaegan.divergences.families import (
     noise,
     points,
 )
+from vaegan.divergences.generators import (
+    GENERATORS,
+    GeneratorConfig,
+    GeneratorRun,
+    dynamics_filename,
+    generator_config,
+    load_generator_run,
+    run_all_defaults,
+    train_generator,
+    write_all_defaults,
+)
 from vaegan.divergences.rounding import round_significant
 from vaegan.divergences.sweep import (
     REFERENCE_SETTING,
-    ProgressCallback,
     Snapshots,
     SweepConfig,
     SweepResult,
@@ -74,33 +88,22 @@ from vaegan.divergences.sweep import (
     custom_sweep_config,
     parse_thetas,
     result_filename,
-    rng_stream,
     run_sweep,
     sweep_config,
     theta_range,
     train_critics,
 )
-from vaegan.divergences.toy2d import (
-    GENERATORS,
+from vaegan.divergences.targets import (
     MODE_RADIUS,
     MODE_SHARE,
     TARGETS,
-    TOY_LOSSES,
-    Toy2dConfig,
-    Toy2dResult,
-    dynamics_filename,
     exact_w1,
-    generator_config,
-    load_generator_run,
     mode_centers,
     mode_quality,
     modes_covered,
-    run_all_defaults,
-    run_toy2d,
     sample_target,
-    train_generator,
-    write_all_defaults,
 )
+from vaegan.divergences.toy2d import TOY_LOSSES, Toy2dConfig, Toy2dResult, run_toy2d
 from vaegan.lipschitz import gradient_norms, interpolate
 
 __all__ = [
@@ -125,6 +128,8 @@ __all__ = [
     "DynamicsResult",
     "FDivergence",
     "GanLoss",
+    "GeneratorConfig",
+    "GeneratorRun",
     "ProgressCallback",
     "Snapshots",
     "SweepConfig",

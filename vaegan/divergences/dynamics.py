@@ -27,13 +27,11 @@ critic; a member's trajectory is the one it would follow alone (tested), because
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -47,14 +45,15 @@ from vaegan.divergences.bounds import (
     two_sided_penalty,
 )
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
+from vaegan.divergences.engine import NO_CHECKPOINTS, ProgressCallback, rng_stream
 from vaegan.divergences.families import FAMILIES, check_family, exact_divergence, heatmap_grid, noise, points
 from vaegan.divergences.optim import Adam, make_optimizer
 from vaegan.divergences.rounding import round_significant_nested
-from vaegan.divergences.sweep import NO_CHECKPOINTS, ProgressCallback, _with_grad, rng_stream
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import MAX_BATCH_SIZE, MAX_CRITIC_STEPS, MAX_ITERS, MAX_RECORDED_VALUES, check_count, check_seed
 from vaegan.lipschitz import gradient_norms, interpolate
 from vaegan.runtime import intra_op_threads
+from vaegan.storage import JsonResult
 
 Tensor = torch.Tensor
 DYNAMICS_FORMAT = "vaegan-divergence-dynamics/1"
@@ -219,7 +218,7 @@ class DynamicsConfig:
 
 
 @dataclass
-class DynamicsResult:
+class DynamicsResult(JsonResult):
     """One run. Row t of every per-step list describes θ step t: theta[loss][t] is θ_t, estimates[loss][t] the
     bound of the critic trained (critic_steps more steps) at θ_t, on the batch of θ step t; grads[loss][t] the
     derivative of the generator loss in θ that step used (for the minimax losses it is dD̂/dθ); truth[loss][t]
@@ -242,9 +241,11 @@ class DynamicsResult:
     def final_theta(self) -> dict[str, float]:
         return {name: values[-1] for name, values in self.theta.items()}
 
-    def to_json(self) -> str:
-        payload = {
-            "format": DYNAMICS_FORMAT,
+    FORMAT: ClassVar[str] = DYNAMICS_FORMAT
+    WHAT: ClassVar[str] = "dynamics run"
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
             "family": self.config.family,
             "losses": list(self.config.losses),
             "steps": list(range(self.config.steps + 1)),
@@ -264,43 +265,23 @@ class DynamicsResult:
             "device": self.device,
             "config": self.config.to_dict(),
         }
-        return json.dumps(payload, separators=(",", ":"), allow_nan=False)
 
     @classmethod
-    def from_json(cls, text: str) -> DynamicsResult:
-        try:
-            data = json.loads(text)
-            if data.get("format") != DYNAMICS_FORMAT:
-                raise ConfigError(f"not a dynamics run (format {data.get('format')!r}, expected {DYNAMICS_FORMAT!r})")
-            heat = data["snapshots"]["heatmaps"]
-            return cls(
-                config=DynamicsConfig.from_dict(data["config"]),
-                theta=data["theta"],
-                estimates=data["estimates"],
-                grads=data["grads"],
-                truth=data["truth"],
-                heatmap_steps=heat["steps"],
-                grid_x=heat["x"],
-                grid_y=heat["y"],
-                heatmaps=heat["critic"],
-                seconds=data.get("seconds", {}),
-                device=data.get("device", ""),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"not a valid dynamics JSON: {exc}") from exc
-
-    def save(self, path: str | Path) -> Path:
-        from vaegan.checkpoint import atomic_write_bytes
-
-        atomic_write_bytes(path, self.to_json().encode())
-        return Path(path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> DynamicsResult:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"no dynamics result at {path}")
-        return cls.from_json(path.read_text())
+    def from_payload(cls, data: dict[str, Any]) -> DynamicsResult:
+        heat = data["snapshots"]["heatmaps"]
+        return cls(
+            config=DynamicsConfig.from_dict(data["config"]),
+            theta=data["theta"],
+            estimates=data["estimates"],
+            grads=data["grads"],
+            truth=data["truth"],
+            heatmap_steps=heat["steps"],
+            grid_x=heat["x"],
+            grid_y=heat["y"],
+            heatmaps=heat["critic"],
+            seconds=data.get("seconds", {}),
+            device=data.get("device", ""),
+        )
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -313,8 +294,9 @@ def run_dynamics(
 ) -> DynamicsResult:
     """Train θ under every loss of `config` (one batched run); see the module docstring. `threads` as in run_sweep."""
     device = torch.device(device)
-    with intra_op_threads(threads if device.type == "cpu" else None):
-        return _with_grad(_run_dynamics, config, progress, device)
+    # autograd on whatever the caller's grad mode: the app's page runs switch it off (per thread)
+    with intra_op_threads(threads if device.type == "cpu" else None), torch.enable_grad():
+        return _run_dynamics(config, progress, device)
 
 
 def _run_dynamics(config: DynamicsConfig, progress: ProgressCallback | None, device: torch.device) -> DynamicsResult:

@@ -21,13 +21,14 @@ import numpy as np
 import torch
 
 from vaegan.divergences.bounds import check_divergence_name
+from vaegan.divergences.targets import sample_target
 from vaegan.errors import ConfigError
 
 FAMILIES: tuple[str, ...] = ("lines", "gaussian")  # every divergence in closed form (and the shift generator's)
 SHIFTED_TARGETS: tuple[str, ...] = ("8gaussians", "25gaussians", "swissroll", "moons")  # toy2d targets, moved by θ
 SWEEP_FAMILIES: tuple[str, ...] = FAMILIES + SHIFTED_TARGETS
 GAUSSIAN_CENTER_Y = 0.5  # both Gaussians sit at height ½, like the middle of the unit segments of `lines`
-TARGET_BOX = 3.0  # the toy2d targets lie within ±TARGET_BOX on both axes (toy2d.plot_box)
+TARGET_BOX = 3.0  # the toy2d targets lie within ±TARGET_BOX on both axes (targets.plot_box)
 
 
 def check_family(family: str) -> str:
@@ -41,9 +42,6 @@ def noise(family: str, n: int, rng: torch.Generator) -> torch.Tensor:
     if check_family(family) == "lines":
         return torch.rand(n, 2, generator=rng)  # column 0 is unused: the x-coordinate is θ exactly
     if family in SHIFTED_TARGETS:
-        # Imported here: toy2d imports this module (through dynamics), so a top-level import would be circular.
-        from vaegan.divergences.toy2d import sample_target
-
         return sample_target(family, n, rng)  # samples of P itself: Q_θ is the same points moved by θ
     return torch.randn(n, 2, generator=rng)
 

@@ -21,18 +21,14 @@ What is reported for each θ:
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
 import queue
 import threading
 import time
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -45,12 +41,14 @@ from vaegan.divergences.bounds import (
     lower_bound,
 )
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
+from vaegan.divergences.engine import NO_CHECKPOINTS, ProgressCallback, check_finite_members, rng_stream
 from vaegan.divergences.families import check_family, exact_divergence, heatmap_grid, noise, points
 from vaegan.divergences.optim import OPTIMIZERS, make_optimizer
 from vaegan.divergences.rounding import round_significant_nested
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import MAX_BATCH_SIZE, MAX_ITERS, MAX_RECORDED_VALUES, MAX_THETAS, check_count, check_seed
-from vaegan.runtime import intra_op_threads
+from vaegan.runtime import intra_op_threads, usable_cpus
+from vaegan.storage import JsonResult
 
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 RESULT_FORMAT = "vaegan-divergence-sweep/1"
@@ -269,7 +267,7 @@ class Snapshots:
 
 
 @dataclass
-class SweepResult:
+class SweepResult(JsonResult):
     """Everything a sweep produced. Infinite true values (KL between disjoint lines) are math.inf here and null
     in the JSON, which has no infinity; true values with no closed form (H² of a shifted Swiss roll) are math.nan
     here and the string "nan" in the JSON."""
@@ -297,9 +295,12 @@ class SweepResult:
         """How many θ have no known true value of `name` (NaN truth)."""
         return sum(math.isnan(t) for t in self.truth[name])
 
-    def to_json(self) -> str:
-        payload = {
-            "format": RESULT_FORMAT,
+    FORMAT: ClassVar[str] = RESULT_FORMAT
+    WHAT: ClassVar[str] = "divergence sweep"
+    MISSING: ClassVar[str] = "no sweep result at {path} (make one with: vaegan divergences sweep --out {path})"
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
             "family": self.config.family,
             "divergences": list(self.config.divergences),
             "thetas": self.thetas,
@@ -320,61 +321,31 @@ class SweepResult:
             "seconds": self.seconds,
             "device": self.device,
             "config": self.config.to_dict(),
-        }
-        return json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        }  # fmt: skip
 
     @classmethod
-    def from_json(cls, text: str) -> SweepResult:
-        try:
-            data = json.loads(text)
-            if data.get("format") != RESULT_FORMAT:
-                raise ConfigError(f"not a divergence sweep (format {data.get('format')!r}, expected {RESULT_FORMAT!r})")
-            snap, heat = data["snapshots"], data["snapshots"]["heatmaps"]
-            return cls(
-                config=SweepConfig.from_dict(data["config"]),
-                thetas=list(data["thetas"]),
-                estimates=data["estimates"],
-                truth={k: [math.inf if v is None else float(v) for v in vs] for k, vs in data["truth"].items()},
-                snapshots=Snapshots(
-                    steps=snap["steps"],
-                    estimates=snap["estimates"],
-                    heatmap_steps=heat["steps"],
-                    heatmap_thetas=heat["thetas"],
-                    grid_x=heat["x"],
-                    grid_y=heat["y"],
-                    heatmaps=heat["critic"],
-                ),
-                seconds=data.get("seconds", {}),
-                device=data.get("device", ""),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"not a valid divergence sweep JSON: {exc}") from exc
-
-    def save(self, path: str | Path) -> Path:
-        from vaegan.checkpoint import atomic_write_bytes
-
-        atomic_write_bytes(path, self.to_json().encode())
-        return Path(path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> SweepResult:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"no sweep result at {path} (make one with: python cli.py compare --out {path})")
-        return cls.from_json(path.read_text())
+    def from_payload(cls, data: dict[str, Any]) -> SweepResult:
+        snap, heat = data["snapshots"], data["snapshots"]["heatmaps"]
+        return cls(
+            config=SweepConfig.from_dict(data["config"]),
+            thetas=list(data["thetas"]),
+            estimates=data["estimates"],
+            truth={k: [math.inf if v is None else float(v) for v in vs] for k, vs in data["truth"].items()},
+            snapshots=Snapshots(
+                steps=snap["steps"],
+                estimates=snap["estimates"],
+                heatmap_steps=heat["steps"],
+                heatmap_thetas=heat["thetas"],
+                grid_x=heat["x"],
+                grid_y=heat["y"],
+                heatmaps=heat["critic"],
+            ),
+            seconds=data.get("seconds", {}),
+            device=data.get("device", ""),
+        )
 
 
 # ------------------------------------------------------------------------------------------------- training
-
-# (steps done, steps in total, divergence being trained)
-ProgressCallback = Callable[[int, int, str], None]
-
-
-def rng_stream(seed: int, stream: str) -> torch.Generator:
-    """An independent, reproducible random stream per purpose (init, data, eval, ...), so that e.g. changing the
-    evaluation size does not change the training data. The dynamics and the 2-D toys draw from it too."""
-    return torch.Generator().manual_seed(zlib.crc32(f"{seed}/{stream}".encode()))
-
 
 def _heatmap_members(config: SweepConfig) -> list[int]:
     """Indices of the sweep's θ nearest to each requested heatmap θ (duplicates removed, order kept)."""
@@ -401,19 +372,6 @@ def _lr_factor(config: SweepConfig, step: int) -> float:
     if config.lr_schedule == "constant":
         return 1.0
     return 0.5 * (1.0 + math.cos(math.pi * step / config.iters))
-
-
-NO_CHECKPOINTS = "these runs write no checkpoints: run again with a lower learning rate"
-
-
-def check_finite_members(loss: torch.Tensor, members: Sequence[str], where: str) -> None:
-    """Stop at the first step whose loss (one per ensemble member) is NaN/inf, naming the step and the member: past
-    it the member's weights are NaN and every later number of it is meaningless."""
-    loss = loss.detach()
-    finite = torch.isfinite(loss)
-    if not bool(finite.all()):
-        member = int((~finite).nonzero()[0])
-        raise TrainingError(f"{members[member]} diverged (loss {float(loss[member])}) at {where}; {NO_CHECKPOINTS}")
 
 
 def train_critics(
@@ -519,19 +477,6 @@ def run_sweep(
         threads = torch.get_num_threads()  # the caller's count, for the workers too
     with intra_op_threads(threads):
         return _run_sweep(config, progress, device, workers, threads)
-
-
-def _with_grad(run: Callable[..., Any], *args: Any) -> Any:
-    """Training needs autograd whatever the caller's grad mode (the app's page runs switch it off per thread)."""
-    with torch.enable_grad():
-        return run(*args)
-
-
-def usable_cpus() -> int:
-    """The CPU cores this process may run on (its affinity mask where the OS has one, else all of them)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 def _train_divergence(config: SweepConfig, name: str, device: torch.device, on_step: Callable[[], None]
@@ -661,7 +606,5 @@ __all__ = [
     "run_sweep",
     "theta_range",
     "parse_thetas",
-    "rng_stream",
     "train_critics",
-    "usable_cpus",
 ]

@@ -22,38 +22,29 @@ sample of the same size (`exact_w1`), and for the mixtures the modes covered (se
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from vaegan.allocator import keep_freed_memory
 from vaegan.divergences.bounds import lower_bound
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
-from vaegan.divergences.dynamics import (
-    DYNAMICS_FORMAT,
-    DynamicsConfig,
-    DynamicsResult,
-    check_losses,
-    critic_losses,
-    generator_losses,
-    run_dynamics,
-)
-from vaegan.divergences.families import FAMILIES
+from vaegan.divergences.dynamics import check_losses, critic_losses, generator_losses
+from vaegan.divergences.engine import NO_CHECKPOINTS, ProgressCallback, check_finite_members, rng_stream
 from vaegan.divergences.optim import Adam
 from vaegan.divergences.rounding import round_significant, round_significant_nested
-from vaegan.divergences.sweep import (
-    NO_CHECKPOINTS,
-    ProgressCallback,
-    _with_grad,
-    check_finite_members,
-    rng_stream,
+from vaegan.divergences.targets import (
+    check_target,
+    exact_w1,
+    generator_offset,
+    mode_centers,
+    mode_quality,
+    modes_covered,
+    plot_box,
+    sample_target,
 )
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import (
@@ -66,106 +57,11 @@ from vaegan.limits import (
     check_seed,
 )
 from vaegan.runtime import intra_op_threads
+from vaegan.storage import JsonResult
 
 Tensor = torch.Tensor
 TOY2D_FORMAT = "vaegan-toy2d/1"
-TARGETS: tuple[str, ...] = ("8gaussians", "25gaussians", "swissroll", "moons", "lines")
 TOY_LOSSES: tuple[str, ...] = ("js", "js-nonsaturating", "hellinger", "wasserstein", "wasserstein-onesided")
-GENERATORS: tuple[str, ...] = ("shift", "mlp")  # dynamics.py's one-parameter Q_θ, this module's MLP
-
-# ------------------------------------------------------------------------------------------------- targets
-
-MIXTURE_STD = 0.05  # every Gaussian of the mixtures; the modes are at least 1 apart
-MODE_RADIUS = 0.25  # 5 standard deviations: half the closest spacing of two modes, so the disks never overlap
-MODE_SHARE = 0.25  # a mode is covered when it holds at least this fraction of its fair share n/K of the samples
-LINES_START = 1.5  # the `lines` generator starts centred at (LINES_START, ½), θ₀ of the shift example
-
-
-def check_target(target: str) -> str:
-    if target not in TARGETS:
-        raise ConfigError(f"unknown target {target!r}; choose from {', '.join(TARGETS)}")
-    return target
-
-
-def mode_centers(target: str) -> Tensor | None:
-    """The K centres (K, 2) of a Gaussian mixture target, None for the others."""
-    if check_target(target) == "8gaussians":
-        angle = torch.arange(8) * (2 * math.pi / 8)
-        return 2.0 * torch.stack((torch.cos(angle), torch.sin(angle)), dim=-1)
-    if target == "25gaussians":
-        ticks = torch.arange(-2.0, 3.0)
-        return torch.cartesian_prod(ticks, ticks)
-    return None
-
-
-def sample_target(target: str, n: int, rng: torch.Generator) -> Tensor:
-    """n samples (n, 2) of the target, drawn from `rng` only."""
-    centers = mode_centers(target)
-    if centers is not None:
-        which = torch.randint(len(centers), (n,), generator=rng)
-        return centers[which] + MIXTURE_STD * torch.randn(n, 2, generator=rng)
-    if target == "swissroll":  # sklearn's make_swiss_roll in the (x, z) plane, scaled to about ±2.4
-        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=rng))
-        return torch.stack((t * torch.cos(t), t * torch.sin(t)), dim=-1) / 6 + MIXTURE_STD * torch.randn(
-            n, 2, generator=rng
-        )
-    if target == "moons":  # sklearn's make_moons, centred and scaled by 1.5
-        s = math.pi * torch.rand(n, generator=rng)
-        upper = torch.rand(n, generator=rng) < 0.5
-        x = torch.where(upper, torch.cos(s), 1 - torch.cos(s))
-        y = torch.where(upper, torch.sin(s), 0.5 - torch.sin(s))
-        return 1.5 * (torch.stack((x, y), dim=-1) - torch.tensor([0.5, 0.25])) + MIXTURE_STD * torch.randn(
-            n, 2, generator=rng
-        )
-    return torch.stack((torch.zeros(n), torch.rand(n, generator=rng)), dim=-1)  # lines: P = (0, U[0,1])
-
-
-def generator_offset(target: str) -> Tensor:
-    """Added to the generator's output: (θ₀, ½) for `lines`, so that Q starts off P's support; 0 otherwise."""
-    return torch.tensor([LINES_START, 0.5]) if check_target(target) == "lines" else torch.zeros(2)
-
-
-def plot_box(target: str) -> tuple[float, float, float, float]:
-    """(x0, x1, y0, y1) of the critic's grid: the target and the generator's start with a margin."""
-    if check_target(target) == "lines":
-        return -1.0, LINES_START + 1.0, -0.75, 1.75
-    return -3.0, 3.0, -3.0, 3.0
-
-
-# ------------------------------------------------------------------------------------------------- metrics
-
-
-def exact_w1(a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> float:
-    """The exact W1 between the empirical distributions of two equal-size point sets (n, d): the mean Euclidean
-    distance of the optimal one-to-one matching (for equal weights an optimal plan is a permutation, Birkhoff),
-    found by the Hungarian algorithm in O(n³)."""
-    # Imported here, not at the top: scipy.optimize costs half a second, and `python cli.py compare` (which
-    # imports this package) never needs it.
-    from scipy.optimize import linear_sum_assignment
-
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if a.ndim != 2 or a.shape != b.shape or len(a) == 0:
-        raise ConfigError(f"exact_w1 needs two non-empty point sets of the same shape (n, d), got {a.shape}, {b.shape}")
-    cost = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1)
-    rows, cols = linear_sum_assignment(cost)
-    return float(cost[rows, cols].mean())
-
-
-def modes_covered(samples: Tensor, centers: Tensor, radius: float = MODE_RADIUS, share: float = MODE_SHARE) -> int:
-    """How many of the K modes hold at least max(1, share·n/K) of the n samples within `radius` of their centre.
-
-    Counting a mode only when it holds a fair fraction of the mass (not a single stray sample) is what tells
-    mode collapse from coverage; with the defaults an 8-mode ring needs 8 of 256 samples per mode.
-    """
-    inside = torch.cdist(samples.double(), centers.double()) <= radius  # (n, K)
-    needed = max(1.0, share * len(samples) / len(centers))
-    return int((inside.sum(0) >= needed).sum())
-
-
-def mode_quality(samples: Tensor, centers: Tensor, radius: float = MODE_RADIUS) -> float:
-    """The fraction of samples within `radius` of some mode (the rest lie between modes)."""
-    return float((torch.cdist(samples.double(), centers.double()) <= radius).any(-1).double().mean())
-
 
 # -------------------------------------------------------------------------------------------------- config
 
@@ -241,7 +137,7 @@ class Toy2dConfig:
 
 
 @dataclass
-class Toy2dResult:
+class Toy2dResult(JsonResult):
     """One run, per loss and frame k (after steps[k] generator steps): samples[loss][k][i] = (x, y) of generated
     sample i, critic[loss][k][row][col] = V at (grid_x[col], grid_y[row]), arrows[loss][k][i] = -∂ℓ/∂y at sample i
     (i < frame_arrows), estimates[loss][k] the critic's bound between target_samples and the frame's samples,
@@ -268,9 +164,11 @@ class Toy2dResult:
     seconds: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
 
-    def to_json(self) -> str:
-        payload = {
-            "format": TOY2D_FORMAT,
+    FORMAT: ClassVar[str] = TOY2D_FORMAT
+    WHAT: ClassVar[str] = "2-D toy GAN run"
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
             "target": self.config.target,
             "losses": list(self.config.losses),
             "steps": self.steps,
@@ -293,49 +191,29 @@ class Toy2dResult:
             "seconds": self.seconds,
             "device": self.device,
             "config": self.config.to_dict(),
-        }
-        return json.dumps(payload, separators=(",", ":"), allow_nan=False)
+        }  # fmt: skip
 
     @classmethod
-    def from_json(cls, text: str) -> Toy2dResult:
-        try:
-            data = json.loads(text)
-            if data.get("format") != TOY2D_FORMAT:
-                raise ConfigError(f"not a 2-D toy GAN run (format {data.get('format')!r}, expected {TOY2D_FORMAT!r})")
-            frames = data["frames"]
-            return cls(
-                config=Toy2dConfig.from_dict(data["config"]),
-                steps=data["steps"],
-                target_samples=frames["target"],
-                w1_reference=data["w1_reference"],
-                grid_x=frames["x"],
-                grid_y=frames["y"],
-                samples=frames["samples"],
-                critic=frames["critic"],
-                arrows=frames["arrows"],
-                estimates=data["estimates"],
-                w1=data["w1"],
-                modes=data.get("modes", {}),
-                quality=data.get("quality", {}),
-                mode_count=data.get("mode_count"),
-                seconds=data.get("seconds", {}),
-                device=data.get("device", ""),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"not a valid 2-D toy GAN JSON: {exc}") from exc
-
-    def save(self, path: str | Path) -> Path:
-        from vaegan.checkpoint import atomic_write_bytes
-
-        atomic_write_bytes(path, self.to_json().encode())
-        return Path(path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> Toy2dResult:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"no 2-D toy GAN result at {path}")
-        return cls.from_json(path.read_text())
+    def from_payload(cls, data: dict[str, Any]) -> Toy2dResult:
+        frames = data["frames"]
+        return cls(
+            config=Toy2dConfig.from_dict(data["config"]),
+            steps=data["steps"],
+            target_samples=frames["target"],
+            w1_reference=data["w1_reference"],
+            grid_x=frames["x"],
+            grid_y=frames["y"],
+            samples=frames["samples"],
+            critic=frames["critic"],
+            arrows=frames["arrows"],
+            estimates=data["estimates"],
+            w1=data["w1"],
+            modes=data.get("modes", {}),
+            quality=data.get("quality", {}),
+            mode_count=data.get("mode_count"),
+            seconds=data.get("seconds", {}),
+            device=data.get("device", ""),
+        )
 
 
 # ------------------------------------------------------------------------------------------------- training
@@ -349,8 +227,9 @@ def run_toy2d(
     """Train a generator under every loss of `config` towards its target (one batched run); see the module
     docstring for what the frames hold. `threads` as in run_sweep."""
     device = torch.device(device)
-    with intra_op_threads(threads if device.type == "cpu" else None):
-        return _with_grad(_run_toy2d, config, progress, device)
+    # autograd on whatever the caller's grad mode: the app's page runs switch it off (per thread)
+    with intra_op_threads(threads if device.type == "cpu" else None), torch.enable_grad():
+        return _run_toy2d(config, progress, device)
 
 
 def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: torch.device) -> Toy2dResult:
@@ -473,179 +352,4 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
     )
 
 
-def default_configs() -> list[DynamicsConfig | Toy2dConfig]:
-    """Every run of the app's precomputation: each 2-D target, then the shift generator on each family."""
-    return [Toy2dConfig(target=target) for target in TARGETS] + [DynamicsConfig(family=f) for f in FAMILIES]
-
-
-def _where(config: DynamicsConfig | Toy2dConfig) -> tuple[str, str, str]:
-    """(group of the result, name in it, what the progress calls the run)."""
-    if isinstance(config, Toy2dConfig):
-        return "toy2d", config.target, config.target
-    return "dynamics", config.family, f"shift ({config.family})"
-
-
-def run_all_defaults(
-    progress: ProgressCallback | None = None, device: str | torch.device = "cpu", workers: int = 1
-) -> dict[str, Any]:
-    """The precomputation the app shows (`default_configs`): every target under every loss with the default
-    settings, plus the shift generator on both families. Returns {"toy2d": {target: Toy2dResult}, "dynamics":
-    {family: DynamicsResult}}. `progress` gets (generator steps done, in total, what is training), counted over the
-    whole precomputation: after every step with one worker, after every finished run with more.
-
-    `workers` > 1 trains that many runs at once in fresh (spawned) processes of one torch thread each. The runs are
-    independent and each is seeded by its config, so the results are those of one worker; on a CPU with idle cores
-    this divides the wall time, because each run is too small to keep more than one core busy."""
-    if workers < 1:
-        raise ConfigError("workers must be >= 1")
-    configs = default_configs()
-    total = sum(config.steps for config in configs)
-    results: dict[int, DynamicsResult | Toy2dResult] = {}
-    done = 0
-    if workers == 1 or torch.device(device).type != "cpu":
-        for i, config in enumerate(configs):
-            label = _where(config)[2]
-
-            def report(steps_done: int, _total: int, _what: str, base: int = done, label: str = label) -> None:
-                if progress is not None:
-                    progress(base + steps_done, total, label)
-
-            results[i] = train_generator(config, report, device)
-            done += config.steps
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # spawn, not fork: a forked child of a process that has run OpenMP work can hang in its first parallel op
-        context = multiprocessing.get_context("spawn")
-        # each worker keeps its freed memory as the CLI's own process does (vaegan.allocator says why)
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(configs)), mp_context=context, initializer=keep_freed_memory
-        ) as pool:
-            # the longest runs first, so that no worker is left alone with a long one at the end
-            order = sorted(range(len(configs)), key=lambda i: -configs[i].steps)
-            # train_generator is module level: the spawned workers import it
-            futures = {pool.submit(train_generator, configs[i], None, str(device)): i for i in order}
-            for future in as_completed(futures):
-                i = futures[future]
-                results[i] = future.result()
-                done += configs[i].steps
-                if progress is not None:
-                    progress(done, total, _where(configs[i])[2])
-    out: dict[str, Any] = {"toy2d": {}, "dynamics": {}}
-    for i, config in enumerate(configs):  # the order of default_configs, however the runs finished
-        group, name, _ = _where(config)
-        out[group][name] = results[i]
-    return out
-
-
-# ------------------------------------------------------------------------------------ what the front-ends call
-
-GeneratorConfig = DynamicsConfig | Toy2dConfig
-GeneratorRun = DynamicsResult | Toy2dResult
-
-
-def generator_config(
-    generator: str,
-    target: str,
-    *,
-    losses: Sequence[str] | None = None,
-    theta_optimizer: str | None = None,
-    steps: int | None = None,
-    seed: int = 0,
-) -> GeneratorConfig:
-    """One run's config from a front-end's choices (None keeps the default): `generator` "shift" (the one-parameter
-    Q_θ of `dynamics`, on lines | gaussian) or "mlp" (this module's 2-D toy GAN, on any of TARGETS)."""
-    settings: dict[str, Any] = {"seed": seed}
-    if losses is not None:
-        settings["losses"] = tuple(losses)
-    if steps is not None:
-        settings["steps"] = steps
-    if generator == "shift":
-        if target not in FAMILIES:
-            raise ConfigError(f"the shift generator trains on {' or '.join(FAMILIES)}, not {target!r} (use mlp)")
-        if theta_optimizer is not None:
-            settings["theta_optimizer"] = theta_optimizer
-        return DynamicsConfig(family=target, **settings)
-    if generator == "mlp":
-        if theta_optimizer is not None:
-            raise ConfigError("the θ optimizer is the shift generator's; the MLP generator always trains with Adam")
-        return Toy2dConfig(target=target, **settings)
-    raise ConfigError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
-
-
-def train_generator(
-    config: GeneratorConfig, progress: ProgressCallback | None = None, device: str | torch.device = "cpu"
-) -> GeneratorRun:
-    """run_dynamics or run_toy2d, whichever the config is for."""
-    if isinstance(config, DynamicsConfig):
-        return run_dynamics(config, progress, device)
-    return run_toy2d(config, progress, device)
-
-
-def dynamics_filename(generator: str, target: str, theta_optimizer: str = "sgd") -> str:
-    """The file name under results/ of one run with default settings: `dynamics_<target>.json` for the MLP
-    generator, `dynamics_shift_<family>[_adam].json` for the shift generator (SGD on θ unless _adam)."""
-    if generator == "mlp":
-        return f"dynamics_{check_target(target)}.json"
-    if generator == "shift":
-        if target not in FAMILIES:
-            raise ConfigError(f"the shift generator trains on {' or '.join(FAMILIES)}, not {target!r} (use mlp)")
-        suffix = "" if theta_optimizer == "sgd" else f"_{theta_optimizer}"
-        return f"dynamics_shift_{target}{suffix}.json"
-    raise ConfigError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
-
-
-def load_generator_run(path: str | Path) -> GeneratorRun:
-    """A saved DynamicsResult or Toy2dResult, whichever the file holds (one-line ConfigError otherwise)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no generator run at {path}")
-    text = path.read_text()
-    try:
-        kind = json.loads(text).get("format")
-    except (ValueError, AttributeError) as exc:
-        raise ConfigError(f"{path} is not a generator run: {exc}") from exc
-    if kind == DYNAMICS_FORMAT:
-        return DynamicsResult.from_json(text)
-    if kind == TOY2D_FORMAT:
-        return Toy2dResult.from_json(text)
-    raise ConfigError(f"{path} is not a generator run (format {kind!r})")
-
-
-def write_all_defaults(
-    folder: str | Path, progress: ProgressCallback | None = None, device: str | torch.device = "cpu", workers: int = 1
-) -> dict[Path, GeneratorRun]:
-    """`run_all_defaults`, each run saved under `folder` by `dynamics_filename`: what `python cli.py dynamics
-    --all` calls to make the shipped results/. Returns {written path: run}."""
-    runs = run_all_defaults(progress, device, workers)
-    written: dict[Path, GeneratorRun] = {}
-    for generator, group in (("mlp", runs["toy2d"]), ("shift", runs["dynamics"])):
-        for target, run in group.items():
-            written[run.save(Path(folder) / dynamics_filename(generator, target))] = run
-    return written
-
-
-__all__ = [
-    "GENERATORS",
-    "MODE_RADIUS",
-    "MODE_SHARE",
-    "TARGETS",
-    "TOY2D_FORMAT",
-    "TOY_LOSSES",
-    "Toy2dConfig",
-    "Toy2dResult",
-    "default_configs",
-    "dynamics_filename",
-    "exact_w1",
-    "generator_config",
-    "load_generator_run",
-    "mode_centers",
-    "mode_quality",
-    "modes_covered",
-    "run_all_defaults",
-    "run_toy2d",
-    "sample_target",
-    "train_generator",
-    "write_all_defaults",
-]
+__all__ = ["TOY2D_FORMAT", "TOY_LOSSES", "Toy2dConfig", "Toy2dResult", "run_toy2d"]
