@@ -54,10 +54,10 @@ from vaegan.divergences.sweep import NO_CHECKPOINTS, ProgressCallback, _with_gra
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.limits import MAX_BATCH_SIZE, MAX_CRITIC_STEPS, MAX_ITERS, MAX_RECORDED_VALUES, check_count, check_seed
 from vaegan.lipschitz import gradient_norms, interpolate
+from vaegan.vocabulary import THETA_OPTIMIZERS  # torch-free list (vaegan.vocabulary), re-exported here
 
 Tensor = torch.Tensor
 DYNAMICS_FORMAT = "vaegan-divergence-dynamics/1"
-THETA_OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 
 # ----------------------------------------------------------------------------------------------- GAN losses
 

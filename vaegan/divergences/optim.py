@@ -17,9 +17,9 @@ from collections.abc import Iterable
 import torch
 
 from vaegan.errors import ConfigError
+from vaegan.vocabulary import OPTIMIZERS  # torch-free list (vaegan.vocabulary), re-exported here
 
 Tensor = torch.Tensor
-OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 
 
 class SGD:

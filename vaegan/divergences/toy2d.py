@@ -65,12 +65,10 @@ from vaegan.limits import (
     check_count,
     check_seed,
 )
+from vaegan.vocabulary import GENERATORS, TARGETS, TOY_LOSSES  # torch-free lists, re-exported here
 
 Tensor = torch.Tensor
 TOY2D_FORMAT = "vaegan-toy2d/1"
-TARGETS: tuple[str, ...] = ("8gaussians", "25gaussians", "swissroll", "moons", "lines")
-TOY_LOSSES: tuple[str, ...] = ("js", "js-nonsaturating", "hellinger", "wasserstein", "wasserstein-onesided")
-GENERATORS: tuple[str, ...] = ("shift", "mlp")  # dynamics.py's one-parameter Q_θ, this module's MLP
 
 # ------------------------------------------------------------------------------------------------- targets
 
