@@ -1,4 +1,8 @@
-"""Plotly figures shared by the app's pages and the CLI's `--plot` files (front-end code: the library has none)."""
+"""Plotly figures shared by the app's pages and the CLI's `--plot` files.
+
+The one module of `vaegan/` that imports Plotly (the `app` extra: `pip install "vaegan[app]"`); the core never
+imports it. Titles come from vaegan.vocabulary, so a loss is named the same in every figure, page and table.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
-from vaegan.divergences.dynamics import DynamicsResult
-from vaegan.divergences.toy2d import Toy2dResult
+from vaegan.divergences import DynamicsResult, Toy2dResult
+from vaegan.vocabulary import LOSS_TITLES
 
 if TYPE_CHECKING:
     from vaegan.divergences import SweepResult
@@ -111,13 +115,6 @@ LOSS_COLORS = {
     "hellinger": "#e11d48",
     "js": "#059669",
     "js-nonsaturating": "#d97706",
-}
-LOSS_TITLES = {
-    "wasserstein": "W1 (WGAN-GP)",
-    "wasserstein-onesided": "W1, one-sided penalty",
-    "hellinger": "squared Hellinger",
-    "js": "JS, minimax GAN",
-    "js-nonsaturating": "JS, non-saturating",
 }
 ARROW_LENGTH = 0.6  # the longest arrow of a figure, in plot units: a vanishing gradient is a vanishing arrow
 PLAIN = {"duration": 0, "redraw": True}
