@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from vaegan.cli import GC_THRESHOLDS, app, parse_duration, run
 from vaegan.cli import main as _main
-from vaegan.cli.main import exit_without_teardown as _exit_without_teardown
+from vaegan.cli.entry import exit_without_teardown as _exit_without_teardown
 
 __all__ = ["GC_THRESHOLDS", "app", "main", "parse_duration", "_exit_without_teardown"]
 

@@ -7,12 +7,12 @@ and prints or writes the result.
     vaegan divergences sweep --family gaussian
     torchrun --nproc-per-node 4 -m vaegan train wgan ...   # data-parallel training (README: More than one machine)
 
-Modules: `main` (the app, the aliases, errors and exit), `options` (shared options, choices from
+Modules: `entry` (the app, the aliases, errors and exit), `options` (shared options, choices from
 vaegan.vocabulary), `display` (progress and tables), `models` (device, load, export), and the groups: `train`,
 `evaluate`, `generate` (sample, explore), `runs` (export, timeline), `divergences`, `hub` (push).
 """
 
-from vaegan.cli.main import GC_THRESHOLDS, app, exit_without_teardown, main, run
+from vaegan.cli.entry import GC_THRESHOLDS, app, exit_without_teardown, main, run
 from vaegan.limits import parse_duration
 
 __all__ = ["GC_THRESHOLDS", "app", "exit_without_teardown", "main", "parse_duration", "run"]

@@ -2,7 +2,7 @@
 
 Unset options (None) keep the library's setting: `SweepConfig`'s defaults (or `REFERENCE_SETTING`'s with
 --reference) for a sweep, `DynamicsConfig`'s / `Toy2dConfig`'s for a generator. `vaegan compare` and
-`vaegan dynamics`, the old spellings, are hidden aliases of these two (vaegan.cli.main).
+`vaegan dynamics`, the old spellings, are hidden aliases of these two (vaegan.cli.entry).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def rank() -> int:
 
 
 # Progress and messages go to stderr so that stdout carries only results (e.g. `--json`); under torchrun only
-# rank 0 shows them (errors: every rank, see vaegan.cli.main).
+# rank 0 shows them (errors: every rank, see vaegan.cli.entry).
 err_console = Console(stderr=True, quiet=rank() != 0)
 
 # The shipped files (vaegan.vocabulary.DEFAULT_CHECKPOINTS), as defaults.
