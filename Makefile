@@ -1,5 +1,7 @@
 # Two commands: `make demo` (run the app) and `make test` (lint + the whole test suite).
-# Both create .venv on first use; the stamp files re-install only when a requirements file changes.
+# Both create .venv on first use and install the project editable into it (`pip install -e .`, so the app, the
+# benches and the tests import the package, and `vaegan` is a command); the stamp files re-install only when
+# pyproject.toml or a requirements file changes.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,15 +9,15 @@ PORT   ?= 8501
 
 .PHONY: demo test lint bench clean
 
-$(BIN)/.installed: requirements.txt
+$(BIN)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "vaegan needs Python 3.11+")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q -r requirements.txt -e ".[app,hub]"
 	touch $@
 
-$(BIN)/.dev-installed: requirements-dev.txt $(BIN)/.installed
-	$(BIN)/python -m pip install -q -r requirements-dev.txt
+$(BIN)/.dev-installed: requirements-dev.txt pyproject.toml $(BIN)/.installed
+	$(BIN)/python -m pip install -q -r requirements-dev.txt -e ".[app,hub,dev]"
 	touch $@
 
 demo: $(BIN)/.installed
@@ -32,4 +34,4 @@ bench: $(BIN)/.dev-installed
 	$(BIN)/python bench/vae.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache vaegan.egg-info

@@ -1,6 +1,6 @@
 """App speed: the server time of a latent-slider change and the time to first render after `streamlit run`.
 
-    python bench/app.py [--repeats 30] [--no-browser]
+    python -m bench.app [--repeats 30] [--no-browser]
 
 Two tables, each with a baseline measured in the same run:
 
@@ -34,7 +34,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
 HOME = str(REPO_ROOT / "demo" / "Home.py")
 CHROMIUM = "/usr/bin/chromium"
 

@@ -1,6 +1,6 @@
 """Draw a digit: the server time from a canvas change to the VAE page's outputs, and of the Latent page's inversion.
 
-    python bench/app_draw.py [--repeats 20] [--inversions 5]
+    python -m bench.app_draw [--repeats 20] [--inversions 5]
 
 Streamlit's AppTest runs the real page scripts in this process, so a rerun's wall time is the server's time for
 that interaction (the page script, widget state, element serialization; no network, no browser). A canvas change
@@ -36,11 +36,10 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
 HOME = str(REPO_ROOT / "demo" / "Home.py")
 SHARED_DIGITS = REPO_ROOT.parent / "shared" / "data" / "binarized_mnist.npz"
 
-from app import timed  # noqa: E402 - bench/app.py; this folder is on sys.path when the script runs
+from bench.app import timed  # noqa: E402 - run as `python -m bench.app_draw` from the repository root
 
 
 def new_drawing(rng: random.Random) -> list[list[tuple[float, float]]]:

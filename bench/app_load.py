@@ -1,6 +1,6 @@
 """Concurrent sessions against one `streamlit run` server: the server time of a latent ε-slider move with N sessions.
 
-    python bench/app_load.py [--sessions 1,10,20] [--moves 10] [--think 0.5:1.5] [--burst]
+    python -m bench.app_load [--sessions 1,10,20] [--moves 10] [--think 0.5:1.5] [--burst]
 
 One server (`streamlit run demo/Home.py`, as `make demo` starts it, bound to 127.0.0.1 on a free port) and N real
 sessions. Each session is a client of Streamlit's own websocket protocol (`/_stcore/stream`, protobuf `BackMsg` /
@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
 
 from bench.app import free_port, model_folders  # noqa: E402
 

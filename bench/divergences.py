@@ -27,16 +27,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import torch
 from torch import nn
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vaegan.divergences import REFERENCE_SETTING, SweepConfig, exact_divergence, parse_thetas, run_sweep  # noqa: E402
 

@@ -33,7 +33,6 @@ from typing import Any
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from vaegan.divergences import (  # noqa: E402
     FAMILIES,

@@ -13,12 +13,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
-import sys
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vaegan.divergences import SweepConfig, run_sweep  # noqa: E402
 

@@ -16,15 +16,11 @@ from __future__ import annotations
 import argparse
 import copy
 import math
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vaegan.data import load_binary_mnist, minibatches  # noqa: E402
 from vaegan.vae import VAE, VAEConfig, log_px_importance, neg_elbo  # noqa: E402

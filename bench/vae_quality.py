@@ -20,12 +20,9 @@ import math
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vaegan.allocator import keep_freed_memory  # noqa: E402
 from vaegan.data import BinarySplits, load_binary_mnist  # noqa: E402

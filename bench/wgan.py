@@ -18,15 +18,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vaegan.train.common import make_adam  # noqa: E402
 from vaegan.wgan import Critic, Generator, StepOptions, WGANConfig, critic_step, generator_step  # noqa: E402

@@ -21,8 +21,6 @@ import shutil
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from wgan_quality import HELD_OUT, TRAIN, score  # noqa: E402 - this folder is on sys.path when run
 
 VARIANTS = '[{"lr": 1e-4, "critic_lr": 3e-4}, {"lr": 2e-4, "critic_lr": 6e-4}]'

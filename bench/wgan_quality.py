@@ -22,8 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 TRAIN = "../shared/data/mnist_train_5k.npz+../shared/data/mnist_test.npz@0:8000"
 HELD_OUT = "../shared/data/mnist_test.npz@8000:10000"
 THRESHOLDS = (100.0, 50.0, 25.0)

@@ -6,19 +6,16 @@ This file is the frame around every page: page config, the navigation menu, the 
 The folder is deliberately not called `pages/`: when a `pages/` folder sits beside the entry point, Streamlit starts
 in its older folder-based mode and, for a session that opens a page's URL before any session has run this file,
 runs that page without this frame (no page config, no menu titles).
+
+Imports: the pages import the installed `vaegan` package (`pip install -e ".[app]"`, which `make demo` runs) and
+their siblings here by plain name (`from common import ...`): Streamlit puts this file's folder on the module path.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-# `streamlit run demo/Home.py` puts demo/ on sys.path, not the repository root where the vaegan package lives.
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
-import streamlit as st  # noqa: E402
+import streamlit as st
 
 # Nothing here imports torch: on a cold start the first page can draw its title and text while the page's own
 # imports (torch, the models) are still loading.

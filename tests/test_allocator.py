@@ -63,9 +63,10 @@ def test_the_environment_can_keep_glibcs_defaults(monkeypatch: pytest.MonkeyPatc
 
 def test_the_cli_keeps_freed_memory_before_any_command(monkeypatch: pytest.MonkeyPatch) -> None:
     import cli
+    import vaegan.cli.entry
 
     calls: list[bool] = []
-    monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append(True) or True)
+    monkeypatch.setattr(vaegan.cli.entry, "keep_freed_memory", lambda: calls.append(True) or True)
     assert cli.main(["--help"]) == 0
     assert calls == [True]
 

@@ -588,7 +588,7 @@ def test_no_closed_form_is_nan_null_free_json_and_said_in_the_table_and_chart(tm
     """H² between a Swiss roll and its shifted copy has no closed form: NaN truth (0 at θ = 0, where P = Q), the
     string "nan" in strict JSON, excluded from the error, and "no closed form" in the CLI table and the chart."""
     import cli
-    from demo.charts import divergence_figure
+    from vaegan.figures import divergence_figure
 
     assert math.isnan(exact_divergence("swissroll", "hellinger", 0.5))
     assert exact_divergence("swissroll", "hellinger", 0.0) == 0.0

@@ -114,7 +114,7 @@ def _read_png(path: Path) -> object:
 def _html(path: Path, version: int) -> None:
     import plotly.graph_objects as go
 
-    from demo.charts import write_html
+    from vaegan.figures import write_html
 
     write_html(go.Figure(go.Scatter(x=[0, 1], y=[version, version])), path)
 

@@ -41,6 +41,7 @@ from vaegan.errors import CheckpointError, ConfigError
 from vaegan.hub import resolve_checkpoint
 from vaegan.storage import atomic_write_bytes
 from vaegan.version import __version__
+from vaegan.vocabulary import DEFAULT_CHECKPOINTS  # noqa: F401 - where the shipped files live; re-exported
 
 FORMAT_VERSION = "1"
 
@@ -60,13 +61,6 @@ DEFAULT_STEP_UNITS: dict[str, str] = {
     "wgan-generator": "generator iterations",
     "wgan-critic": "generator iterations",
     "digit-classifier": "optimizer steps",
-}
-
-# Where the shipped files live, relative to the repository root (the CLI's defaults and the app's slots).
-DEFAULT_CHECKPOINTS: dict[str, str] = {
-    "vae": "checkpoints/vae.safetensors",
-    "wgan-generator": "checkpoints/wgan.safetensors",
-    "digit-classifier": "checkpoints/classifier.safetensors",
 }
 
 # The command that creates each kind, quoted in "missing checkpoint" messages.

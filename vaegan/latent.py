@@ -32,9 +32,7 @@ from vaegan.limits import (
     check_seed,
 )
 from vaegan.runtime import device_of, eval_mode
-
-INTERPOLATION_MODES = ("lerp", "slerp")
-
+from vaegan.vocabulary import INTERPOLATION_MODES  # torch-free list (vaegan.vocabulary), re-exported here
 
 # ---------------------------------------------------------------------------------------------- sampling
 

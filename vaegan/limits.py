@@ -12,6 +12,8 @@ and small enough that the largest accepted value fits in the memory of an ordina
 
 from __future__ import annotations
 
+import re
+
 from vaegan.errors import ConfigError
 
 # --- images written or shown at once
@@ -65,3 +67,18 @@ def check_importance_samples(k: int) -> int:
 def check_seed(seed: int, name: str = "seed") -> int:
     """A seed every RNG of the project accepts: a whole number in 0..MAX_SEED."""
     return check_count(name, seed, MAX_SEED, minimum=0)
+
+
+def parse_duration(text: str, flag: str = "--time-budget") -> float:
+    """'90s', '30m', '2h', '1h30m' or a plain number of seconds -> seconds, at most MAX_TIME_BUDGET."""
+    text = text.strip().lower()
+    match = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?", text)
+    if not text or match is None or not any(match.groups()):
+        raise ConfigError(f"{flag} {text[:40]!r}: expected a duration such as 90s, 30m, 2h or 1h30m")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise ConfigError(f"{flag} {text!r} must be longer than 0 s")
+    if not total <= MAX_TIME_BUDGET:  # also catches a number so long that it became inf
+        raise ConfigError(f"{flag} {text[:40]!r} is longer than the limit of {MAX_TIME_BUDGET / 86400:g} days")
+    return total

@@ -11,7 +11,12 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from demo.common import (
+from vaegan.compare import METRIC_NAMES, compare_models, side_by_side_interpolation, vae_sample_images
+from vaegan.data import to_rgb32
+from vaegan.errors import VaeganError
+from vaegan.latent import generate, sample_latents
+
+from common import (
     CLASSIFIER_SLOT,
     WGAN_SLOT,
     explain_missing,
@@ -28,10 +33,6 @@ from demo.common import (
     show_strip,
     try_load,
 )
-from vaegan.compare import METRIC_NAMES, compare_models, side_by_side_interpolation, vae_sample_images
-from vaegan.data import to_rgb32
-from vaegan.errors import VaeganError
-from vaegan.latent import generate, sample_latents
 
 METRIC_N = 1000  # samples per model and held-out digits per set (fewer when the held-out set is smaller)
 METRIC_SEED = 0  # the CLI's default: `python cli.py eval compare` prints these numbers

@@ -8,7 +8,6 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from demo.common import file_stamp, page_header, results_dir, share_hint, shown_path
 from vaegan.divergences import (
     DIVERGENCE_NAMES,
     F_DIVERGENCES,
@@ -23,6 +22,8 @@ from vaegan.divergences import (
     run_sweep,
 )
 from vaegan.errors import VaeganError
+
+from common import file_stamp, page_header, results_dir, share_hint, shown_path
 
 COLORS = {
     "hellinger": "#e11d48",

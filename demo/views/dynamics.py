@@ -6,19 +6,6 @@ import json
 
 import streamlit as st
 
-from demo.charts import (
-    arrow_scale,
-    estimate_figure,
-    gradient_figure,
-    loss_title,
-    modes_figure,
-    shift_animation,
-    shift_arrow_scale,
-    theta_figure,
-    toy2d_animation,
-    w1_figure,
-)
-from demo.common import file_stamp, page_header, results_dir, share_hint, shown_path
 from vaegan.divergences import (
     FAMILIES,
     GAN_LOSSES,
@@ -34,6 +21,20 @@ from vaegan.divergences import (
     train_generator,
 )
 from vaegan.errors import VaeganError
+from vaegan.figures import (
+    arrow_scale,
+    estimate_figure,
+    gradient_figure,
+    loss_title,
+    modes_figure,
+    shift_animation,
+    shift_arrow_scale,
+    theta_figure,
+    toy2d_animation,
+    w1_figure,
+)
+
+from common import file_stamp, page_header, results_dir, share_hint, shown_path
 
 GENERATOR_TITLES = {"shift": "shift generator (one θ)", "mlp": "MLP generator (2-D toy GAN)"}
 TARGET_TITLES = {

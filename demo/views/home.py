@@ -13,8 +13,9 @@ st.markdown(
 
 # Imported after the first paint: on a cold start torch takes seconds to import, and the title and text above are
 # already on screen meanwhile.
-from demo.common import SLOTS, WGAN_SLOT, checkpoints_dir, model_card, show_images, shown_path, try_load  # noqa: E402
 from vaegan.latent import generate, sample_latents  # noqa: E402
+
+from common import SLOTS, WGAN_SLOT, checkpoints_dir, model_card, show_images, shown_path, try_load  # noqa: E402
 
 generator = try_load(WGAN_SLOT)
 if generator is not None:

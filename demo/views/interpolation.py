@@ -7,7 +7,9 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from demo.common import (
+from vaegan.latent import interpolate_latent, interpolation_rows, sample_latents
+
+from common import (
     WGAN_SLOT,
     animated_gif,
     inverted_latent,
@@ -18,7 +20,6 @@ from demo.common import (
     show_strip,
     strip_pictures,
 )
-from vaegan.latent import interpolate_latent, interpolation_rows, sample_latents
 
 page_header(
     "Interpolation",

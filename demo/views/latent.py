@@ -9,8 +9,12 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from demo.canvas import digit_canvas
-from demo.common import (
+from vaegan.drawing import prepare_digit
+from vaegan.inversion import invert
+from vaegan.latent import generate, perturbation_strip, rank_latent_dims, sample_latents, semantic_rank
+
+from canvas import digit_canvas
+from common import (
     CLASSIFIER_SLOT,
     WGAN_SLOT,
     inverted_latent,
@@ -22,9 +26,6 @@ from demo.common import (
     show_strip,
     try_load,
 )
-from vaegan.drawing import prepare_digit
-from vaegan.inversion import invert
-from vaegan.latent import generate, perturbation_strip, rank_latent_dims, sample_latents, semantic_rank
 
 CANDIDATES = 8  # samples to pick from
 TOP_DIMS = 6  # ε sliders for this many top-ranked dims (plus the one chosen below)

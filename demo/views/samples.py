@@ -9,8 +9,13 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from demo.charts import metric_curves_figure
-from demo.common import (
+from vaegan.errors import VaeganError
+from vaegan.figures import metric_curves_figure
+from vaegan.images import png_bytes
+from vaegan.latent import generate, sample_latents
+from vaegan.timeline import Timeline, frame_index, metric_curves
+
+from common import (
     WGAN_SLOT,
     animated_gif,
     classify,
@@ -24,10 +29,6 @@ from demo.common import (
     timeline_path,
     to_pil,
 )
-from vaegan.errors import VaeganError
-from vaegan.images import png_bytes
-from vaegan.latent import generate, sample_latents
-from vaegan.timeline import Timeline, frame_index, metric_curves
 
 page_header(
     "Samples",

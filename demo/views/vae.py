@@ -9,9 +9,15 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from demo.canvas import digit_canvas
-from demo.charts import score_histogram
-from demo.common import (
+from vaegan.drawing import DrawnDigit, VAEReading, prepare_digit, read_with_vae
+from vaegan.figures import score_histogram
+from vaegan.images import unit_to_signed
+from vaegan.latent import perturbation_strip
+from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo, sample_binary_digits, score_digits, share_below
+from vaegan.vae import MNIST_SIDE, DecodedImages, neg_elbo
+
+from canvas import digit_canvas
+from common import (
     CLASSIFIER_SLOT,
     format_number,
     load_real_digits,
@@ -25,11 +31,6 @@ from demo.common import (
     strip_pictures,
     try_load,
 )
-from vaegan.drawing import DrawnDigit, VAEReading, prepare_digit, read_with_vae
-from vaegan.images import unit_to_signed
-from vaegan.latent import perturbation_strip
-from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo, sample_binary_digits, score_digits, share_below
-from vaegan.vae import MNIST_SIDE, DecodedImages, neg_elbo
 
 # Importance samples for a drawn digit's log p(x) (and for the reference digits it is placed among), by
 # architecture: a conv decoder pass costs far more than an MLP's on a CPU, and a drawing must be read within a

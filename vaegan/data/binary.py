@@ -28,9 +28,9 @@ from vaegan.data.sources import MNIST_PIXELS, MNIST_SIDE, SPLITS, SourceKind, lo
 from vaegan.data.spec import parse_spec
 from vaegan.errors import DataError
 from vaegan.limits import check_seed
+from vaegan.vocabulary import BINARIZE_MODES  # torch-free list (vaegan.vocabulary), re-exported here
 
 BINARY_KIND = SourceKind(named=("binarized-mnist", "mnist"), side=MNIST_SIDE, mode="L")
-BINARIZE_MODES = ("auto", "dynamic", "threshold", "none")
 
 
 @dataclass

@@ -36,6 +36,7 @@ from vaegan.data.pixels import check_labels
 from vaegan.data.spec import Spec
 from vaegan.errors import DataError
 from vaegan.storage import atomic_write_bytes
+from vaegan.vocabulary import SPLITS  # torch-free list (vaegan.vocabulary), re-exported here
 
 LAROCHELLE_URL = "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/binarized_mnist_{split}.amat"
 LAROCHELLE_SHA1 = {
@@ -43,7 +44,6 @@ LAROCHELLE_SHA1 = {
     "valid": "13418487742e6ea6d48db7b5187353a20b1b1f8c",
     "test": "ca70bd7775e182596dec148d4dc1bc6bd6c4c5f4",
 }
-SPLITS = ("train", "valid", "test")
 MNIST_SIDE = 28
 MNIST_PIXELS = MNIST_SIDE * MNIST_SIDE
 

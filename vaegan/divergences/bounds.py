@@ -18,6 +18,7 @@ from torch.nn.functional import relu, softplus
 
 from vaegan.errors import ConfigError
 from vaegan.lipschitz import gradient_norms, interpolate
+from vaegan.vocabulary import PENALTIES  # torch-free list, re-exported here
 
 LOG_2 = math.log(2.0)
 Tensor = torch.Tensor
@@ -102,7 +103,6 @@ F_DIVERGENCES: dict[str, FDivergence] = {
 WASSERSTEIN = "wasserstein"
 DIVERGENCE_NAMES: tuple[str, ...] = (*F_DIVERGENCES, WASSERSTEIN)
 DIVERGENCE_TITLES: dict[str, str] = {**{n: d.title for n, d in F_DIVERGENCES.items()}, WASSERSTEIN: "Wasserstein-1"}
-PENALTIES: tuple[str, ...] = ("one-sided", "two-sided")
 
 
 def check_divergence_name(name: str) -> str:

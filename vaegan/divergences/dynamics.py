@@ -54,10 +54,10 @@ from vaegan.limits import MAX_BATCH_SIZE, MAX_CRITIC_STEPS, MAX_ITERS, MAX_RECOR
 from vaegan.lipschitz import gradient_norms, interpolate
 from vaegan.runtime import intra_op_threads
 from vaegan.storage import JsonResult
+from vaegan.vocabulary import THETA_OPTIMIZERS  # torch-free list (vaegan.vocabulary), re-exported here
 
 Tensor = torch.Tensor
 DYNAMICS_FORMAT = "vaegan-divergence-dynamics/1"
-THETA_OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 
 # ----------------------------------------------------------------------------------------------- GAN losses
 

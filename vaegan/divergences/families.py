@@ -23,10 +23,8 @@ import torch
 from vaegan.divergences.bounds import check_divergence_name
 from vaegan.divergences.targets import sample_target
 from vaegan.errors import ConfigError
+from vaegan.vocabulary import FAMILIES, SHIFTED_TARGETS, SWEEP_FAMILIES  # noqa: F401 - torch-free, re-exported
 
-FAMILIES: tuple[str, ...] = ("lines", "gaussian")  # every divergence in closed form (and the shift generator's)
-SHIFTED_TARGETS: tuple[str, ...] = ("8gaussians", "25gaussians", "swissroll", "moons")  # toy2d targets, moved by θ
-SWEEP_FAMILIES: tuple[str, ...] = FAMILIES + SHIFTED_TARGETS
 GAUSSIAN_CENTER_Y = 0.5  # both Gaussians sit at height ½, like the middle of the unit segments of `lines`
 TARGET_BOX = 3.0  # the toy2d targets lie within ±TARGET_BOX on both axes (targets.plot_box)
 

@@ -24,8 +24,8 @@ from vaegan.divergences.targets import TARGETS, check_target
 from vaegan.divergences.toy2d import TOY2D_FORMAT, Toy2dConfig, Toy2dResult, run_toy2d
 from vaegan.errors import ConfigError
 from vaegan.storage import json_format
+from vaegan.vocabulary import GENERATORS  # torch-free list (vaegan.vocabulary), re-exported here
 
-GENERATORS: tuple[str, ...] = ("shift", "mlp")  # dynamics.py's one-parameter Q_θ, toy2d.py's MLP
 GeneratorConfig = DynamicsConfig | Toy2dConfig
 GeneratorRun = DynamicsResult | Toy2dResult
 
@@ -161,7 +161,7 @@ def load_generator_run(path: str | Path) -> GeneratorRun:
 def write_all_defaults(
     folder: str | Path, progress: ProgressCallback | None = None, device: str | torch.device = "cpu", workers: int = 1
 ) -> dict[Path, GeneratorRun]:
-    """`run_all_defaults`, each run saved under `folder` by `dynamics_filename`: what `python cli.py dynamics
+    """`run_all_defaults`, each run saved under `folder` by `dynamics_filename`: what `vaegan divergences train-generator
     --all` calls to make the shipped results/. Returns {written path: run}."""
     runs = run_all_defaults(progress, device, workers)
     written: dict[Path, GeneratorRun] = {}

@@ -2,7 +2,7 @@
 
 Why not torch.optim: constructing the first torch.optim optimizer of a process imports torch._dynamo (its methods are
 wrapped by `torch._disable_dynamo`, which imports the compiler stack on first use). That import takes longer than
-the whole default sweep trains, so `python cli.py compare` spent most of its time on it (README: Divergences). The
+the whole default sweep trains, so `vaegan divergences sweep` spent most of its time on it (README: Divergences). The
 update rules here are torch's own single-tensor ones (torch.optim.adam._single_tensor_adam and _single_tensor_sgd
 for the options used: no weight decay, no AMSGrad, no momentum), op for op, so the numbers are the same bit for bit
 (tests/test_divergences.py checks it against torch.optim).
@@ -17,9 +17,9 @@ from collections.abc import Iterable
 import torch
 
 from vaegan.errors import ConfigError
+from vaegan.vocabulary import OPTIMIZERS  # torch-free list (vaegan.vocabulary), re-exported here
 
 Tensor = torch.Tensor
-OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 
 
 class SGD:

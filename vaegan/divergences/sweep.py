@@ -205,7 +205,7 @@ def sweep_config(
     **settings: Any,
 ) -> SweepConfig:
     """A sweep from the default setting (or the reference one), with text lists parsed and every setting that is
-    not None replaced: what `python cli.py compare` calls."""
+    not None replaced: what `vaegan divergences sweep` calls."""
     base = REFERENCE_SETTING if reference else SweepConfig()
     parsed: dict[str, Any] = {k: v for k, v in settings.items() if v is not None}
     if divergences is not None:

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from vaegan.errors import ConfigError
+from vaegan.vocabulary import TARGETS  # torch-free list (vaegan.vocabulary), re-exported here
 
 Tensor = torch.Tensor
-TARGETS: tuple[str, ...] = ("8gaussians", "25gaussians", "swissroll", "moons", "lines")
 
 MIXTURE_STD = 0.05  # every Gaussian of the mixtures; the modes are at least 1 apart
 MODE_RADIUS = 0.25  # 5 standard deviations: half the closest spacing of two modes, so the disks never overlap

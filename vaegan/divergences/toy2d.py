@@ -58,10 +58,10 @@ from vaegan.limits import (
 )
 from vaegan.runtime import intra_op_threads
 from vaegan.storage import JsonResult
+from vaegan.vocabulary import TOY_LOSSES  # torch-free list (vaegan.vocabulary), re-exported here
 
 Tensor = torch.Tensor
 TOY2D_FORMAT = "vaegan-toy2d/1"
-TOY_LOSSES: tuple[str, ...] = ("js", "js-nonsaturating", "hellinger", "wasserstein", "wasserstein-onesided")
 
 # -------------------------------------------------------------------------------------------------- config
 

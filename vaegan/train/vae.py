@@ -43,6 +43,7 @@ from vaegan.train.common import (
     set_rng_state,
 )
 from vaegan.vae import VAE, VAEConfig, neg_elbo
+from vaegan.vocabulary import LR_SCHEDULES
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class VAETrainConfig:
         return self.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = LR_SCHEDULES  # the old name of the torch-free list (vaegan.vocabulary)
 
 
 def check_schedule_end(state: dict, identity: dict, cfg: VAETrainConfig, state_path: str | Path) -> None:

@@ -59,6 +59,7 @@ from vaegan.train.common import (
     run_identity,
     set_rng_state,
 )
+from vaegan.vocabulary import LR_DECAYS  # torch-free list (vaegan.vocabulary), re-exported here
 from vaegan.wgan import (
     Critic,
     Generator,
@@ -71,7 +72,6 @@ from vaegan.wgan import (
 )
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-LR_DECAYS = ("none", "linear")
 STATE_FILE = "state.safetensors"
 
 

@@ -1,4 +1,8 @@
-"""Plotly figures shared by the app's pages and the CLI's `--plot` files (front-end code: the library has none)."""
+"""Plotly figures shared by the app's pages and the CLI's `--plot` files.
+
+The one module of `vaegan/` that imports Plotly (the `app` extra: `pip install "vaegan[app]"`); the core never
+imports it. Titles come from vaegan.vocabulary, so a loss is named the same in every figure, page and table.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
-from vaegan.divergences.dynamics import DynamicsResult
-from vaegan.divergences.toy2d import Toy2dResult
+from vaegan.divergences import DynamicsResult, Toy2dResult
+from vaegan.storage import atomic_write_bytes
+from vaegan.vocabulary import LOSS_TITLES
 
 if TYPE_CHECKING:
     from vaegan.divergences import SweepResult
@@ -95,13 +100,11 @@ def metric_curves_figure(curves: dict[str, tuple[list[int], list[float]]], floor
 
 def write_html(figure: go.Figure, path: Path) -> None:
     """A self-contained interactive HTML file (plotly.js inlined: opens offline)."""
-    from vaegan.storage import atomic_write_bytes
-
     atomic_write_bytes(path, figure.to_html(include_plotlyjs=True).encode())
 
 
 # ----------------------------------------------------------------------------------- training a generator
-# The "Training a generator" page and `python cli.py dynamics --plot`. A run is a DynamicsResult (the shift
+# The "Training a generator" page and `vaegan divergences train-generator --plot`. A run is a DynamicsResult (the shift
 # generator: one θ per loss) or a Toy2dResult (an MLP generator per loss); see vaegan/divergences/dynamics.py and
 # toy2d.py for what their fields hold.
 
@@ -111,13 +114,6 @@ LOSS_COLORS = {
     "hellinger": "#e11d48",
     "js": "#059669",
     "js-nonsaturating": "#d97706",
-}
-LOSS_TITLES = {
-    "wasserstein": "W1 (WGAN-GP)",
-    "wasserstein-onesided": "W1, one-sided penalty",
-    "hellinger": "squared Hellinger",
-    "js": "JS, minimax GAN",
-    "js-nonsaturating": "JS, non-saturating",
 }
 ARROW_LENGTH = 0.6  # the longest arrow of a figure, in plot units: a vanishing gradient is a vanishing arrow
 PLAIN = {"duration": 0, "redraw": True}
@@ -347,7 +343,7 @@ def modes_figure(run: Toy2dResult, losses: Sequence[str]) -> go.Figure:
 
 
 def dynamics_figure(run: DynamicsResult | Toy2dResult) -> go.Figure:
-    """The `--plot` file of `python cli.py dynamics`: the run's curves side by side (the page's charts under its
+    """The `--plot` file of `vaegan divergences train-generator`: the run's curves side by side (the page's charts under its
     animations): shift: θ_t, |dℓ/dθ| and estimate vs truth; MLP: exact W1 and, for the mixtures, modes covered."""
     from plotly.subplots import make_subplots
 

@@ -1,0 +1,223 @@
+"""`vaegan divergences sweep | train-generator`: critics that estimate divergences, generators trained by them.
+
+Unset options (None) keep the library's setting: `SweepConfig`'s defaults (or `REFERENCE_SETTING`'s with
+--reference) for a sweep, `DynamicsConfig`'s / `Toy2dConfig`'s for a generator. `vaegan compare` and
+`vaegan dynamics`, the old spellings, are hidden aliases of these two (vaegan.cli.entry).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from vaegan.cli.display import progress_bar, step_reporter
+from vaegan.cli.options import Device, err_console, one_of
+from vaegan.vocabulary import (
+    GENERATORS,
+    OPTIMIZERS,
+    PENALTIES,
+    SWEEP_FAMILIES,
+    TARGETS,
+    THETA_OPTIMIZERS,
+    TOY_LOSSES,
+)
+
+if TYPE_CHECKING:
+    from vaegan.divergences import DynamicsResult, SweepResult, Toy2dResult
+
+app = typer.Typer(name="divergences", help="Estimate divergences with trained critics, and train 2-D generators "
+                  "under each loss.", no_args_is_help=True)  # fmt: skip
+
+DEFAULT = "default: the library's setting"  # a None option: SweepConfig / REFERENCE_SETTING, DynamicsConfig, ...
+WORKERS_HELP = "(0 = one per usable CPU core; the results are the same)."
+
+
+@app.command("sweep")
+def sweep_command(
+    family: Annotated[one_of(SWEEP_FAMILIES) | None, typer.Option(
+        help="lines: P=(0,U[0,1]) vs Q=(θ,U[0,1]); gaussian: N((0,½),σ²I) vs N((θ,½),σ²I); 8gaussians, 25gaussians, "
+        "swissroll, moons: P = that 2-D toy target, Q = P moved by θ along x (W1 = |θ|; the f-divergences have no "
+        "closed form).")] = None,
+    divergences: str | None = typer.Option(
+        None, help="Comma list of hellinger, wasserstein, kl, reverse-kl, jensen-shannon, total-variation, pearson."
+    ),
+    thetas: str | None = typer.Option(None, help="start:stop:count (inclusive) or a comma list such as 0,0.5,1."),
+    iters: int | None = typer.Option(None, min=1, help=f"Optimizer steps per critic ({DEFAULT})."),
+    batch_size: int | None = typer.Option(None, min=1, help=f"Samples of P and Q per step ({DEFAULT})."),
+    lr: float | None = typer.Option(None, min=1e-12, help=f"Learning rate ({DEFAULT})."),
+    optimizer: Annotated[one_of(OPTIMIZERS) | None, typer.Option(help=f"The critics' optimizer ({DEFAULT}).")] = None,
+    width: int | None = typer.Option(None, min=1, help=f"Critic hidden width ({DEFAULT})."),
+    depth: int | None = typer.Option(None, min=1, help=f"Critic hidden layers ({DEFAULT})."),
+    penalty: Annotated[one_of(PENALTIES) | None, typer.Option(
+        help=f"Lipschitz penalty of the W1 critic ({DEFAULT}).")] = None,
+    penalty_weight: float | None = typer.Option(None, min=0.0, help=f"λ of the penalty ({DEFAULT})."),
+    penalty_every: int | None = typer.Option(
+        None, min=1, help=f"The W1 penalty on every k-th step, k times as heavy ({DEFAULT})."
+    ),
+    sigma: float | None = typer.Option(None, min=1e-6, help=f"σ of the gaussian family ({DEFAULT})."),
+    seed: int = typer.Option(0, "--seed", "-s"),
+    snapshot_every: int | None = typer.Option(None, min=1, help=f"Record the estimates every N steps ({DEFAULT})."),
+    heatmap_thetas: str | None = typer.Option(
+        None, help=f"θ whose critic is recorded on a grid, comma list; '' for none ({DEFAULT})."
+    ),
+    reference: bool = typer.Option(
+        False, "--reference", help="Start from the reference setting (REFERENCE_SETTING: plain SGD, a wider, deeper "
+        "critic, more steps)."
+    ),  # fmt: skip
+    one_at_a_time: bool = typer.Option(False, "--one-at-a-time", help="Train the θ one by one (same numbers, slower)."),
+    out: Path = typer.Option(Path("results/divergences.json"), "--out", "--output", "-o",
+                             help="Where the result JSON (with snapshots) goes."),  # fmt: skip
+    plot: Path | None = typer.Option(None, help="Also write an interactive HTML plot of estimate vs θ here."),
+    device: Device = "cpu",
+    threads: int = typer.Option(1, min=1, help="CPU threads: 2 can be 1.7x faster on idle cores, far slower on busy."),
+    workers: int = typer.Option(0, min=0, help="Divergences trained at once, each in its own thread of --threads "
+                                + WORKERS_HELP),  # fmt: skip
+) -> None:
+    """Estimate divergences between P and Q_θ for every θ with trained critics, all θ trained as one batch."""
+    from vaegan.divergences import run_sweep, sweep_config
+    from vaegan.runtime import resolve_device
+
+    config = sweep_config(
+        reference=reference, family=family, divergences=divergences, thetas=thetas, iters=iters,
+        batch_size=batch_size, lr=lr, optimizer=optimizer, width=width, depth=depth, penalty=penalty,
+        penalty_weight=penalty_weight, penalty_every=penalty_every, sigma=sigma, seed=seed,
+        snapshot_every=snapshot_every, heatmap_thetas=heatmap_thetas, batched=not one_at_a_time,
+    )  # fmt: skip
+    dev = resolve_device(device)
+    err_console.print(
+        f"{', '.join(config.divergences)} on {config.family}, {len(config.thetas)} θ, {config.iters} {config.optimizer}"
+        f" steps (lr {config.lr:g}), critic 2-{'-'.join([str(config.width)] * config.depth)}-1, on {dev}"
+    )
+    with progress_bar("divergence") as bar:
+        task = bar.add_task("sweep", total=None, divergence="-")
+
+        def on_progress(done: int, total: int, name: str) -> None:
+            if done % 10 == 0 or done == total:
+                bar.update(task, completed=done, total=total, divergence=name)
+
+        result = run_sweep(config, progress=on_progress, device=dev, threads=threads, workers=workers or None)
+    result.save(out)
+    print_sweep(result)
+    err_console.print(f"wrote {out}")
+    if plot is not None:
+        from vaegan.figures import divergence_figure, write_html
+
+        write_html(divergence_figure(result), plot)
+        err_console.print(f"wrote {plot}")
+
+
+def print_sweep(result: SweepResult) -> None:
+    """Estimate / truth per θ and divergence, then each divergence's largest error where the truth is known."""
+    names = result.config.divergences
+    unknown = {name: result.no_closed_form(name) for name in names}
+    width = 30 if any(unknown.values()) else 22  # room for "no closed form" in the truth column
+
+    def truth_cell(value: float) -> str:
+        return "no closed form" if math.isnan(value) else f"{value:<8.4g}"
+
+    typer.echo(f"{'θ':>6s}" + "".join(f"{name:>{width}s}" for name in names) + "   (estimate / truth)")
+    for i, theta in enumerate(result.thetas):
+        cells = [f"{result.estimates[n][i]:11.4f} / {truth_cell(result.truth[n][i])}" for n in names]
+        typer.echo(f"{theta:6.3f}" + "".join(f"{cell:>{width}s}" for cell in cells))
+    for name in names:
+        worst, infinite = result.worst_error(name)
+        missing = [f"{infinite} θ infinite"] if infinite else []
+        missing += [f"{unknown[name]} θ with no closed form"] if unknown[name] else []
+        if worst is None:
+            shown = "no closed form" if unknown[name] and not infinite else f"no finite truth ({', '.join(missing)})"
+        else:
+            shown = f"max |estimate - truth| {worst:.4f}"
+            shown += f" where the truth is known ({', '.join(missing)})" if missing else ""
+        typer.echo(f"{name}: {shown}, trained in {result.seconds[name]:.2f}s")
+
+
+@app.command("train-generator")
+def train_generator_command(
+    generator: Annotated[one_of(GENERATORS), typer.Option(
+        help="shift: one learnable θ, Q_θ = P moved by θ (lines | gaussian); mlp: a 2-D toy GAN.")] = "shift",
+    target: Annotated[one_of(TARGETS), typer.Option(
+        help="P. shift: lines | gaussian; mlp: any of the choices.")] = "lines",
+    losses: str | None = typer.Option(None, help=f"Comma list of {', '.join(TOY_LOSSES)} ({DEFAULT})."),
+    optimizer: Annotated[one_of(THETA_OPTIMIZERS) | None, typer.Option(
+        help=f"The shift generator's θ optimizer ({DEFAULT}).")] = None,
+    steps: int | None = typer.Option(None, min=1, help=f"Generator steps ({DEFAULT})."),
+    seed: int = typer.Option(0, "--seed", "-s"),
+    out: Path | None = typer.Option(None, "--out", "--output", "-o",
+                                    help="The result JSON (default: results/, named by vaegan.divergences."
+                                    "dynamics_filename)."),  # fmt: skip
+    plot: Path | None = typer.Option(None, help="Also write an interactive HTML plot of the run here."),
+    all_defaults: bool = typer.Option(
+        False, "--all", help="Run the app's precomputation instead: every target under every loss, default settings."
+    ),
+    folder: Path = typer.Option(Path("results"), "--dir", help="Where --all writes its files."),
+    workers: int = typer.Option(0, min=0, help="Processes that --all trains runs in at once " + WORKERS_HELP),
+    device: Device = "cpu",
+) -> None:
+    """Train generators under each loss (all losses at once, one batched run) and show where each one ends."""
+    from vaegan.divergences import dynamics_filename, generator_config, train_generator, write_all_defaults
+    from vaegan.errors import ConfigError
+    from vaegan.runtime import resolve_device, usable_cpus
+
+    dev = resolve_device(device)
+    if all_defaults:
+        given = [flag for flag, value in (("--losses", losses), ("--optimizer", optimizer), ("--steps", steps),
+                                          ("--out", out), ("--plot", plot)) if value is not None]  # fmt: skip
+        if given:
+            raise ConfigError(f"--all runs the default settings: drop {', '.join(given)}")
+        with progress_bar("training") as bar:
+            task = bar.add_task("train-generator --all", total=None, training="-")
+            written = write_all_defaults(folder, step_reporter(bar, task), dev, workers or usable_cpus())
+        for path, run in written.items():
+            print_generator_run(run)
+            err_console.print(f"wrote {path}")
+        return
+
+    config = generator_config(
+        generator, target, losses=None if losses is None else [n.strip() for n in losses.split(",")],
+        theta_optimizer=optimizer, steps=steps, seed=seed,
+    )  # fmt: skip
+    theta_optimizer = getattr(config, "theta_optimizer", "sgd")
+    out = out or Path("results") / dynamics_filename(generator, target, theta_optimizer)
+    err_console.print(f"{generator} generator on {target}: {', '.join(config.losses)}, "
+                      f"{config.steps} steps, on {dev}")  # fmt: skip
+    with progress_bar("training") as bar:
+        task = bar.add_task("train-generator", total=config.steps, training="-")
+        run = train_generator(config, step_reporter(bar, task), dev)
+    run.save(out)
+    print_generator_run(run)
+    err_console.print(f"wrote {out}")
+    if plot is not None:
+        from vaegan.figures import dynamics_figure, write_html
+
+        write_html(dynamics_figure(run), plot)
+        err_console.print(f"wrote {plot}")
+
+
+def print_generator_run(run: DynamicsResult | Toy2dResult) -> None:
+    """Where each loss took the generator: the shift generator's θ, the MLP's exact W1 to the target and modes."""
+    from vaegan.divergences import DynamicsResult
+
+    seconds = run.seconds.get("train", float("nan"))
+    if isinstance(run, DynamicsResult):
+        config = run.config
+        typer.echo(f"shift generator on {config.family}, θ₀ = {config.theta0:g}, {config.steps} "
+                   f"{config.theta_optimizer} steps on θ (lr {config.theta_lr:g}), {config.critic_steps} critic steps "
+                   "each")  # fmt: skip
+        typer.echo(f"{'loss':>18s}  {'final θ':>9s}  {'|dℓ/dθ| last':>12s}  {'estimate':>9s}  {'truth D(θ)':>10s}")
+        for name in config.losses:
+            typer.echo(f"{name:>18s}  {run.theta[name][-1]:9.4f}  {abs(run.grads[name][-1]):12.3g}  "
+                       f"{run.estimates[name][-1]:9.4f}  {run.truth[name][-1]:10.4f}")  # fmt: skip
+    else:
+        config = run.config
+        typer.echo(f"MLP generator on {config.target}, {config.steps} steps, {config.critic_steps} critic steps each")
+        modes = f"modes of {run.mode_count}" if run.mode_count else ""
+        typer.echo(f"{'loss':>20s}  {'W1 at start':>11s}  {'W1 final':>8s}  {modes:>11s}")
+        for name in config.losses:
+            covered = f"{run.modes[name][-1]:>11d}" if run.mode_count else ""
+            typer.echo(f"{name:>20s}  {run.w1[name][0]:11.3f}  {run.w1[name][-1]:8.3f}  {covered}")
+        typer.echo(f"exact W1 between {config.frame_samples} generated and {config.frame_samples} target points; two "
+                   f"samples of the target itself: {run.w1_reference:.3f}")  # fmt: skip
+    typer.echo(f"all {len(run.config.losses)} losses trained together in {seconds:.1f} s")

@@ -1,0 +1,57 @@
+"""The names a user chooses among, and where the shipped files live: plain tuples, no torch.
+
+The library's modules validate against these (each heavy module imports its list from here and keeps the old name
+importable); the CLI offers them as choices and the app as widget options. Keeping them here, away from torch, is
+what lets `vaegan --help` list every choice without importing torch (tests/test_cli_help.py).
+"""
+
+from __future__ import annotations
+
+# --- runtime
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")  # vaegan.runtime.resolve_device
+
+# --- data (vaegan.data)
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+BINARIZE_MODES: tuple[str, ...] = ("auto", "dynamic", "threshold", "none")
+
+# --- models and their training (vaegan.vae, vaegan.train)
+VAE_ARCHITECTURES: tuple[str, ...] = ("mlp", "conv")  # keys of vaegan.vae.ARCHITECTURES
+LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")  # the VAE's and the divergence sweep's
+WGAN_RECIPES: tuple[str, ...] = ("fast", "reference")  # keys of vaegan.train.wgan.RECIPES
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")  # keys of vaegan.train.wgan.PRECISIONS
+LR_DECAYS: tuple[str, ...] = ("none", "linear")
+
+# --- latent space (vaegan.latent)
+INTERPOLATION_MODES: tuple[str, ...] = ("lerp", "slerp")
+RANK_METHODS: tuple[str, ...] = ("jacobian", "features")  # vaegan.latent.principal_directions
+
+# --- divergences (vaegan.divergences)
+FAMILIES: tuple[str, ...] = ("lines", "gaussian")  # every divergence in closed form (and the shift generator's)
+SHIFTED_TARGETS: tuple[str, ...] = ("8gaussians", "25gaussians", "swissroll", "moons")  # toy2d targets, moved by θ
+SWEEP_FAMILIES: tuple[str, ...] = FAMILIES + SHIFTED_TARGETS
+TARGETS: tuple[str, ...] = ("8gaussians", "25gaussians", "swissroll", "moons", "lines")  # the MLP generator's P
+GENERATORS: tuple[str, ...] = ("shift", "mlp")  # dynamics.py's one-parameter Q_θ, toy2d.py's MLP
+TOY_LOSSES: tuple[str, ...] = ("js", "js-nonsaturating", "hellinger", "wasserstein", "wasserstein-onesided")
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")  # vaegan.divergences.optim: the critics' (and a sweep's)
+THETA_OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")  # the shift generator's θ
+PENALTIES: tuple[str, ...] = ("one-sided", "two-sided")  # Lipschitz penalties of a W1 critic
+
+# How each name is shown (legends, menus, figure titles): one title per name, used by the CLI, figures and pages.
+FAMILY_TITLES: dict[str, str] = {
+    "lines": "parallel lines (disjoint supports)",
+    "gaussian": "Gaussians (overlapping supports)",
+}
+LOSS_TITLES: dict[str, str] = {
+    "wasserstein": "W1 (WGAN-GP)",
+    "wasserstein-onesided": "W1, one-sided penalty",
+    "hellinger": "squared Hellinger",
+    "js": "JS, minimax GAN",
+    "js-nonsaturating": "JS, non-saturating",
+}
+
+# --- the shipped files, relative to the repository root (the CLI's defaults and the app's slots)
+DEFAULT_CHECKPOINTS: dict[str, str] = {
+    "vae": "checkpoints/vae.safetensors",
+    "wgan-generator": "checkpoints/wgan.safetensors",
+    "digit-classifier": "checkpoints/classifier.safetensors",
+}
