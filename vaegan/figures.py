@@ -343,8 +343,9 @@ def modes_figure(run: Toy2dResult, losses: Sequence[str]) -> go.Figure:
 
 
 def dynamics_figure(run: DynamicsResult | Toy2dResult) -> go.Figure:
-    """The `--plot` file of `vaegan divergences train-generator`: the run's curves side by side (the page's charts under its
-    animations): shift: θ_t, |dℓ/dθ| and estimate vs truth; MLP: exact W1 and, for the mixtures, modes covered."""
+    """The `--plot` file of `vaegan divergences train-generator`: the run's curves side by side (the page's charts
+    under its animations): shift: θ_t, |dℓ/dθ| and estimate vs truth; MLP: exact W1 and, for the mixtures, modes
+    covered."""
     from plotly.subplots import make_subplots
 
     losses = list(run.config.losses)

@@ -161,8 +161,8 @@ def load_generator_run(path: str | Path) -> GeneratorRun:
 def write_all_defaults(
     folder: str | Path, progress: ProgressCallback | None = None, device: str | torch.device = "cpu", workers: int = 1
 ) -> dict[Path, GeneratorRun]:
-    """`run_all_defaults`, each run saved under `folder` by `dynamics_filename`: what `vaegan divergences train-generator
-    --all` calls to make the shipped results/. Returns {written path: run}."""
+    """`run_all_defaults`, each run saved under `folder` by `dynamics_filename`: what
+    `vaegan divergences train-generator --all` calls to make the shipped results/. Returns {written path: run}."""
     runs = run_all_defaults(progress, device, workers)
     written: dict[Path, GeneratorRun] = {}
     for generator, group in (("mlp", runs["toy2d"]), ("shift", runs["dynamics"])):
