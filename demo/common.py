@@ -30,9 +30,10 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from vaegan.checkpoint import TRAIN_COMMANDS, load_model, read_info
+from vaegan.checkpoint import load_model, read_info
 from vaegan.errors import CheckpointError, VaeganError
 from vaegan.hub import is_hub_spec, resolve_folder
+from vaegan.vocabulary import TRAIN_COMMANDS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,7 +98,7 @@ class ModelSlot:
 
     @property
     def create_command(self) -> str:
-        command = TRAIN_COMMANDS.get(self.kind, "python cli.py train ...")
+        command = TRAIN_COMMANDS.get(self.kind, "vaegan train ...")
         return f"{command}{' ' + self.train_args if self.train_args else ''} --out {shown_path(self.path)}"
 
     @property

@@ -391,7 +391,7 @@ def test_dynamics_page_without_its_file_shows_the_command(open_page: OpenPage, t
     at = open_page("views/dynamics.py", env={"VAEGAN_RESULTS": str(tmp_path)})
     assert not at.exception
     assert any("No precomputed run" in info.value for info in at.info)
-    command = "python cli.py dynamics --generator shift --target lines --out "
+    command = "vaegan divergences train-generator --generator shift --target lines --out "
     assert any(c.value.startswith(command) and c.value.endswith("dynamics_shift_lines.json") for c in at.code)
     # The shipped folder has no Adam run for the Gaussians: the message names the flag that makes one.
     adam = open_page("views/dynamics.py", query={"target": "gaussian", "theta_opt": "adam"})
@@ -447,7 +447,7 @@ def test_missing_checkpoint_shows_the_command_that_makes_it(page: str, open_page
     at = open_page(page, env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
     assert not at.exception
     assert any("checkpoint yet" in info.value for info in at.info)
-    command = "python cli.py train vae" if page.endswith(("vae.py", "compare.py")) else "python cli.py train wgan"
+    command = "vaegan train vae" if page.endswith(("vae.py", "compare.py")) else "vaegan train wgan"
     assert any(code.value.startswith(command) and str(tmp_path) in code.value for code in at.code)
 
 
@@ -467,7 +467,7 @@ def test_corrupt_or_wrong_checkpoint_is_a_friendly_error(
     at = open_page("views/samples.py", env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
     assert not at.exception
     assert len(at.error) == 1 and "could not be loaded" in at.error[0].value
-    assert any(code.value.startswith("python cli.py train wgan") for code in at.code)
+    assert any(code.value.startswith("vaegan train wgan") for code in at.code)
 
     home = open_page("views/home.py", env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
     assert not home.exception
@@ -476,7 +476,7 @@ def test_corrupt_or_wrong_checkpoint_is_a_friendly_error(
 def test_missing_sweep_and_missing_digits_are_explained(open_page: OpenPage, tmp_path: Path) -> None:
     at = open_page("views/divergences.py", env={"VAEGAN_RESULTS": str(tmp_path)})
     assert not at.exception
-    assert any(code.value.startswith("python cli.py compare") for code in at.code)
+    assert any(code.value.startswith("vaegan divergences sweep") for code in at.code)
 
     vae = open_page("views/vae.py", env={"VAEGAN_APP_DATA": None, "VAEGAN_DATA": str(tmp_path)})
     assert_healthy(vae)
@@ -575,7 +575,7 @@ def test_the_architecture_picker_offers_only_the_files_that_exist(
     only = open_page("views/vae.py", query={"n_eval": "100", "k": "1"}, env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
     assert_healthy(only)
     assert only.main.get_by_key("arch").options == ["vae"] and "**vae**: conv, 8 latent dims" in texts(only)
-    command = f"python cli.py train vae --arch mlp --out {tmp_path / 'vae_mlp.safetensors'}"
+    command = f"vaegan train vae --arch mlp --out {tmp_path / 'vae_mlp.safetensors'}"
     assert f"create it with `{command}`" in texts(only)
     only.main.get_by_key("vae_example").click().run()
     assert_healthy(only)

@@ -55,7 +55,7 @@ def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path: Path, vae_file:
 
 
 def test_missing_file_names_the_command_that_creates_it(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match=r"python cli.py train vae"):
+    with pytest.raises(CheckpointError, match=r"vaegan train vae"):
         load_model(tmp_path / "nope.safetensors", kind="vae")
     with pytest.raises(CheckpointError, match="no checkpoint"):
         load_model(tmp_path / "nope.safetensors")

@@ -76,7 +76,7 @@ def test_help_is_clear() -> None:
         (("train", "vae", "--arch", "transformer"), "'transformer' is not one of"),
         (("train", "vae", "--epochs", "0"), "--epochs"),
         (("eval", "vae", "--k", "0"), "--k"),
-        (("eval", "vae", "--ckpt", "/nonexistent/vae.safetensors"), "python cli.py train vae"),
+        (("eval", "vae", "--ckpt", "/nonexistent/vae.safetensors"), "vaegan train vae"),
         (("train", "vae", "--data", "/nonexistent.npz", "--epochs", "1"), "neither binarized-mnist"),
     ],
 )

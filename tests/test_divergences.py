@@ -536,8 +536,9 @@ def test_the_written_out_optimizers_are_torch_optim_bit_for_bit(name: str) -> No
 
 
 def test_compare_imports_neither_the_compiler_stack_nor_scipy() -> None:
-    """What made `python cli.py compare` slow besides torch itself: torch.optim's first optimizer imported
-    torch._dynamo, and the package imported scipy (for the 2-D toys' exact W1) whether it was needed or not."""
+    """What made `vaegan divergences sweep` (then `compare`) slow besides torch itself: torch.optim's first
+    optimizer imported torch._dynamo, and the package imported scipy (for the 2-D toys' exact W1) whether it was
+    needed or not."""
     import subprocess
     import sys
 

@@ -351,8 +351,8 @@ def test_dynamics_command_trains_writes_plots_and_prints(tmp_path, capsys) -> No
 
 
 def test_dynamics_all_writes_every_default_run(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    """`python cli.py dynamics --all`, with the default configs swapped for tiny ones: one file per run, named as
-    the app looks for them."""
+    """`vaegan divergences train-generator --all`, with the default configs swapped for tiny ones: one file per
+    run, named as the app looks for them."""
     import cli
     from vaegan.divergences import dynamics_filename, generators, load_generator_run
 

@@ -252,7 +252,7 @@ def test_strips_are_labelled_with_the_classifiers_digits(
 
 def test_missing_checkpoint_is_one_line_with_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run("sample", "wgan", "--ckpt", str(tmp_path / "none.safetensors")) == 2
-    assert "python cli.py train wgan" in capsys.readouterr().err
+    assert "vaegan train wgan" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------ semantic ranking

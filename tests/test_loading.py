@@ -226,4 +226,4 @@ def test_the_app_shows_a_nan_checkpoint_as_an_error_with_the_fixing_command(
     at = open_page("views/samples.py", env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
     assert not at.exception
     assert len(at.error) == 1 and "holds 3 NaN values" in at.error[0].value
-    assert any(code.value.startswith("python cli.py train wgan") for code in at.code)
+    assert any(code.value.startswith("vaegan train wgan") for code in at.code)

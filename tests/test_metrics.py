@@ -174,4 +174,4 @@ def test_eval_wgan_missing_checkpoint_is_one_line(tmp_path: Path, capsys: pytest
 
     assert cli.main(["eval", "wgan", "--ckpt", str(tmp_path / "none.safetensors"), "--json"]) == 2
     err = capsys.readouterr().err
-    assert "no checkpoint" in err and "python cli.py train wgan" in err
+    assert "no checkpoint" in err and "vaegan train wgan" in err

@@ -41,7 +41,7 @@ from vaegan.errors import CheckpointError, ConfigError
 from vaegan.hub import resolve_checkpoint
 from vaegan.storage import atomic_write_bytes
 from vaegan.version import __version__
-from vaegan.vocabulary import DEFAULT_CHECKPOINTS  # noqa: F401 - where the shipped files live; re-exported
+from vaegan.vocabulary import DEFAULT_CHECKPOINTS, TRAIN_COMMANDS  # noqa: F401 - re-exported
 
 FORMAT_VERSION = "1"
 
@@ -62,15 +62,6 @@ DEFAULT_STEP_UNITS: dict[str, str] = {
     "wgan-critic": "generator iterations",
     "digit-classifier": "optimizer steps",
 }
-
-# The command that creates each kind, quoted in "missing checkpoint" messages.
-TRAIN_COMMANDS: dict[str, str] = {
-    "vae": "python cli.py train vae",
-    "wgan-generator": "python cli.py train wgan",
-    "wgan-critic": "python cli.py train wgan",
-    "digit-classifier": "python cli.py train classifier",
-}
-
 
 @dataclass(frozen=True)
 class CheckpointInfo:
@@ -430,7 +421,7 @@ def kind_of_class(cls: type) -> str:
 
 def missing_checkpoint_hint(path: str | os.PathLike[str], kind: str) -> str:
     """A one-line message that says which command creates the missing file."""
-    command = TRAIN_COMMANDS.get(kind, "python cli.py train ...")
+    command = TRAIN_COMMANDS.get(kind, "vaegan train ...")
     return f"no checkpoint at {path}; create it with: {command} --out {path}"
 
 

@@ -55,3 +55,11 @@ DEFAULT_CHECKPOINTS: dict[str, str] = {
     "wgan-generator": "checkpoints/wgan.safetensors",
     "digit-classifier": "checkpoints/classifier.safetensors",
 }
+
+# The command that makes each kind of model file: what a missing-checkpoint message and the app tell the user to run.
+TRAIN_COMMANDS: dict[str, str] = {
+    "vae": "vaegan train vae",
+    "wgan-generator": "vaegan train wgan",
+    "wgan-critic": "vaegan train wgan",
+    "digit-classifier": "vaegan train classifier",
+}

@@ -35,7 +35,7 @@ from common import (
 )
 
 METRIC_N = 1000  # samples per model and held-out digits per set (fewer when the held-out set is smaller)
-METRIC_SEED = 0  # the CLI's default: `python cli.py eval compare` prints these numbers
+METRIC_SEED = 0  # the CLI's default: `vaegan eval compare` prints these numbers
 INTERPOLATION_STEPS = 9
 
 page_header(
@@ -147,7 +147,7 @@ else:
         f"reference digits, on the digit classifier's features (k = 3 nearest neighbours, seed {METRIC_SEED}). "
         "FD: Fréchet distance, lower is better; precision: share of samples among real digits (fidelity); "
         "recall: share of real digits among the samples (diversity). The floor is what a perfect model would "
-        "score at this n. The same numbers: `python cli.py eval compare --data SPEC`."
+        "score at this n. The same numbers: `vaegan eval compare --data SPEC`."
     )
 
 # ------------------------------------------------------------------------------------------ interpolation

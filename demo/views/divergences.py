@@ -93,7 +93,7 @@ custom_runs: dict[str, SweepResult] = st.session_state.setdefault("custom_runs",
 # --------------------------------------------------------------------------------------- your own sweep
 with st.expander("Train your own critics", icon=":material/model_training:", expanded=result is None):
     st.caption(
-        "Runs the same vectorized engine as `python cli.py compare`: one critic per θ, all θ trained together in "
+        "Runs the same vectorized engine as `vaegan divergences sweep`: one critic per θ, all θ trained together in "
         "one batched network. Runs are cached: the same settings train once for everyone on this server."
     )
     c1, c2, c3 = st.columns(3)
@@ -142,7 +142,7 @@ else:
         icon=":material/hourglass_empty:",
     )
     flags = f" --family {family}" + (" --reference" if reference else "")
-    st.code(f"python cli.py compare{flags} --out {shown_path(path)}", language="bash")
+    st.code(f"vaegan divergences sweep{flags} --out {shown_path(path)}", language="bash")
     share_hint()
     st.stop()
 

@@ -128,8 +128,8 @@ with st.expander("Train your own", icon=":material/model_training:", expanded=re
     custom_key = f"{generator}:{json.dumps(custom_config.to_dict(), sort_keys=True)}"
     c1.caption(
         f"{len(custom_config.losses)} losses × {steps} generator steps ({custom_config.critic_steps} critic steps "
-        f"each), seed {int(seed)}: the same batched engine as `python cli.py dynamics`. Runs are cached: the same "
-        "settings train once for everyone on this server."
+        f"each), seed {int(seed)}: the same batched engine as `vaegan divergences train-generator`. Runs are "
+        "cached: the same settings train once for everyone on this server."
     )
     if c3.button("Train", type="primary", key="run"):
         bar = st.progress(0.0, text="training…")
@@ -152,11 +152,11 @@ else:
     st.info(
         f"No precomputed run of the {GENERATOR_TITLES[generator]} on the {TARGET_TITLES[target]}"
         f"{' with Adam on θ' if theta_optimizer == 'adam' else ''} yet: train one above, or from the command line "
-        "(`python cli.py dynamics --all` makes every default run):",
+        "(`vaegan divergences train-generator --all` makes every default run):",
         icon=":material/hourglass_empty:",
     )
     flags = f" --generator {generator} --target {target}" + (" --optimizer adam" if theta_optimizer == "adam" else "")
-    st.code(f"python cli.py dynamics{flags} --out {shown_path(path)}", language="bash")
+    st.code(f"vaegan divergences train-generator{flags} --out {shown_path(path)}", language="bash")
     share_hint()
     st.stop()
 

@@ -7,7 +7,7 @@ import streamlit as st
 st.title("vaegan")
 st.markdown(
     "**Learn how VAEs and GANs behave by poking at real, trained models.** Everything here runs on checkpoints "
-    "that `python cli.py train …` produced on this project's data; every number on these pages is computed live "
+    "that `vaegan train …` produced on this project's data; every number on these pages is computed live "
     "or read from the file that produced it."
 )
 
@@ -97,9 +97,9 @@ for column, slot in zip(st.columns(len(SLOTS)), SLOTS, strict=True):
 with st.expander("Run it yourself"):
     st.code(
         "make demo                      # this app, on http://localhost:8501\n"
-        "python cli.py train vae        # checkpoints/vae.safetensors\n"
-        "python cli.py train wgan       # checkpoints/wgan.safetensors (+ wgan_timeline.safetensors)\n"
-        "python cli.py eval compare     # the VAE vs GAN page's numbers\n"
-        "python cli.py --help           # everything else",
+        "vaegan train vae               # checkpoints/vae.safetensors\n"
+        "vaegan train wgan              # checkpoints/wgan.safetensors (+ wgan_timeline.safetensors)\n"
+        "vaegan eval compare            # the VAE vs GAN page's numbers\n"
+        "vaegan --help                  # everything else",
         language="bash",
     )

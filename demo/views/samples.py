@@ -98,8 +98,8 @@ sidecar = timeline_path()
 timeline = None
 if not sidecar.exists():
     st.caption(
-        f"No training timeline next to the checkpoint (`{shown_path(sidecar)}`). `python cli.py train wgan` "
-        "writes one beside the model it exports; `python cli.py timeline from-grids RUN_DIR` builds one from an "
+        f"No training timeline next to the checkpoint (`{shown_path(sidecar)}`). `vaegan train wgan` "
+        "writes one beside the model it exports; `vaegan timeline from-grids RUN_DIR` builds one from an "
         "older run's sample grids."
     )
 else:
@@ -130,7 +130,7 @@ if timeline is not None and len(timeline):
         st.caption(
             f"FD and precision/recall on the digit classifier's features ({n} samples against {n} held-out "
             f"digits{', ' + timeline.info['holdout'] if timeline.info.get('holdout') else ''}), the numbers "
-            "`python cli.py eval wgan` gives each of these generators; dotted: real digits against real digits."
+            "`vaegan eval wgan` gives each of these generators; dotted: real digits against real digits."
         )
     else:
         st.caption("This timeline holds images only (built from sample grids): no scores to plot.")

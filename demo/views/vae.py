@@ -308,7 +308,7 @@ else:
     columns[2].metric("gap log p(x) − ELBO", f"{log_px_value + neg_elbo_value:.2f}")
     st.caption(
         f"On {n_used:,} test digits (a fixed random subset), with fixed noise seeds "
-        "(vaegan.likelihood.evaluate_neg_elbo / evaluate_log_px, the numbers `python cli.py eval vae` prints)."
+        "(vaegan.likelihood.evaluate_neg_elbo / evaluate_log_px, the numbers `vaegan eval vae` prints)."
     )
 
 share_hint()
