@@ -617,6 +617,11 @@ def test_no_closed_form_is_nan_null_free_json_and_said_in_the_table_and_chart(tm
     table = capsys.readouterr().out
     assert "no closed form" in table and "hellinger: max |estimate - truth|" in table
     assert "(1 θ with no closed form)" in table
+    rows = back.summary_rows()  # what the CLI printed and the page shows: θ, then estimate and truth per divergence
+    assert [row["θ"] for row in rows] == [0.0, 1.0]
+    assert [row["squared Hellinger truth"] for row in rows] == [0.0, "no closed form"]
+    assert [row["Wasserstein-1 truth"] for row in rows] == [0.0, 1.0]
+    assert rows[1]["Wasserstein-1 estimate"] == round(back.estimates["wasserstein"][1], 4)
     assert json.loads(out.read_text())["family"] == "swissroll"
 
 

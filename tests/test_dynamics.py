@@ -77,9 +77,9 @@ def test_bad_settings_are_config_errors() -> None:
     with pytest.raises(ConfigError, match="unknown family"):
         DynamicsConfig(family="circles")
     with pytest.raises(ConfigError, match="penalty"):
-        GanLoss("hellinger-gp", "?", "hellinger", penalty="two-sided")
+        GanLoss("hellinger-gp", "hellinger", penalty="two-sided")
     with pytest.raises(ConfigError, match="non-saturating"):
-        GanLoss("hellinger-ns", "?", "hellinger", nonsaturating=True)
+        GanLoss("hellinger-ns", "hellinger", nonsaturating=True)
     with pytest.raises(ConfigError, match="unknown target"):
         Toy2dConfig(target="spiral")
     with pytest.raises(ConfigError, match="frame_arrows"):
@@ -332,7 +332,8 @@ def test_dynamics_command_trains_writes_plots_and_prints(tmp_path, capsys) -> No
     assert run.config.losses == ("wasserstein", "js") and run.config.steps == 2 and run.config.seed == 1
     assert "plotly" in plot.read_text()[:200_000].lower()
     table = capsys.readouterr().out
-    assert "W1 final" in table and "wasserstein" in table and "trained together in" in table
+    assert "W1 at the end" in table and "W1 (WGAN-GP)" in table and "trained together in" in table
+    assert str(round(run.w1["wasserstein"][-1], 3)) in table
 
     shift = tmp_path / "shift.json"
     assert cli.main(["dynamics", "--losses", "hellinger", "--optimizer", "adam", "--steps", "3",
@@ -340,7 +341,7 @@ def test_dynamics_command_trains_writes_plots_and_prints(tmp_path, capsys) -> No
     run = DynamicsResult.load(shift)
     assert run.config.theta_optimizer == "adam" and len(run.theta["hellinger"]) == 4
     table = capsys.readouterr().out
-    assert "final θ" in table and f"{run.theta['hellinger'][-1]:9.4f}" in table
+    assert "final θ" in table and str(round(run.theta["hellinger"][-1], 4)) in table
 
     # One-line errors (exit code 2) for the combinations that make no sense.
     assert cli.main(["dynamics", "--generator", "shift", "--target", "moons", "--out", str(shift)]) == 2

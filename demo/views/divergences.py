@@ -10,7 +10,7 @@ import streamlit as st
 
 from vaegan.divergences import (
     DIVERGENCE_NAMES,
-    F_DIVERGENCES,
+    DIVERGENCE_TITLES,
     FAMILIES,
     REFERENCE_SETTING,
     WASSERSTEIN,
@@ -22,6 +22,7 @@ from vaegan.divergences import (
     run_sweep,
 )
 from vaegan.errors import VaeganError
+from vaegan.vocabulary import FAMILY_TITLES
 
 from common import file_stamp, page_header, results_dir, share_hint, shown_path
 
@@ -36,11 +37,6 @@ COLORS = {
 }
 DEFAULT = SweepConfig()
 REFERENCE = REFERENCE_SETTING
-FAMILY_TITLES = {"lines": "parallel lines (disjoint supports)", "gaussian": "Gaussians (overlapping supports)"}
-
-
-def divergence_title(name: str) -> str:
-    return "Wasserstein-1" if name == WASSERSTEIN else F_DIVERGENCES[name].title
 
 
 @st.cache_resource(show_spinner="Loading the sweep…", max_entries=8)
@@ -122,7 +118,7 @@ with st.expander("Train your own critics", icon=":material/model_training:", exp
 
         def on_progress(done: int, total: int, name: str) -> None:
             if done % 10 == 0 or done == total:
-                bar.progress(done / total, text=f"training the {divergence_title(name)} critics: {done}/{total} steps")
+                bar.progress(done / total, text=f"training the {DIVERGENCE_TITLES[name]} critics: {done}/{total} steps")
 
         custom_runs[custom_key] = trained_sweep(custom_key, on_progress)
         bar.empty()
@@ -170,7 +166,7 @@ def estimates_figure() -> go.Figure:
         figure.add_trace(
             go.Scatter(
                 x=result.thetas, y=truth, mode="lines", line=dict(color=COLORS[name], dash="dash", width=2),
-                name=f"{divergence_title(name)}: truth" + (" (∞ for θ ≠ 0)" if infinite else ""),
+                name=f"{DIVERGENCE_TITLES[name]}: truth" + (" (∞ for θ ≠ 0)" if infinite else ""),
                 legendgroup=name,
             )
         )  # fmt: skip
@@ -181,7 +177,7 @@ def estimates_figure() -> go.Figure:
             go.Scatter(
                 x=result.thetas, y=snap.estimates[name][last], mode="lines+markers",
                 line=dict(color=COLORS[name], width=3), marker=dict(size=6),
-                name=f"{divergence_title(name)}: critic's estimate", legendgroup=name,
+                name=f"{DIVERGENCE_TITLES[name]}: critic's estimate", legendgroup=name,
             )
         )  # fmt: skip
     figure.frames = [
@@ -290,7 +286,7 @@ def heatmap_figure(name: str, member: int, theta: float) -> go.Figure:
     figure.update_layout(
         height=440,
         margin=dict(l=10, r=10, t=40, b=90),
-        title=f"{divergence_title(name)} critic for θ = {theta:g}",
+        title=f"{DIVERGENCE_TITLES[name]} critic for θ = {theta:g}",
         xaxis=dict(title="x", constrain="domain"),
         yaxis=dict(title="y", scaleanchor="x", scaleratio=1),
         sliders=[
@@ -333,15 +329,7 @@ else:
 
 # ------------------------------------------------------------------------------------------------ numbers
 with st.expander("The numbers", icon=":material/table:"):
-    rows = []
-    for i, theta in enumerate(result.thetas):
-        row = {"θ": theta}
-        for name in names:
-            row[f"{divergence_title(name)} estimate"] = round(result.estimates[name][i], 4)
-            truth = result.truth[name][i]
-            row[f"{divergence_title(name)} truth"] = round(truth, 4) if math.isfinite(truth) else "∞"
-        rows.append(row)
-    st.dataframe(rows, hide_index=True)
+    st.dataframe(result.summary_rows(), hide_index=True)
     st.caption(
         f"Final estimates: each trained critic's bound on {config.eval_size:,} fresh points per distribution "
         "(not the training batches, on which a critic can overfit above the truth)."

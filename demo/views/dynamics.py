@@ -200,16 +200,7 @@ if isinstance(result, Toy2dResult):
     left.plotly_chart(w1_figure(result, shown), key="w1_chart")
     if result.mode_count:
         right.plotly_chart(modes_figure(result, shown), key="modes_chart")
-    rows = [
-        {
-            "loss": loss_title(name),
-            "W1 at start": round(result.w1[name][0], 3),
-            "W1 at the end": round(result.w1[name][-1], 3),
-            **({f"modes (of {result.mode_count})": result.modes[name][-1]} if result.mode_count else {}),
-        }
-        for name in shown
-    ]
-    st.dataframe(rows, hide_index=True)
+    st.dataframe(result.summary_rows(shown), hide_index=True)
     st.caption(
         f"Exact W1 between {config.frame_samples} generated points and a fixed sample of as many target points "
         f"(optimal matching). Two samples of the target itself are {result.w1_reference:.3f} apart: about what a "
@@ -242,17 +233,7 @@ else:
     bottom_left, bottom_right = st.columns(2)
     bottom_left.plotly_chart(gradient_figure(result, shown), key="grad_chart")
     bottom_right.plotly_chart(estimate_figure(result, shown), key="estimate_chart")
-    rows = [
-        {
-            "loss": loss_title(name),
-            "final θ": round(result.theta[name][-1], 4),
-            "|dℓ/dθ| at the end": float(f"{abs(result.grads[name][-1]):.3g}"),
-            "critic's estimate": round(result.estimates[name][-1], 4),
-            "truth D(θ)": round(result.truth[name][-1], 4),
-        }
-        for name in shown
-    ]
-    st.dataframe(rows, hide_index=True)
+    st.dataframe(result.summary_rows(shown), hide_index=True)
     st.caption(
         f"θ₀ = {config.theta0:g}, {config.steps} {config.theta_optimizer.upper()} steps on θ at lr "
         f"{config.theta_lr:g}; W1(P, Q_θ) = |θ| exactly. Dashed: the closed-form divergence at θ_t."

@@ -83,6 +83,19 @@ class TrainingDisplay:
             self.bar.console.print(line)
 
 
+def print_rows(rows: list[dict[str, float | str]]) -> None:
+    """A library result's summary rows as a plain text table on stdout: a header line of the row keys, then one
+    right-aligned line per row (plain text, so a pipe or a log file reads it as well as a terminal)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    cells = [[str(row.get(column, "")) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+    typer.echo("  ".join(f"{column:>{width}s}" for column, width in zip(columns, widths, strict=True)))
+    for line in cells:
+        typer.echo("  ".join(f"{cell:>{width}s}" for cell, width in zip(line, widths, strict=True)))
+
+
 def print_json(result: dict) -> None:
     sys.stdout.write(json.dumps(result) + "\n")
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vaegan.cli.display import progress_bar, step_reporter
+from vaegan.cli.display import print_rows, progress_bar, step_reporter
 from vaegan.cli.options import Device, err_console, one_of
 from vaegan.vocabulary import (
     GENERATORS,
@@ -111,27 +111,9 @@ def sweep_command(
 
 def print_sweep(result: SweepResult) -> None:
     """Estimate / truth per θ and divergence, then each divergence's largest error where the truth is known."""
-    names = result.config.divergences
-    unknown = {name: result.no_closed_form(name) for name in names}
-    width = 30 if any(unknown.values()) else 22  # room for "no closed form" in the truth column
-
-    def truth_cell(value: float) -> str:
-        return "no closed form" if math.isnan(value) else f"{value:<8.4g}"
-
-    typer.echo(f"{'θ':>6s}" + "".join(f"{name:>{width}s}" for name in names) + "   (estimate / truth)")
-    for i, theta in enumerate(result.thetas):
-        cells = [f"{result.estimates[n][i]:11.4f} / {truth_cell(result.truth[n][i])}" for n in names]
-        typer.echo(f"{theta:6.3f}" + "".join(f"{cell:>{width}s}" for cell in cells))
-    for name in names:
-        worst, infinite = result.worst_error(name)
-        missing = [f"{infinite} θ infinite"] if infinite else []
-        missing += [f"{unknown[name]} θ with no closed form"] if unknown[name] else []
-        if worst is None:
-            shown = "no closed form" if unknown[name] and not infinite else f"no finite truth ({', '.join(missing)})"
-        else:
-            shown = f"max |estimate - truth| {worst:.4f}"
-            shown += f" where the truth is known ({', '.join(missing)})" if missing else ""
-        typer.echo(f"{name}: {shown}, trained in {result.seconds[name]:.2f}s")
+    print_rows(result.summary_rows())
+    for line in result.error_summary():
+        typer.echo(line)
 
 
 @app.command("train-generator")
@@ -200,24 +182,15 @@ def print_generator_run(run: DynamicsResult | Toy2dResult) -> None:
     """Where each loss took the generator: the shift generator's θ, the MLP's exact W1 to the target and modes."""
     from vaegan.divergences import DynamicsResult
 
-    seconds = run.seconds.get("train", float("nan"))
+    config = run.config
     if isinstance(run, DynamicsResult):
-        config = run.config
         typer.echo(f"shift generator on {config.family}, θ₀ = {config.theta0:g}, {config.steps} "
                    f"{config.theta_optimizer} steps on θ (lr {config.theta_lr:g}), {config.critic_steps} critic steps "
                    "each")  # fmt: skip
-        typer.echo(f"{'loss':>18s}  {'final θ':>9s}  {'|dℓ/dθ| last':>12s}  {'estimate':>9s}  {'truth D(θ)':>10s}")
-        for name in config.losses:
-            typer.echo(f"{name:>18s}  {run.theta[name][-1]:9.4f}  {abs(run.grads[name][-1]):12.3g}  "
-                       f"{run.estimates[name][-1]:9.4f}  {run.truth[name][-1]:10.4f}")  # fmt: skip
     else:
-        config = run.config
         typer.echo(f"MLP generator on {config.target}, {config.steps} steps, {config.critic_steps} critic steps each")
-        modes = f"modes of {run.mode_count}" if run.mode_count else ""
-        typer.echo(f"{'loss':>20s}  {'W1 at start':>11s}  {'W1 final':>8s}  {modes:>11s}")
-        for name in config.losses:
-            covered = f"{run.modes[name][-1]:>11d}" if run.mode_count else ""
-            typer.echo(f"{name:>20s}  {run.w1[name][0]:11.3f}  {run.w1[name][-1]:8.3f}  {covered}")
+    print_rows(run.summary_rows())
+    if not isinstance(run, DynamicsResult):
         typer.echo(f"exact W1 between {config.frame_samples} generated and {config.frame_samples} target points; two "
                    f"samples of the target itself: {run.w1_reference:.3f}")  # fmt: skip
-    typer.echo(f"all {len(run.config.losses)} losses trained together in {seconds:.1f} s")
+    typer.echo(f"all {len(config.losses)} losses trained together in {run.seconds.get('train', math.nan):.1f} s")

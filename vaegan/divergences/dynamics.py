@@ -54,7 +54,7 @@ from vaegan.limits import MAX_BATCH_SIZE, MAX_CRITIC_STEPS, MAX_ITERS, MAX_RECOR
 from vaegan.lipschitz import gradient_norms, interpolate
 from vaegan.runtime import intra_op_threads
 from vaegan.storage import JsonResult
-from vaegan.vocabulary import THETA_OPTIMIZERS  # torch-free list (vaegan.vocabulary), re-exported here
+from vaegan.vocabulary import LOSS_TITLES, THETA_OPTIMIZERS  # torch-free, THETA_OPTIMIZERS re-exported here
 
 Tensor = torch.Tensor
 DYNAMICS_FORMAT = "vaegan-divergence-dynamics/1"
@@ -69,10 +69,13 @@ class GanLoss:
     minimises the same bound (minimax) or the non-saturating -E_q[log D] (JS only)."""
 
     name: str
-    title: str
     divergence: str
     penalty: str | None = None
     nonsaturating: bool = False
+
+    @property
+    def title(self) -> str:
+        return LOSS_TITLES[self.name]
 
     def __post_init__(self) -> None:
         if (self.penalty is not None) != (self.divergence == WASSERSTEIN) or self.penalty not in (None, *PENALTIES):
@@ -84,11 +87,11 @@ class GanLoss:
 GAN_LOSSES: dict[str, GanLoss] = {
     loss.name: loss
     for loss in (
-        GanLoss("wasserstein", "W1 (WGAN-GP)", WASSERSTEIN, penalty="two-sided"),
-        GanLoss("wasserstein-onesided", "W1 (one-sided penalty)", WASSERSTEIN, penalty="one-sided"),
-        GanLoss("hellinger", "squared Hellinger (f-GAN)", "hellinger"),
-        GanLoss("js", "JS (minimax GAN)", "jensen-shannon"),
-        GanLoss("js-nonsaturating", "JS (non-saturating GAN)", "jensen-shannon", nonsaturating=True),
+        GanLoss("wasserstein", WASSERSTEIN, penalty="two-sided"),
+        GanLoss("wasserstein-onesided", WASSERSTEIN, penalty="one-sided"),
+        GanLoss("hellinger", "hellinger"),
+        GanLoss("js", "jensen-shannon"),
+        GanLoss("js-nonsaturating", "jensen-shannon", nonsaturating=True),
     )
 }
 
@@ -240,6 +243,20 @@ class DynamicsResult(JsonResult):
 
     def final_theta(self) -> dict[str, float]:
         return {name: values[-1] for name, values in self.theta.items()}
+
+    def summary_rows(self, losses: Sequence[str] | None = None) -> list[dict[str, float | str]]:
+        """Where each loss (all, or `losses`) took θ: the table `vaegan divergences train-generator` prints and the
+        "Training a generator" page shows."""
+        return [
+            {
+                "loss": LOSS_TITLES[name],
+                "final θ": round(self.theta[name][-1], 4),
+                "|dℓ/dθ| at the end": float(f"{abs(self.grads[name][-1]):.3g}"),
+                "critic's estimate": round(self.estimates[name][-1], 4),
+                "truth D(θ)": round(self.truth[name][-1], 4),
+            }
+            for name in (self.config.losses if losses is None else losses)
+        ]
 
     FORMAT: ClassVar[str] = DYNAMICS_FORMAT
     WHAT: ClassVar[str] = "dynamics run"

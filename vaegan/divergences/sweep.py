@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import torch
 
 from vaegan.divergences.bounds import (
+    DIVERGENCE_TITLES,
     F_DIVERGENCES,
     PENALTIES,
     WASSERSTEIN,
@@ -294,6 +295,38 @@ class SweepResult(JsonResult):
     def no_closed_form(self, name: str) -> int:
         """How many θ have no known true value of `name` (NaN truth)."""
         return sum(math.isnan(t) for t in self.truth[name])
+
+    def summary_rows(self) -> list[dict[str, float | str]]:
+        """One row per θ: every divergence's estimate and truth (4 decimals; "∞" for an infinite truth, "no closed
+        form" where there is none), the table `vaegan divergences sweep` prints and the Divergences page shows."""
+        rows: list[dict[str, float | str]] = []
+        for i, theta in enumerate(self.thetas):
+            row: dict[str, float | str] = {"θ": theta}
+            for name in self.config.divergences:
+                truth = self.truth[name][i]
+                row[f"{DIVERGENCE_TITLES[name]} estimate"] = round(self.estimates[name][i], 4)
+                row[f"{DIVERGENCE_TITLES[name]} truth"] = (
+                    "no closed form" if math.isnan(truth) else "∞" if math.isinf(truth) else round(truth, 4)
+                )
+            rows.append(row)
+        return rows
+
+    def error_summary(self) -> list[str]:
+        """One line per divergence: its largest |estimate - truth| where the truth is known, and its training time."""
+        lines = []
+        for name in self.config.divergences:
+            worst, infinite = self.worst_error(name)
+            unknown = self.no_closed_form(name)
+            missing = [f"{infinite} θ infinite"] if infinite else []
+            missing += [f"{unknown} θ with no closed form"] if unknown else []
+            if worst is None:
+                shown = "no closed form" if unknown and not infinite else f"no finite truth ({', '.join(missing)})"
+            else:
+                shown = f"max |estimate - truth| {worst:.4f}"
+                shown += f" where the truth is known ({', '.join(missing)})" if missing else ""
+            seconds = self.seconds.get(name)
+            lines.append(f"{name}: {shown}" + (f", trained in {seconds:.2f}s" if seconds is not None else ""))
+        return lines
 
     FORMAT: ClassVar[str] = RESULT_FORMAT
     WHAT: ClassVar[str] = "divergence sweep"

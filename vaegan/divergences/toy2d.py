@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -58,7 +59,7 @@ from vaegan.limits import (
 )
 from vaegan.runtime import intra_op_threads
 from vaegan.storage import JsonResult
-from vaegan.vocabulary import TOY_LOSSES  # torch-free list (vaegan.vocabulary), re-exported here
+from vaegan.vocabulary import LOSS_TITLES, TOY_LOSSES  # torch-free, TOY_LOSSES re-exported here
 
 Tensor = torch.Tensor
 TOY2D_FORMAT = "vaegan-toy2d/1"
@@ -163,6 +164,19 @@ class Toy2dResult(JsonResult):
     mode_count: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     device: str = "cpu"
+
+    def summary_rows(self, losses: Sequence[str] | None = None) -> list[dict[str, float | str]]:
+        """Where each loss (all, or `losses`) took the generator: exact W1 to the target at the start and the end,
+        and for the mixtures the modes covered at the end; the table the CLI prints and the page shows."""
+        return [
+            {
+                "loss": LOSS_TITLES[name],
+                "W1 at start": round(self.w1[name][0], 3),
+                "W1 at the end": round(self.w1[name][-1], 3),
+                **({f"modes (of {self.mode_count})": self.modes[name][-1]} if self.mode_count else {}),
+            }
+            for name in (self.config.losses if losses is None else losses)
+        ]
 
     FORMAT: ClassVar[str] = TOY2D_FORMAT
     WHAT: ClassVar[str] = "2-D toy GAN run"
