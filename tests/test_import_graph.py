@@ -109,9 +109,15 @@ def test_the_package_has_no_import_cycle() -> None:
 
 def test_every_function_local_import_says_why() -> None:
     """Imports belong at the top; one inside a function is there to keep start-up light (torch, huggingface_hub,
-    PIL, scipy only when used) and carries a comment on its line or the line above saying so."""
+    PIL, scipy only when used) and carries a comment on its line or the line above saying so. The CLI package is
+    the one place where every command imports the library in its body (torch-free `--help`): its docstring says so
+    once for all of them."""
+    cli_rule = ast.get_docstring(ast.parse((PACKAGE / "cli" / "__init__.py").read_text(encoding="utf-8"))) or ""
+    assert "imports the library inside its own body" in cli_rule
     silent = []
     for path, tree in sources().values():
+        if path.parent == PACKAGE / "cli":
+            continue
         lines = path.read_text(encoding="utf-8").split("\n")
         for node in ast.walk(tree):
             if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):

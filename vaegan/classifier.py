@@ -8,15 +8,18 @@ the reference course scored SVHN samples with an SVHN classifier instead, and so
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from vaegan.checkpoint import FromPretrained
+from vaegan.checkpoint import FromPretrained, load_model
 from vaegan.data import RGB_SIDE
 from vaegan.errors import ConfigError, DataError
+from vaegan.hub import is_hub_spec
 from vaegan.limits import MAX_CHANNELS, check_count
 from vaegan.runtime import device_of, eval_mode
 
@@ -144,3 +147,14 @@ def classifier_accuracy(classifier: DigitClassifier, images: torch.Tensor, label
     check_labelled(images, labels, classifier.config.num_classes)
     predicted, _ = predict_digits(classifier, images)
     return float((predicted == labels.cpu().long()).float().mean()) if len(labels) else float("nan")
+
+
+def load_optional_classifier(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> DigitClassifier | None:
+    """The classifier at `path` (local or hf://), or None when there is no file there: labelling and scoring by
+    digit are extras, so a missing classifier means "not labelled", not an error. A file that is there but broken
+    is still a CheckpointError."""
+    if not (is_hub_spec(path) or Path(path).exists()):
+        return None
+    return load_model(path, kind="digit-classifier", device=device)

@@ -27,7 +27,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from vaegan.checkpoint import load_state
+from vaegan.checkpoint import load_state, save_result
 from vaegan.errors import ConfigError
 from vaegan.storage import atomic_write_bytes
 
@@ -108,6 +108,13 @@ def describe() -> dict[str, Any]:
     if not active():
         return {}
     return {"world_size": world_size(), "backend": dist.get_backend()}
+
+
+def export_on_main(result: Any, out: str | os.PathLike[str], **extra: Any) -> None:
+    """Write a training result's model file from rank 0 only (the only process without torchrun), recording the
+    world size and backend when torchrun trained it: every rank holds the same weights, one file is enough."""
+    if is_main():
+        save_result(result, out, **extra, **describe())
 
 
 def _comm_device() -> torch.device:

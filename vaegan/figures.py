@@ -346,7 +346,7 @@ def dynamics_figure(run: DynamicsResult | Toy2dResult) -> go.Figure:
     """The `--plot` file of `vaegan divergences train-generator`: the run's curves side by side (the page's charts
     under its animations): shift: θ_t, |dℓ/dθ| and estimate vs truth; MLP: exact W1 and, for the mixtures, modes
     covered."""
-    from plotly.subplots import make_subplots
+    from plotly.subplots import make_subplots  # only the CLI's --plot file needs subplots (heavier import)
 
     losses = list(run.config.losses)
     if isinstance(run, Toy2dResult):

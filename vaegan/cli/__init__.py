@@ -10,6 +10,10 @@ and prints or writes the result.
 Modules: `entry` (the app, the aliases, errors and exit), `options` (shared options, choices from
 vaegan.vocabulary), `display` (progress and tables), `models` (device, load, export), and the groups: `train`,
 `evaluate`, `generate` (sample, explore), `runs` (export, timeline), `divergences`, `hub` (push).
+
+Imports: a command imports the library inside its own body, never at the top of its module, so that `--help` at
+every level stays free of torch (tests/test_cli_help.py). That is why this package's function-local imports carry
+no comment of their own (tests/test_import_graph.py).
 """
 
 from vaegan.cli.entry import GC_THRESHOLDS, app, exit_without_teardown, main, run

@@ -16,8 +16,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+# Each group's module by its full name: a `from vaegan.cli import …` would make this module and the package's
+# __init__ (which imports `main` from here) import each other.
+import vaegan.cli.divergences as divergences
+import vaegan.cli.evaluate as evaluate
+import vaegan.cli.generate as generate
+import vaegan.cli.hub as hub
+import vaegan.cli.runs as runs
+import vaegan.cli.train as train
 from vaegan.allocator import keep_freed_memory
-from vaegan.cli import divergences, evaluate, generate, hub, runs, train
 from vaegan.cli.models import PROG
 from vaegan.cli.options import err_console, rank
 from vaegan.errors import VaeganError

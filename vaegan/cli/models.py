@@ -39,12 +39,10 @@ def train_device(device: str) -> torch.device:
 
 
 def export(result: object, out: Path, **extra: object) -> None:
-    """Rank 0 (or the only process) writes the model file, with the world size when torchrun trained it."""
-    from vaegan import distributed
-    from vaegan.checkpoint import save_result
+    """The model file, with this run's command (rank 0 alone writes it under torchrun)."""
+    from vaegan.distributed import export_on_main
 
-    if distributed.is_main():
-        save_result(result, out, command=command_line(), **extra, **distributed.describe())
+    export_on_main(result, out, command=command_line(), **extra)
 
 
 def load(path: Path, kind: str, device: str) -> torch.nn.Module:
@@ -55,12 +53,13 @@ def load(path: Path, kind: str, device: str) -> torch.nn.Module:
 
 
 def optional_classifier(path: Path, device: str) -> torch.nn.Module | None:
-    from vaegan.hub import is_hub_spec
+    from vaegan.classifier import load_optional_classifier
+    from vaegan.runtime import resolve_device
 
-    if not (path.exists() or is_hub_spec(path)):
+    classifier = load_optional_classifier(path, resolve_device(device))
+    if classifier is None:
         err_console.print(f"no classifier at {path}: images are not labelled")
-        return None
-    return load(path, "digit-classifier", device)
+    return classifier
 
 
 def save_labelled(out: Path, table: torch.Tensor, rows: list[str], columns: list[str], classifier: Path,
