@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import socket
 import subprocess
@@ -38,6 +39,7 @@ import yaml
 
 from tests.conftest import REPO_ROOT
 from vaegan.checkpoint import load_model, read_info, save_model
+from vaegan.classifier import DigitClassifier
 from vaegan.errors import CheckpointError, HubError
 from vaegan.hub import is_hub_spec, parse_spec, resolve_checkpoint
 from vaegan.publish import model_card, push
@@ -298,7 +300,7 @@ def test_specs_parse_in_both_the_typed_and_the_path_collapsed_spelling() -> None
     "spec",
     [
         "hf://alice",  # no repo
-        "hf://alice/tiny",  # no file
+        "hf://alice/tiny/",  # an empty file path (hf://alice/tiny, the whole repo, is a valid spec)
         "hf://alice/tiny/model.bin",  # not safetensors
         "hf://-alice/tiny/vae.safetensors",  # bad owner
         "hf://alice/ti--ny/vae.safetensors",  # bad repo name
@@ -469,7 +471,15 @@ def test_the_model_card_comes_from_the_header(tmp_path: Path) -> None:
     assert {"gan", "wgan-gp", "pytorch", "safetensors", "mnist"} <= set(meta["tags"])
     assert meta["datasets"] == ["ylecun/mnist"] and meta["pipeline_tag"] == "unconditional-image-generation"
     assert 'load_model("hf://alice/gan/wgan.safetensors", kind="wgan-generator")' in body
-    assert "python cli.py sample wgan --ckpt hf://alice/gan/wgan.safetensors" in body
+    assert "vaegan sample wgan --ckpt hf://alice/gan/wgan.safetensors" in body
+    assert 'generator = Generator.from_pretrained("alice/gan")' in body
+    assert meta["license"] == "mit" and "## License" in body and "CC BY-SA 3.0" in body
+    (index,) = meta["model-index"]  # the header's metrics, as the Hub reads a model's scores
+    (result,) = index["results"]
+    assert result["task"]["type"] == "unconditional-image-generation" and result["dataset"]["type"] == "ylecun/mnist"
+    assert result["metrics"] == [{"type": "fid", "value": 12.5, "name": "fid (wgan.safetensors)"}]
+    _, with_image = front_matter(model_card(path, images=["wgan_samples.png"]))
+    assert "![16 samples of wgan.safetensors, seed 0](wgan_samples.png)" in with_image and "![" not in body
     for fragment in ("| `latent_dim` | 8 |", "| `steps` | 40 |", "| `gp_weight` | 10 |", "| `fid` | 12.5 |",
                      "python cli.py train wgan --x 1", "| `torch` | 2.x |"):  # fmt: skip
         assert fragment in body, fragment
@@ -495,9 +505,20 @@ def test_push_creates_the_repo_commits_weights_and_card_and_the_result_loads(
     repo = fake_hub.repos["alice/pushed"]
     assert repo.private
     files = repo.commits[repo.refs["main"]]
-    assert sorted(files) == [".gitattributes", "README.md", "vae.safetensors", "wgan.safetensors"]
+    assert sorted(files) == [".gitattributes", "README.md", "config.json", "vae.safetensors", "vae_samples.png",
+                             "wgan.safetensors", "wgan_samples.png"]  # fmt: skip
     assert files["vae.safetensors"] == vae.read_bytes()
-    assert front_matter(files["README.md"].decode())[0]["library_name"] == "vaegan"
+    meta, body = front_matter(files["README.md"].decode())
+    assert meta["library_name"] == "vaegan" and meta["license"] == "mit"
+    assert "(vae_samples.png)" in body and "(wgan_samples.png)" in body
+    config = json.loads(files["config.json"])  # the file the Hub counts downloads by, and the loader reads first
+    assert config["weights"] == "vae.safetensors" and config["kind"] == "vae" and config["config"]["latent_dim"] == 4
+    assert {name: entry["kind"] for name, entry in config["files"].items()} == {
+        "vae.safetensors": "vae", "wgan.safetensors": "wgan-generator"}  # fmt: skip
+    from PIL import Image
+
+    grid = Image.open(io.BytesIO(files["wgan_samples.png"]))
+    assert grid.format == "PNG" and grid.size == (8 * 34 + 2, 2 * 34 + 2)  # 16 images of 32 px, 2 px padding
     assert result.specs == ("hf://alice/pushed/vae.safetensors", "hf://alice/pushed/wgan.safetensors")
     assert result.commit_url.endswith(repo.refs["main"])
     posts = [(p, h) for m, p, h in fake_hub.requests if m == "POST"]
@@ -506,6 +527,17 @@ def test_push_creates_the_repo_commits_weights_and_card_and_the_result_loads(
     assert all(h.get("authorization") == "Bearer hf_fake_token" for _, h in posts)
     assert isinstance(load_model(result.specs[1], kind="wgan-generator"), Generator)
 
+    # By repo id, as Hugging Face libraries load: config.json says which file holds each kind.
+    before = len(fake_hub.requests)
+    by_id = VAE.from_pretrained("alice/pushed")
+    assert isinstance(by_id, VAE) and by_id.checkpoint_info.kind == "vae"
+    assert any(m == "GET" and p.endswith("/resolve/main/config.json") for m, p, _ in fake_hub.requests[before:])
+    assert isinstance(Generator.from_pretrained("hf://alice/pushed"), Generator)
+    assert read_info("hf://alice/pushed").kind == "vae"  # no kind asked: the repo's main weights
+    with pytest.raises(HubError) as caught:
+        DigitClassifier.from_pretrained("alice/pushed")
+    assert_one_line(caught.value, "holds no 'digit-classifier' model", "vae.safetensors (vae)")
+
     # Again into the existing repo (create_repo answers 409, exist_ok): a second commit, the first still pinned.
     first = repo.refs["main"]
     save_model(VAE(VAEConfig(latent_dim=4, hidden=16)), vae, steps=2)
@@ -513,6 +545,22 @@ def test_push_creates_the_repo_commits_weights_and_card_and_the_result_loads(
     assert repo.refs["main"] != first
     assert read_info("hf://alice/pushed/vae.safetensors").steps == 2
     assert read_info(f"hf://alice/pushed/vae.safetensors@{first}").steps == 1
+
+
+def test_a_repo_id_without_a_vaegan_config_is_a_one_line_error(hub_vae: tuple[FakeHub, bytes]) -> None:
+    with pytest.raises(HubError) as caught:
+        VAE.from_pretrained("alice/tiny")
+    assert_one_line(caught.value, "hf://alice/tiny has no config.json", "hf://OWNER/REPO/PATH.safetensors")
+    assert isinstance(VAE.from_pretrained("hf://alice/tiny/vae.safetensors"), VAE)  # naming the file still works
+
+
+def test_a_local_path_that_looks_like_a_repo_id_stays_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "alice").mkdir()
+    save_model(VAE(VAEConfig(latent_dim=4, hidden=16)), tmp_path / "alice" / "vae.safetensors")
+    monkeypatch.chdir(tmp_path)
+    assert isinstance(VAE.from_pretrained("alice/vae.safetensors"), VAE)  # a file name: never a repo id
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        VAE.from_pretrained("./alice/none.safetensors")
 
 
 def test_push_checks_files_and_repo_before_sending_anything(

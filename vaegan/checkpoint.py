@@ -38,7 +38,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_dumps
 
 from vaegan.errors import CheckpointError, ConfigError
-from vaegan.hub import resolve_checkpoint
+from vaegan.hub import as_repo_spec, resolve_checkpoint
 from vaegan.storage import atomic_write_bytes
 from vaegan.version import __version__
 from vaegan.vocabulary import DEFAULT_CHECKPOINTS, TRAIN_COMMANDS  # noqa: F401 - re-exported
@@ -331,10 +331,11 @@ def load_model(
     """Rebuild a model from a file alone. The returned model is in eval mode and has `.checkpoint_info`.
 
     `kind`, when given, is the kind the caller expects; another kind is an error (a VAE file handed to the
-    GAN sampler, say). `path` may be `hf://OWNER/REPO/PATH.safetensors[@REVISION]` (see vaegan/hub.py).
+    GAN sampler, say). `path` may be `hf://OWNER/REPO/PATH.safetensors[@REVISION]`, or `hf://OWNER/REPO[@REVISION]`
+    for the repo's file of that kind (see vaegan/hub.py).
     What is checked before the model is trusted: the module docstring.
     """
-    path = resolve_checkpoint(path)  # a Hub spec becomes its cached file; every check below is the same
+    path = resolve_checkpoint(path, kind)  # a Hub spec becomes its cached file; every check below is the same
     if kind is not None and not _open_checked_exists(path):
         raise CheckpointError(missing_checkpoint_hint(path, kind))
     path = _open_checked(path)
@@ -409,7 +410,9 @@ class FromPretrained:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Any:
-        return load_model(path, kind=kind_of_class(cls), device=device)
+        """A local file, an `hf://` spec, or a Hub repo id `OWNER/REPO[@REVISION]` (the repo's file of this class's
+        kind, as its config.json names it)."""
+        return load_model(as_repo_spec(path), kind=kind_of_class(cls), device=device)
 
 
 def kind_of_class(cls: type) -> str:

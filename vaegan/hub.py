@@ -19,11 +19,13 @@ session) that changes them gets what it set, not what was set when the library h
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vaegan.errors import HubError
 from vaegan.version import __version__
@@ -31,6 +33,10 @@ from vaegan.version import __version__
 PREFIX = "hf://"
 SPEC_FORMAT = "hf://OWNER/REPO/PATH.safetensors[@REVISION]"
 FOLDER_FORMAT = "hf://OWNER/REPO[/FOLDER][@REVISION]"
+REPO_FORMAT = "hf://OWNER/REPO[@REVISION]"
+# What a repo written by `vaegan push` holds besides its weights: the file a whole-repo spec reads first (which file
+# holds which kind of model), and the one whose downloads the Hub counts for a library it does not know.
+CONFIG_FILE = "config.json"
 
 # Hub names: letters, digits, '-', '_', '.', not starting or ending with '-' or '.', no '--' or '..', at most 96.
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
@@ -38,6 +44,7 @@ _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
 # both spellings are the same spec.
 _PREFIX_RE = re.compile(r"^hf://?")
 _TRUE = {"1", "ON", "YES", "TRUE"}  # huggingface_hub's own reading of boolean variables
+_BARE_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(@[^@\s]+)?")
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,27 @@ def check_name(what: str, name: str, spec: str, expected: str) -> None:
             f"{spec!r}: {what} {name!r} is not a valid Hub name (letters, digits, '-', '_', '.'; no leading or "
             f"trailing '-'/'.'); expected {expected}"
         )
+
+
+def repo_spec(spec: str | os.PathLike[str]) -> HubSpec | None:
+    """The parsed spec when `spec` names a whole repo (`hf://OWNER/REPO[@REVISION]`, no file), else None: such a
+    spec loads the file its `config.json` names for the kind asked for (`resolve_checkpoint`)."""
+    text = os.fspath(spec)
+    match = _PREFIX_RE.match(text)
+    if match is None or text[match.end() :].partition("@")[0].count("/") != 1:
+        return None
+    return parse_spec(text, folder=True)
+
+
+def as_repo_spec(name: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    """`OWNER/REPO[@REVISION]` as `hf://OWNER/REPO[@REVISION]` when it is not a local path, as
+    `Model.from_pretrained("user/repo")` takes it; anything else unchanged."""
+    text = os.fspath(name)
+    if is_hub_spec(text) or text.endswith(".safetensors") or _BARE_REPO.fullmatch(text) is None:
+        return name
+    if Path(text).exists():
+        return name
+    return PREFIX + text
 
 
 def parse_spec(spec: str | os.PathLike[str], *, folder: bool = False) -> HubSpec:
@@ -190,31 +218,76 @@ def _download_error(exc: Exception, spec: HubSpec, is_offline: bool) -> HubError
     return HubError(f"downloading {spec} failed: {type(exc).__name__}: {first_line(exc)}")
 
 
-def resolve_checkpoint(spec: str | os.PathLike[str]) -> Path:
-    """A local path for `spec`: a plain path as it is, an `hf://` file spec downloaded into the Hub cache.
+def resolve_checkpoint(spec: str | os.PathLike[str], kind: str | None = None) -> Path:
+    """A local path for `spec`: a plain path as it is, an `hf://` file spec downloaded into the Hub cache, and a
+    whole-repo spec (`hf://OWNER/REPO[@REV]`) as the file its `config.json` names: the first file of `kind` when a
+    kind is asked for, else the repo's main weights.
 
     Offline (HF_HUB_OFFLINE=1) a cached file is used and nothing is requested; an uncached one is a HubError
     that says so. Online, when the Hub cannot be reached, huggingface_hub falls back to the cached file.
     """
     if not is_hub_spec(spec):
         return Path(spec)
-    parsed = parse_spec(spec)
+    whole = repo_spec(spec)
+    if whole is not None:
+        return _download(HubSpec(whole.repo_id, _weights_in_repo(whole, kind), whole.revision))
+    return _download(parse_spec(spec))
+
+
+def repo_config(spec: HubSpec) -> dict[str, Any]:
+    """The repo's `config.json` (written by `vaegan push`): {"weights": main file, "files": {file: {"kind", ...}}}."""
+    path = _download(HubSpec(spec.repo_id, CONFIG_FILE, spec.revision), missing=(
+        f"{spec} has no {CONFIG_FILE} (it was not pushed by vaegan): name the file, {SPEC_FORMAT}"
+    ))  # fmt: skip
+    try:
+        config = json.loads(path.read_text())
+        if not isinstance(config, dict) or not isinstance(config.get("files"), dict):
+            raise ValueError("no 'files' object")
+        return config
+    except (OSError, ValueError) as exc:
+        raise HubError(
+            f"{spec}: its {CONFIG_FILE} is not a vaegan repo config ({exc}); name the file, {SPEC_FORMAT}"
+        ) from exc
+
+
+def _weights_in_repo(spec: HubSpec, kind: str | None) -> str:
+    config = repo_config(spec)
+    files: dict[str, Any] = config["files"]
+    if kind is None:
+        weights = config.get("weights")
+        if isinstance(weights, str) and weights in files:
+            return weights
+        raise HubError(f"{spec}: its {CONFIG_FILE} names no main weights; name the file, {SPEC_FORMAT}")
+    for name, entry in files.items():
+        if isinstance(entry, dict) and entry.get("kind") == kind:
+            return name
+    held = ", ".join(f"{name} ({entry.get('kind')})" for name, entry in files.items() if isinstance(entry, dict))
+    raise HubError(f"{spec} holds no {kind!r} model (it holds: {held or 'nothing'})")
+
+
+def _download(spec: HubSpec, missing: str | None = None) -> Path:
+    """One file of a repo into the Hub cache (or from it, offline); every failure one HubError line (`missing`:
+    the line for a file the repo does not have)."""
     is_offline = offline()
     # huggingface_hub only when a Hub spec is used (start-up stays light)
     from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     try:
         local = hf_hub_download(
-            parsed.repo_id,
-            parsed.path,
-            revision=parsed.revision,
+            spec.repo_id,
+            spec.path,
+            revision=spec.revision,
             cache_dir=_cache_dir(),
             endpoint=hub_endpoint(),
             local_files_only=is_offline,
             **client_info(),
         )
     except Exception as exc:  # every failure becomes one HubError line; the cause stays chained
-        raise _download_error(exc, parsed, is_offline) from exc
+        # (not in the local cache is also an EntryNotFoundError: that one is about the cache, not the repo)
+        if missing is not None and isinstance(exc, EntryNotFoundError) and not isinstance(exc, LocalEntryNotFoundError):
+            raise HubError(missing) from exc
+        raise _download_error(exc, spec, is_offline) from exc
     return Path(local)
 
 

@@ -10,15 +10,35 @@ huggingface_hub is imported only inside these calls, so importing this module st
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vaegan.checkpoint import read_info
+import torch
+
+from vaegan.checkpoint import CheckpointInfo, load_model, read_info
 from vaegan.errors import CheckpointError, HubError
-from vaegan.hub import PREFIX, check_name, client_info, first_line, hub_endpoint, is_hub_spec, is_network_error, offline
+from vaegan.hub import (
+    CONFIG_FILE,
+    PREFIX,
+    check_name,
+    client_info,
+    first_line,
+    hub_endpoint,
+    is_hub_spec,
+    is_network_error,
+    offline,
+)
+from vaegan.images import png_bytes, unit_to_signed
+from vaegan.latent import sample_images
+from vaegan.version import __version__
+
+DEFAULT_LICENSE = "mit"  # the project's license (LICENSE); the card names the training data's own terms too
+SAMPLED_KINDS = ("vae", "wgan-generator")  # the kinds whose card shows a grid of samples
+_KIND_CLASSES = {"vae": "VAE", "wgan-generator": "Generator", "digit-classifier": "DigitClassifier"}
 
 
 @dataclass(frozen=True)
@@ -38,13 +58,13 @@ _KIND_CARD: dict[str, dict[str, Any]] = {
         "tags": ["vae", "variational-autoencoder"],
         "pipeline_tag": "unconditional-image-generation",
         "what": "A variational autoencoder (Bernoulli decoder, N(0, I) prior) trained on the negative ELBO.",
-        "command": "python cli.py eval vae --ckpt {spec}",
+        "command": "vaegan eval vae --ckpt {spec}",
     },
     "wgan-generator": {
         "tags": ["gan", "wgan-gp", "dcgan"],
         "pipeline_tag": "unconditional-image-generation",
         "what": "The generator of a WGAN-GP (DCGAN architecture, 32×32×3 images); the exported weights are its EMA.",
-        "command": "python cli.py sample wgan --ckpt {spec}",
+        "command": "vaegan sample wgan --ckpt {spec}",
     },
     "wgan-critic": {
         "tags": ["gan", "wgan-gp", "dcgan"],
@@ -57,7 +77,7 @@ _KIND_CARD: dict[str, dict[str, Any]] = {
         "pipeline_tag": "image-classification",
         "what": "A small CNN digit classifier; vaegan scores generated digits on its features (Fréchet distance, "
         "precision/recall) and labels them.",
-        "command": "python cli.py eval wgan --classifier {spec}",
+        "command": "vaegan eval wgan --classifier {spec}",
     },
 }
 # Dataset specs that are Hub datasets (front matter `datasets:` must name Hub dataset ids; other specs, such as a
@@ -90,14 +110,76 @@ def _as_paths(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
     return [path] if isinstance(path, (str, os.PathLike)) else list(path)
 
 
+def sample_image_name(filename: str) -> str:
+    """The name of the sample grid pushed beside a model file: `wgan.safetensors` -> `wgan_samples.png`."""
+    return filename.removesuffix(".safetensors") + "_samples.png"
+
+
+def sample_grid(path: str | os.PathLike[str], n: int = 16, seed: int = 0) -> bytes | None:
+    """A PNG of `n` samples of a generator or a VAE file (latents or noise from `seed`), None for other kinds: the
+    picture on the model card."""
+    info = read_info(path)
+    if info.kind not in SAMPLED_KINDS:
+        return None
+    model = load_model(path, kind=info.kind)
+    with torch.no_grad():
+        if info.kind == "vae":
+            images = unit_to_signed(model.sample(n, torch.Generator().manual_seed(seed)))
+        else:
+            images = sample_images(model, n, seed)
+    return png_bytes(images, nrow=8)
+
+
+def eval_results(filename: str, info: CheckpointInfo) -> list[Any]:
+    """The header's numeric metrics as the card's model-index entries (the Hub shows them as the model's scores)."""
+    from huggingface_hub import EvalResult  # huggingface_hub only when a card is made (start-up stays light)
+
+    names = _dataset_names(info.dataset)
+    dataset = _HUB_DATASETS.get(names[0].lower(), names[0]) if names else "unknown"
+    task = _KIND_CARD.get(info.kind, {}).get("pipeline_tag") or "other"
+    return [
+        EvalResult(task_type=task, dataset_type=dataset, dataset_name=dataset, metric_type=key,
+                   metric_name=f"{key} ({filename})", metric_value=value)
+        for key, value in info.metrics.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ]  # fmt: skip
+
+
+def repo_config(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
+    """The repo's `config.json`: which file holds which kind of model (the first file is the main one) and each
+    one's config, so `Model.from_pretrained("OWNER/REPO")` finds its file. The Hub counts a repo's downloads by
+    the requests for this file when it does not know the library, and vaegan's loader reads it first."""
+    infos = [(Path(os.fspath(p)).name, read_info(p)) for p in _as_paths(path)]
+    if not infos:
+        raise CheckpointError("a repo config needs at least one checkpoint")
+    main_name, main = infos[0]
+    return {
+        "library_name": "vaegan",
+        "vaegan_version": __version__,
+        "weights": main_name,
+        "kind": main.kind,
+        "config": main.config,
+        "files": {
+            name: {"kind": info.kind, "config": info.config, "dataset": info.dataset, "steps": info.steps,
+                   "metrics": info.metrics}
+            for name, info in infos
+        },
+    }  # fmt: skip
+
+
 def model_card(
-    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, repo_id: str | None = None
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    repo_id: str | None = None,
+    license: str = DEFAULT_LICENSE,
+    images: Sequence[str] = (),
 ) -> str:
     """A Hub model card (README.md) for one checkpoint, or for several that share a repo, from their headers alone.
 
-    Front matter: `library_name: vaegan`, tags from the kinds and data, `datasets` where the training data is a
-    Hub dataset, the Hub task. Body: what each file is, how to load it, its config, training, metrics and the
-    command that made it. `repo_id` (OWNER/NAME) makes the usage examples exact `hf://` specs.
+    Front matter: `library_name: vaegan`, the license, tags from the kinds and data, `datasets` where the training
+    data is a Hub dataset, the Hub task, and the header's metrics as `model-index`. Body: what each file is, its
+    sample grid (`images`: names of the PNGs pushed beside the weights), how to load it, its config, training,
+    metrics and the exact command that made it. `repo_id` (OWNER/NAME) makes the usage examples exact.
     """
     infos = [(Path(os.fspath(p)).name, read_info(p)) for p in _as_paths(path)]
     if not infos:
@@ -120,14 +202,17 @@ def model_card(
     # huggingface_hub only when a card is made (start-up stays light)
     from huggingface_hub import ModelCard, ModelCardData
 
+    title = repo_id.split("/")[-1] if repo_id else infos[0][0].removesuffix(".safetensors")
     data = ModelCardData(
         library_name="vaegan",
+        license=license,
         tags=sorted(tags),
         datasets=datasets or None,
         # a generator's task wins over the classifier's when a repo holds both
         pipeline_tag=pipeline_tags[0] if pipeline_tags else None,
+        model_name=title,
+        eval_results=[result for filename, info in infos for result in eval_results(filename, info)] or None,
     )
-    title = repo_id.split("/")[-1] if repo_id else infos[0][0].removesuffix(".safetensors")
     body = [f"# {title}", ""]
     body += [
         "Weights made with **vaegan**, a project that trains, measures and shows VAEs and GANs. Each file is a "
@@ -141,11 +226,17 @@ def model_card(
     for filename, info in infos:
         what = _KIND_CARD.get(info.kind, {}).get("what", info.kind)
         body.append(f"| `{filename}` | `{info.kind}` | {what} |")
-    body += ["", "## Use it", "", "From a vaegan checkout (`pip install -r requirements.txt`):", "", "```python",
-             "from vaegan.checkpoint import load_model", ""]
+    body += ["", "## Use it", "", 'From a vaegan checkout (`pip install -e ".[hub]"`):', "", "```python",
+             "from vaegan import load_model", ""]
     for filename, info in infos:
         spec = f"{PREFIX}{repo_id}/{filename}" if repo_id else filename
         body.append(f'model = load_model("{spec}", kind="{info.kind}")')
+    if repo_id:
+        by_repo = {_KIND_CLASSES[info.kind]: None for _, info in infos if info.kind in _KIND_CLASSES}
+        if by_repo:
+            body += ["", f"# or by repo id: the repo's {CONFIG_FILE} says which file holds each kind",
+                     f"from vaegan import {', '.join(sorted(by_repo))}"]
+            body += [f'{cls.lower()} = {cls}.from_pretrained("{repo_id}")' for cls in by_repo]
     body += ["```", "", "```bash"]
     for filename, info in infos:
         command = _KIND_CARD.get(info.kind, {}).get("command")
@@ -158,6 +249,9 @@ def model_card(
     ]
     for filename, info in infos:
         body += ["", f"## `{filename}`", "", _KIND_CARD.get(info.kind, {}).get("what", f"A `{info.kind}` model."), ""]
+        image = sample_image_name(filename)
+        if image in images:
+            body += [f"![16 samples of {filename}, seed 0]({image})", ""]
         body += ["**Config**", "", *_table(info.config, ("field", "value")), ""]
         unit = "epochs" if info.kind == "vae" else "steps"
         training: dict[str, Any] = {"dataset": info.dataset or "unknown", unit: info.steps}
@@ -175,6 +269,8 @@ def model_card(
             if key in info.extra:
                 provenance[key] = info.extra[key]
         body += ["**Provenance**", "", *_table(provenance, ("what", "value")), ""]
+    body += ["## License", "", f"The weights: `{license}`. They were trained on the data named above, under its own "
+             "terms: MNIST is CC BY-SA 3.0 (Yann LeCun and Corinna Cortes); SVHN is for non-commercial use only.", ""]
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(body).rstrip() + "\n")
     return str(card)
 
@@ -211,8 +307,10 @@ def push(
     repo_id: str,
     private: bool = False,
     token: str | None = None,
+    license: str = DEFAULT_LICENSE,
 ) -> PushResult:
-    """Upload checkpoint file(s) and a generated README.md model card to the Hub model repo `repo_id` in one commit.
+    """Upload checkpoint file(s), their `config.json`, a sample grid of each generator or VAE and a generated
+    README.md model card (with `license`) to the Hub model repo `repo_id`, in one commit.
 
     The repo is created if needed (`private` applies only then). Every file must be a vaegan model file: it is
     read (header checks) before anything is sent. `token` defaults to HF_TOKEN or the `hf auth login` token.
@@ -234,13 +332,17 @@ def push(
         read_info(file)  # a missing, corrupt or non-vaegan file fails here, before any request
     if offline():
         raise HubError(f"cannot push to {repo_id}: offline mode is on (unset HF_HUB_OFFLINE)")
-    card = model_card(files, repo_id=repo_id)
+    images = {sample_image_name(f.name): png for f in files if (png := sample_grid(f)) is not None}
+    card = model_card(files, repo_id=repo_id, license=license, images=list(images))
+    config = json.dumps(repo_config(files), indent=2).encode()
 
     # huggingface_hub only when pushing
     from huggingface_hub import CommitOperationAdd, HfApi
 
     api = HfApi(endpoint=hub_endpoint(), token=token, **client_info())
     operations = [CommitOperationAdd(path_in_repo=f.name, path_or_fileobj=str(f)) for f in files]
+    operations += [CommitOperationAdd(path_in_repo=name, path_or_fileobj=png) for name, png in images.items()]
+    operations.append(CommitOperationAdd(path_in_repo=CONFIG_FILE, path_or_fileobj=config))
     operations.append(CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card.encode()))
     try:
         repo_url = api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)

@@ -23,11 +23,14 @@ def push_command(
                              "exist."),  # fmt: skip
     private: bool = typer.Option(False, "--private", help="Create the repo private (an existing repo is unchanged)."),
     token: str | None = typer.Option(None, help="A Hub write token (default: HF_TOKEN or the `hf auth login` one)."),
+    license: str | None = typer.Option(None, "--license", help="The weights' license on the card (a Hub license "
+                                       "id; default: the project's)."),  # fmt: skip
 ) -> None:
-    """Upload checkpoints plus a README.md model card generated from their headers; prints their hf:// specs."""
+    """Upload checkpoints with their config.json, sample grids and a README.md model card generated from their
+    headers; prints their hf:// specs."""
     from vaegan.publish import push
 
-    result = push(ckpt, repo, private=private, token=token)
+    result = push(ckpt, repo, private=private, token=token, **({"license": license} if license else {}))
     err_console.print(escape(f"pushed to {result.repo_url}  ({result.commit_url})"), highlight=False, soft_wrap=True)
     for spec in result.specs:
         typer.echo(spec)
