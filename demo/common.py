@@ -1,5 +1,7 @@
 """What every page of the app shares: where files live, cached model loading that explains itself, image display.
 
+(Over 400 lines: it is the one module the pages share, a set of small helpers, each used by several pages.)
+
 Pages stay thin: they read widgets, call one function of `vaegan/`, and hand the tensors to `show_images` /
 `show_strip`. Nothing here is maths: the test-digit helpers call `vaegan.data` (which finds, loads and downloads
 them), and the classifier hook calls `vaegan.classifier`.

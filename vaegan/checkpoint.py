@@ -1,5 +1,8 @@
 """Self-describing safetensors files: weights + the metadata needed to rebuild the model from the file alone.
 
+(Over 400 lines because one file format is read and written in one place: most of it is the checks a file
+passes before it is trusted, listed below.)
+
 Two kinds of file live here:
 
 * **model files** (`save_model` / `load_model`): the weights of one model plus, in the safetensors header

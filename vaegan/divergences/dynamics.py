@@ -1,5 +1,7 @@
 """Training a generator under each divergence: the shift generator Q_θ = (θ, U[0,1]) pulled towards P = (0, U[0,1]).
 
+(Just over 400 lines: the losses, the config, the result and the one training function of the shift generator.)
+
 The sweep (`sweep.py`) asks what a critic *estimates*; this module asks what a generator *learns* from it. The
 generator is one learnable number θ: samples of Q_θ are reparameterized, y = (θ, u) with u ~ U[0,1] (or
 y = (θ, ½) + σz for the Gaussian family), so the gradient of the critic's value at y flows back to θ. Training

@@ -1,6 +1,9 @@
 """The WGAN-GP training loop: n_critic critic steps per generator step, an EMA of the generator, sample grids,
 periodic full-state checkpoints and an optional wall-clock budget.
 
+(Over 400 lines because the loop, its two recipes and its time budget share one state: each is small, and the
+resume rule below needs all of them in view.)
+
 Resume is exact. Everything that decides the next step is either in the state file (generator, critic, EMA,
 both optimizers, loss scalers, the global RNG that draws z and the interpolation coefficients, the iteration, the
 iteration count a time budget chose) or a pure function of (seed, position): the order of real images is a fresh
