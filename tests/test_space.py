@@ -20,7 +20,6 @@ Chromium missing: skip, except under CI (see tests/test_browser.py). Not root, o
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import json
 import os
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.space import app_pages
 from tests.test_browser import (
     CHROMIUM_ARGS,
     DRAWN,
@@ -212,20 +212,6 @@ def make_read_only(folder: Path) -> None:
         path.chmod(0o555 if stat.S_ISDIR(mode) else (0o555 if mode & 0o111 else 0o444))
 
 
-def app_pages() -> list[tuple[str, str]]:
-    """(url path, title) of every st.Page in demo/Home.py's navigation, the default page as ''."""
-    tree = ast.parse((REPO_ROOT / "demo" / "Home.py").read_text())
-    pages = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page":
-            keywords = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg in ("title", "url_path",
-                                                                                            "default")}  # fmt: skip
-            url = "" if keywords.get("default") else keywords.get("url_path", "")
-            pages.append((url, keywords["title"]))
-    assert len(pages) >= 2, "no st.Page found in demo/Home.py"
-    return pages
-
-
 # ------------------------------------------------------------------------ running as nobody, in a namespace
 
 
@@ -388,27 +374,30 @@ def test_the_container_command_serves_every_page_as_nobody_from_a_read_only_fold
         shutil.rmtree(root, ignore_errors=True)
 
 
-# ------------------------------------------------------------------------------------ the README's upload
+# ------------------------------------------------------------------------------------ the Space's upload
 
 
-def readme_upload_excludes() -> list[str]:
-    text = (REPO_ROOT / "README.md").read_text()
+def upload_excludes() -> list[str]:
+    """The --exclude patterns of the `hf upload` command in docs/space.md (the page that says how to deploy)."""
+    text = (REPO_ROOT / "docs" / "space.md").read_text()
     match = re.search(r"^hf upload .*?(?<!\\)$", text, flags=re.M | re.S)
-    assert match, "README.md has no `hf upload` command"
+    assert match, "docs/space.md has no `hf upload` command"
     words = shlex.split(match.group(0).replace("\\\n", " "))
     assert "--repo-type" in words and words[words.index("--repo-type") + 1] == "space", words
     return [words[i + 1] for i, w in enumerate(words) if w == "--exclude"]
 
 
-def test_the_readme_upload_sends_the_build_context_plus_the_dockerfile() -> None:
-    """`hf upload . --exclude ...` (the README) sends what `docker build` would use, plus the Dockerfile itself;
+def test_the_documented_upload_sends_the_build_context_plus_the_dockerfile() -> None:
+    """`hf upload . --exclude ...` (docs/space.md) sends what `docker build` would use, plus the Dockerfile itself;
     checked with huggingface_hub's own matcher on the tracked files plus the usual local clutter."""
     from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
     clutter = [".venv/bin/python", "runs/wgan/state.safetensors", "vaegan/__pycache__/hub.cpython-311.pyc",
-               ".pytest_cache/README.md", "test-artifacts/space_home.png", "data/mnist.npz", "x.part"]  # fmt: skip
+               ".pytest_cache/README.md", "test-artifacts/space/home.png", "data/mnist.npz", "x.part",
+               "site/index.html", ".hypothesis/examples/x", ".mypy_cache/x.json", "build/lib/vaegan/__init__.py",
+               "dist/vaegan-0.1.0.tar.gz", "vaegan.egg-info/PKG-INFO"]  # fmt: skip
     candidates = [f for f in git("ls-files").splitlines() if f] + clutter
-    uploaded = set(filter_repo_objects(candidates, ignore_patterns=readme_upload_excludes() + DEFAULT_IGNORE_PATTERNS))
+    uploaded = set(filter_repo_objects(candidates, ignore_patterns=upload_excludes() + DEFAULT_IGNORE_PATTERNS))
     context_rules = dockerignore_patterns()
 
     def in_context(rel: str) -> bool:
@@ -421,4 +410,45 @@ def test_the_readme_upload_sends_the_build_context_plus_the_dockerfile() -> None
 
     expected = {f for f in candidates if in_context(f)} | {"Dockerfile", ".dockerignore"}
     assert uploaded == expected, (sorted(uploaded - expected), sorted(expected - uploaded))
-    assert {"README.md", ".gitattributes", "checkpoints/wgan.safetensors"} <= uploaded
+    assert {"README.md", ".gitattributes", "LICENSE", "checkpoints/wgan.safetensors"} <= uploaded
+    assert not any(f.startswith(("tests/", "bench/", "site/")) for f in uploaded)
+
+
+# ----------------------------------------------------------------------------------------- the Space card
+
+
+def test_the_space_card_front_matter_has_what_the_hub_shows_within_its_limits() -> None:
+    """README.md's YAML block is the Space's configuration: parsed by huggingface_hub's own SpaceCard, it has the
+    docker SDK on the Dockerfile's port, a short_description that fits the Hub's 60 characters, the license of
+    LICENSE and pyproject.toml, tags, and `models:` (the link from the Space to its weights) as real repo ids."""
+    import tomllib
+
+    from huggingface_hub import SpaceCard
+
+    data = SpaceCard.load(REPO_ROOT / "README.md").data.to_dict()
+    assert data["sdk"] == "docker"
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    assert f"EXPOSE {data['app_port']}" in dockerfile and f'"--server.port", "{data["app_port"]}"' in dockerfile
+    assert data["colorFrom"] in SPACE_COLORS and data["colorTo"] in SPACE_COLORS, (data["colorFrom"], data["colorTo"])
+
+    description = data["short_description"]
+    assert isinstance(description, str) and 0 < len(description) <= 60, (len(description), description)
+
+    assert data["license"] == "mit"  # the Hub's license identifier for MIT
+    assert (REPO_ROOT / "LICENSE").read_text().startswith("MIT License")
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+
+    tags = data["tags"]
+    assert isinstance(tags, list) and tags and all(isinstance(t, str) and re.fullmatch(r"[a-z0-9][a-z0-9-]*", t)
+                                                   for t in tags), tags  # fmt: skip
+    assert len(set(tags)) == len(tags) and {"vae", "gan"} <= set(tags)
+
+    models = data["models"]
+    assert isinstance(models, list) and models, models
+    for repo_id in models:
+        assert re.fullmatch(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", repo_id), repo_id
+        assert "OWNER" not in repo_id and "REPO" not in repo_id, f"a placeholder in models: {repo_id}"
+
+
+SPACE_COLORS = {"red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray"}
