@@ -388,20 +388,21 @@ def test_the_container_command_serves_every_page_as_nobody_from_a_read_only_fold
         shutil.rmtree(root, ignore_errors=True)
 
 
-# ------------------------------------------------------------------------------------ the README's upload
+# ------------------------------------------------------------------------------------ the docs' upload
+UPLOAD_DOC = REPO_ROOT / "docs" / "hub.md"  # "Share it: the Space and the weights"
 
 
 def readme_upload_excludes() -> list[str]:
-    text = (REPO_ROOT / "README.md").read_text()
+    text = UPLOAD_DOC.read_text()
     match = re.search(r"^hf upload .*?(?<!\\)$", text, flags=re.M | re.S)
-    assert match, "README.md has no `hf upload` command"
+    assert match, f"{UPLOAD_DOC.name} has no `hf upload` command"
     words = shlex.split(match.group(0).replace("\\\n", " "))
     assert "--repo-type" in words and words[words.index("--repo-type") + 1] == "space", words
     return [words[i + 1] for i, w in enumerate(words) if w == "--exclude"]
 
 
 def test_the_readme_upload_sends_the_build_context_plus_the_dockerfile() -> None:
-    """`hf upload . --exclude ...` (the README) sends what `docker build` would use, plus the Dockerfile itself;
+    """`hf upload . --exclude ...` (docs/hub.md) sends what `docker build` would use, plus the Dockerfile itself;
     checked with huggingface_hub's own matcher on the tracked files plus the usual local clutter."""
     from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
 
