@@ -92,7 +92,7 @@ class SweepConfig:
     sigma: float = 0.5  # standard deviation of the Gaussian family
     iters: int = 150  # optimizer steps per critic
     # samples from each of P and Q per step (and as many interpolates for the W1 penalty); 512, the reference's,
-    # takes twice as long for the same accuracy on the lines (README: Divergences)
+    # takes twice as long for the same accuracy on the lines (docs/results.md#divergences)
     batch_size: int = 256
     optimizer: str = "adam"
     lr: float = 2e-2
@@ -104,7 +104,7 @@ class SweepConfig:
     penalty: str = "one-sided"  # W1 only: one-sided (Petzka et al.) or two-sided (Gulrajani et al.)
     penalty_weight: float = 50.0  # λ, as in the reference
     # W1 only: the penalty on every k-th step, k times as heavy (lazy regularisation, Karras et al. 2020, as the WGAN's
-    # fast recipe does): 2 is faster at the same accuracy on the lines (README: Divergences, bench/lazy_penalty.py)
+    # fast recipe does): 2 is faster at the same accuracy on the lines (docs/results.md#lazy-penalty)
     penalty_every: int = 2
     seed: int = 0
     batched: bool = True  # False: train the θ one after another (same numbers, much slower)
@@ -456,7 +456,7 @@ def run_sweep(
 
     `threads`: torch's CPU intra-op threads while training (restored afterwards; None leaves them alone). One is the
     default because the ops here are small: more threads help a little on idle cores and a great deal less than
-    nothing on busy ones, where their workers spin at every op (README: Results, `bench/divergences.py`).
+    nothing on busy ones, where their workers spin at every op (docs/results.md#divergences, `bench/divergences.py`).
 
     `workers`: on the CPU, how many divergences train at once, each ensemble in its own Python thread (None: one per
     CPU core this process may use). torch lets go of Python's lock inside its ops, so two ensembles on two cores
