@@ -64,7 +64,7 @@ def options_table(command: Any, context: Any) -> list[str]:
         match = EXTRAS.match(help_text)
         extra = match["extra"] if match else ""
         help_text = match["help"] if match else help_text
-        rows.append(f"| `{names.replace('|', chr(92) + '|')}` | {cell(help_text)} | {cell(extra)} |")
+        rows.append(f"| `{names}` | {cell(help_text)} | {cell(extra)} |")  # a pipe inside a code span is kept
     return rows
 
 
