@@ -1,6 +1,6 @@
 """What a user waits for in the divergence lab: the app's precomputation and the default `python cli.py compare`.
 
-    python bench/dynamics.py                 # the README measurement (about 3-4 minutes on this 2-core machine)
+    python bench/dynamics.py                 # docs/results.md#speed (about 3-4 minutes on this 2-core machine)
     python bench/dynamics.py --quick         # a check that it runs (tiny step counts, seconds)
 
 Part 1, the app's precomputation (every 2-D target under every loss, plus the shift generator on both families;

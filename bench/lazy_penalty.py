@@ -1,6 +1,6 @@
 """The sweep's W1 critics with the Lipschitz penalty on every k-th step only (k times as heavy): time and accuracy.
 
-    python bench/lazy_penalty.py                # the README table (about 2 minutes on this 2-core machine)
+    python bench/lazy_penalty.py                # docs/results.md#lazy-penalty (about 2 minutes on the 2-core machine)
     python bench/lazy_penalty.py --quick        # a check that it runs
 
 For each family and seed, the default sweep's W1 critics (21 θ, one ensemble, one torch thread) are trained with

@@ -7,7 +7,7 @@ the target (or after `--epochs`). Prints time, epochs and final -ELBO per row an
 Then importance sampling: memory (peak RSS of a subprocess) and speed of `eval vae` against a plain
 torch.distributions implementation at equal K on the same model.
 
-    python bench/vae_quality.py                                   # the README measurement
+    python bench/vae_quality.py                                   # docs/results.md#vae-time-to-quality
     python bench/vae_quality.py --epochs 2 --train-images 5000    # a quick check that it runs
 """
 

@@ -1,6 +1,6 @@
 """Learning rates of the WGAN `fast` recipe at equal iterations: FD of the EMA generator along the first part of a run.
 
-    python bench/wgan_lr.py                                   # the README measurement: 1e-4/3e-4 against 2e-4/6e-4
+    python bench/wgan_lr.py                                   # docs/results.md#wgan: 1e-4/3e-4 against 2e-4/6e-4
     python bench/wgan_lr.py --planned 400 --stop 100 --every 50 --n 200     # a quick check that it runs
 
 Each variant is the `fast` recipe with a planned `--planned` iterations (so its linear decay is the one a run of

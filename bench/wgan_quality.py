@@ -7,7 +7,7 @@ classifier (Fréchet distance, precision, recall: what `python cli.py eval wgan`
 into the budget. Prints a table of FD at each time point, the time each recipe needs to reach FD <= 100 / 50 / 25
 and the ratio; writes the curves as JSON and an HTML plot.
 
-    python bench/wgan_quality.py --budget 900 --eval-every 120      # the measurement in README
+    python bench/wgan_quality.py --budget 900 --eval-every 120      # docs/results.md#wgan-time-to-quality
     python bench/wgan_quality.py --budget 60 --eval-every 20         # a quick check that it runs
 """
 

@@ -40,7 +40,7 @@ from vaegan.vocabulary import TRAIN_COMMANDS
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # One intra-op thread: the app's forward passes are small (1-64 images), and there torch's thread pool costs more
-# than it gives (README: the app's speed). One thread per session also leaves the other cores to concurrent
+# than it gives (docs/results.md#app). One thread per session also leaves the other cores to concurrent
 # sessions.
 APP_THREADS = int(os.environ.get("VAEGAN_APP_THREADS", "1"))
 

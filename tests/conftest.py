@@ -20,7 +20,7 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 def pytest_report_header() -> str:
-    """Which machine ran the suite: the last bits of some floats depend on the CPU (README: Reproducibility)."""
+    """Which machine ran the suite: the last bits of some floats depend on the CPU (docs/reproducibility.md)."""
     return f"machine: {describe_machine()}"
 
 
@@ -44,7 +44,7 @@ def _deterministic_torch() -> None:
 @pytest.fixture
 def shared_data() -> Path:
     if not (SHARED_DATA / "binarized_mnist.npz").exists():
-        pytest.skip(f"real data not found at {SHARED_DATA} (see the project README: Data)")
+        pytest.skip(f"real data not found at {SHARED_DATA} (see docs/data.md)")
     return SHARED_DATA
 
 

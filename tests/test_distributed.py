@@ -39,7 +39,7 @@ WORLD = 2
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 # Loopback only: gloo binds to this interface, torchrun's agents advertise 127.0.0.1. A fresh rendezvous store
 # per restart: torch 2.14's agent shares one store across restarts and a restarted rank can read the previous
-# group's addresses (pytorch/pytorch#135712; README: More than one machine).
+# group's addresses (pytorch/pytorch#135712; docs/distributed.md).
 LOOPBACK_ENV = {"GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1", "COLUMNS": "200",
                 "TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}  # fmt: skip
 
@@ -155,7 +155,7 @@ def _players() -> tuple[Generator, Critic]:
     torch.manual_seed(0)
     generator, critic = Generator(TINY), Critic(TINY)
     # Eval-mode BatchNorm makes every fake depend on its own z only, so the critic step is a per-sample
-    # computation whose batch gradient DDP must reproduce; train-mode statistics are per rank (see README).
+    # computation whose batch gradient DDP must reproduce; train-mode statistics are per rank (docs/distributed.md).
     return generator.eval(), critic
 
 

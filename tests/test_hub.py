@@ -496,6 +496,19 @@ def test_the_model_card_of_the_shipped_checkpoints_parses() -> None:
     assert "../shared/data/binarized_mnist.npz" in body and "valid_neg_elbo" in body
 
 
+def test_the_card_shown_in_the_docs_is_the_one_generated_today() -> None:
+    files = [REPO_ROOT / "checkpoints" / f"{name}.safetensors" for name in ("vae", "wgan", "classifier")]
+    if not all(f.exists() for f in files):
+        pytest.skip("shipped checkpoints not present")
+    card = model_card(files, repo_id="OWNER/vaegan-models")
+    shown = (REPO_ROOT / "docs" / "generated" / "card_front_matter.yaml").read_text()
+    assert card[4:].split("\n---\n", 1)[0].rstrip() + "\n" == shown
+    meta = yaml.safe_load(shown)
+    assert meta["license"] == "mit" and meta["model-index"][0]["name"] == "vaegan-models"
+    scores = {m["type"] for r in meta["model-index"][0]["results"] for m in r["metrics"]}
+    assert scores == {"valid_neg_elbo", "holdout_accuracy"}  # held-out numbers only, no training losses
+
+
 def test_push_creates_the_repo_commits_weights_and_card_and_the_result_loads(
     fake_hub: FakeHub, tmp_path: Path
 ) -> None:

@@ -52,7 +52,7 @@ def test_training_refuses_bad_labels() -> None:
 @pytest.mark.slow
 def test_classifier_learns_real_digits() -> None:
     if not (SHARED_DATA / "mnist_train_5k.npz").exists():
-        pytest.skip(f"real MNIST not found at {SHARED_DATA} (see the project README: Data)")
+        pytest.skip(f"real MNIST not found at {SHARED_DATA} (see docs/data.md)")
     from vaegan.data import load_rgb32
 
     train = load_rgb32(str(SHARED_DATA / "mnist_train_5k.npz"))
@@ -72,7 +72,7 @@ def test_shipped_classifier_reaches_its_card_accuracy() -> None:
     if not SHIPPED_CLASSIFIER.exists():
         pytest.skip(f"{SHIPPED_CLASSIFIER} not trained yet (python cli.py train classifier)")
     if not (SHARED_DATA / "mnist_test.npz").exists():
-        pytest.skip(f"real MNIST not found at {SHARED_DATA} (see the project README: Data)")
+        pytest.skip(f"real MNIST not found at {SHARED_DATA} (see docs/data.md)")
     from vaegan.data import load_rgb32
 
     held_out = load_rgb32(HELD_OUT)

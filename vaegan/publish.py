@@ -130,18 +130,36 @@ def sample_grid(path: str | os.PathLike[str], n: int = 16, seed: int = 0) -> byt
     return png_bytes(images, nrow=8)
 
 
+def is_evaluation_metric(key: str, value: Any) -> bool:
+    """A header metric measured on data the model did not train on (valid_*, test_*, holdout_*, heldout_*, or a
+    sample-quality score), not a training loss or a count: what the card's model-index reports."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    held_out = key.startswith(("valid_", "test_", "holdout_", "heldout_")) and not key.endswith("_n")
+    return held_out or key in ("fd", "fid", "precision", "recall")
+
+
+def dataset_id(spec: str) -> str:
+    """What the card calls a dataset spec: its Hub dataset id when it has one ("mnist" -> ylecun/mnist), else the
+    name of its first file without folders or suffix (a local path means nothing on the Hub)."""
+    names = _dataset_names(spec)
+    if not names:
+        return "unknown"
+    return _HUB_DATASETS.get(names[0].lower()) or Path(names[0]).stem or names[0]
+
+
 def eval_results(filename: str, info: CheckpointInfo) -> list[Any]:
-    """The header's numeric metrics as the card's model-index entries (the Hub shows them as the model's scores)."""
+    """The header's evaluation metrics as the card's model-index entries (the Hub shows them as the model's
+    scores), on the held-out data the file names (else its training data)."""
     from huggingface_hub import EvalResult  # huggingface_hub only when a card is made (start-up stays light)
 
-    names = _dataset_names(info.dataset)
-    dataset = _HUB_DATASETS.get(names[0].lower(), names[0]) if names else "unknown"
+    dataset = dataset_id(info.extra.get("heldout") or info.extra.get("holdout") or info.dataset)
     task = _KIND_CARD.get(info.kind, {}).get("pipeline_tag") or "other"
     return [
         EvalResult(task_type=task, dataset_type=dataset, dataset_name=dataset, metric_type=key,
                    metric_name=f"{key} ({filename})", metric_value=value)
         for key, value in info.metrics.items()
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if is_evaluation_metric(key, value)
     ]  # fmt: skip
 
 

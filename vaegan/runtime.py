@@ -57,7 +57,7 @@ def intra_op_threads(threads: int | None) -> Iterator[None]:
     process default (one per core). On Intel CPUs MKL splits a product's reduction differently at 2 threads than
     at 1, so an ensemble trained in a fresh worker thread would round differently from the same ensemble trained in
     the caller. Every thread that trains calls this first, so the kernels, and so the floats, do not depend on which
-    thread runs the work (docs: Reproducibility in README).
+    thread runs the work (docs/reproducibility.md).
     """
     if threads is None:
         yield
@@ -108,7 +108,7 @@ def usable_cpus() -> int:
 def cpu_model() -> str:
     """The CPU's model name ("AMD EPYC 7B13", "Intel(R) Xeon(R) …") where the OS says it, else the architecture.
 
-    Timings and the last bits of some floats depend on it (README: Reproducibility), so benches, checkpoints and CI
+    Timings and the last bits of some floats depend on it (docs/reproducibility.md), so benches, checkpoints and CI
     record it."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -5,7 +5,7 @@ and prints or writes the result.
     vaegan train vae --epochs 20
     vaegan eval vae --json
     vaegan divergences sweep --family gaussian
-    torchrun --nproc-per-node 4 -m vaegan train wgan ...   # data-parallel training (README: More than one machine)
+    torchrun --nproc-per-node 4 -m vaegan train wgan ...   # data-parallel training (docs/distributed.md)
 
 Modules: `entry` (the app, the aliases, errors and exit), `options` (shared options, choices from
 vaegan.vocabulary), `display` (progress and tables), `models` (device, load, export), and the groups: `train`,

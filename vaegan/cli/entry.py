@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None, prog_name: str = "vaegan") -> int:
     keep_freed_memory()  # before any command allocates: training steps then reuse their pages (vaegan.allocator)
     # The commands import torch: about a million objects, all alive to the end. At Python's default threshold (a
     # collection per 700 new objects) the cycle collector rescans them hundreds of times, a good share of the import
-    # (py-spy; README: Divergences); at one per 50,000 it still frees cycles, a few MB later.
+    # (py-spy; docs/results.md#speed); at one per 50,000 it still frees cycles, a few MB later.
     gc.set_threshold(*GC_THRESHOLDS)
     PROG["name"] = prog_name
     try:
@@ -87,7 +87,7 @@ def exit_without_teardown(outcome: dict[str, int]) -> None:
     """End the process once the exit handlers have run, skipping the interpreter's teardown.
 
     That teardown takes torch's import apart object by object (about a million) and runs a last full garbage
-    collection over them: most of what `python -c "import torch"` waits for at its exit (README: Divergences).
+    collection over them: most of what `python -c "import torch"` waits for at its exit (docs/results.md#speed).
     Nothing of ours needs it: every file is written atomically and closed before `main` returns, and Python has
     joined the worker threads and run every handler registered after this one (they run last in, first out) when it
     gets here.

@@ -2,7 +2,7 @@
 
 Why not torch.optim: constructing the first torch.optim optimizer of a process imports torch._dynamo (its methods are
 wrapped by `torch._disable_dynamo`, which imports the compiler stack on first use). That import takes longer than
-the whole default sweep trains, so `vaegan divergences sweep` spent most of its time on it (README: Divergences). The
+the whole default sweep trains, so `vaegan divergences sweep` spent most of its time on it (docs/results.md#speed). The
 update rules here are torch's own single-tensor ones (torch.optim.adam._single_tensor_adam and _single_tensor_sgd
 for the options used: no weight decay, no AMSGrad, no momentum), op for op, so the numbers are the same bit for bit
 (tests/test_divergences.py checks it against torch.optim).

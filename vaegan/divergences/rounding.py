@@ -2,7 +2,7 @@
 
 The result files keep a few significant digits per number (small JSON, nothing lost that a plot can show). A sweep
 records about 150,000 heat-map values, and rounding them one f-string at a time was a visible part of a default
-`vaegan divergences sweep` (README: Divergences); `round_significant_nested` rounds them with NumPy and gives the same
+`vaegan divergences sweep` (docs/results.md#speed); `round_significant_nested` rounds them with NumPy and gives the same
 floats, bit for bit.
 
 Why the NumPy path is exact: with d decimals (10^|d| is a double exactly for |d| <= 22), x·10^d is rounded to the

@@ -302,7 +302,7 @@ def run_sweep(
 
     `threads`: torch's CPU intra-op threads while training (restored afterwards; None leaves them alone). One is the
     default because the ops here are small: more threads help a little on idle cores and a great deal less than
-    nothing on busy ones, where their workers spin at every op (README: Results, `bench/divergences.py`).
+    nothing on busy ones, where their workers spin at every op (docs/results.md#divergences, `bench/divergences.py`).
 
     `workers`: on the CPU, how many divergences train at once, each ensemble in its own Python thread (None: one per
     CPU core this process may use). torch lets go of Python's lock inside its ops, so two ensembles on two cores

@@ -57,7 +57,7 @@ class SweepConfig:
     sigma: float = 0.5  # standard deviation of the Gaussian family
     iters: int = 150  # optimizer steps per critic
     # samples from each of P and Q per step (and as many interpolates for the W1 penalty); 512, the reference's,
-    # takes twice as long for the same accuracy on the lines (README: Divergences)
+    # takes twice as long for the same accuracy on the lines (docs/results.md#divergences)
     batch_size: int = 256
     optimizer: str = "adam"
     lr: float = 2e-2
@@ -69,7 +69,7 @@ class SweepConfig:
     penalty: str = "one-sided"  # W1 only: one-sided (Petzka et al.) or two-sided (Gulrajani et al.)
     penalty_weight: float = 50.0  # λ, as in the reference
     # W1 only: the penalty on every k-th step, k times as heavy (lazy regularisation, Karras et al. 2020, as the WGAN's
-    # fast recipe does): 2 is faster at the same accuracy on the lines (README: Divergences, bench/lazy_penalty.py)
+    # fast recipe does): 2 is faster at the same accuracy on the lines (docs/results.md#lazy-penalty)
     penalty_every: int = 2
     seed: int = 0
     batched: bool = True  # False: train the θ one after another (same numbers, much slower)

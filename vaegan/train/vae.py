@@ -51,7 +51,7 @@ class VAETrainConfig:
     epochs: int = 20
     # The reference trains at batch 64, Adam 3e-4, constant. Larger batches run an epoch faster on a CPU (bigger
     # matrix products, fewer steps), and a higher peak rate with a warm-up and cosine decay keeps, even improves, the
-    # -ELBO reached in 20 epochs (README: VAE time to quality).
+    # -ELBO reached in 20 epochs (docs/results.md#vae-time-to-quality).
     batch_size: int = 256
     lr: float = 4e-3
     seed: int = 0

@@ -150,7 +150,7 @@ class WGANTrainConfig:
 
 # Named starting points for `train wgan --recipe`; explicit flags override them.
 # "reference": Gulrajani et al.'s DCGAN recipe as the course ran it. "fast": what this project measured to reach a
-# given Fréchet distance soonest on a CPU (README: Results, bench/wgan_quality.py).
+# given Fréchet distance soonest on a CPU (docs/results.md#wgan, bench/wgan_quality.py).
 RECIPES: dict[str, dict[str, dict]] = {
     "reference": {
         "model": {"width": 64},
@@ -160,7 +160,7 @@ RECIPES: dict[str, dict[str, dict]] = {
     "fast": {
         "model": {"width": 32},
         # lr 2e-4 / 6e-4: twice the TTUR paper's 1e-4 / 3e-4 (which made the shipped file), because at equal
-        # iterations it reaches a given FD far sooner (README: Results, "Time to quality").
+        # iterations it reaches a given FD far sooner (docs/results.md#wgan-time-to-quality).
         "train": {"batch_size": 64, "n_critic": 1, "gp_weight": 10.0, "gp_every": 4, "lr": 2e-4,
                   "critic_lr": 6e-4, "beta1": 0.0, "beta2": 0.99, "lr_decay": "linear", "ema_decay": 0.999},
     },
