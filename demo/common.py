@@ -27,6 +27,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 import torch
@@ -168,6 +169,14 @@ def explain_missing(slot: ModelSlot, error: VaeganError | None = None) -> None:
     st.code(slot.create_command, language="bash", wrap_lines=True)
 
 
+def pick_one(where: Any, label: str, options: Sequence[Any], default: Any, key: str, **kwargs: Any) -> Any:
+    """A required segmented control bound to the URL (`where`: st or a column): its value, or `default` when the
+    URL holds an empty value (`?key=`), for which Streamlit returns None even with required=True."""
+    value = where.segmented_control(label, options, default=default, required=True, key=key, bind="query-params",
+                                    **kwargs)  # fmt: skip
+    return default if value is None else value
+
+
 def inference_only() -> None:
     """Settings for this page run: no autograd graphs (pages never train) and APP_THREADS intra-op threads.
 
@@ -202,9 +211,9 @@ def pick_vae(key: str = "arch") -> tuple[ModelSlot, torch.nn.Module]:
         require_model(VAE_SLOT)  # says what is missing and stops
     # The options are the file names without suffix, not formatted labels: the URL holds the option's text, and
     # `?arch=vae_mlp` should keep meaning that file whatever architecture it is retrained with.
-    choice = st.segmented_control(
-        "VAE checkpoint", [slot.name for slot in available], default=available[0].name, required=True, key=key,
-        bind="query-params", help="Each choice is one checkpoint file; its architecture is read from the file.",
+    choice = pick_one(
+        st, "VAE checkpoint", [slot.name for slot in available], available[0].name, key,
+        help="Each choice is one checkpoint file; its architecture is read from the file.",
     )  # fmt: skip
     st.caption(" · ".join(f"**{slot.name}**: {_vae_label(slot)}" for slot in available))
     for slot in VAE_SLOTS:

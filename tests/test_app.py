@@ -660,3 +660,17 @@ def test_the_timeline_slider_shows_the_generator_at_that_iteration(
     corrupt = open_page("views/samples.py", env={"VAEGAN_CHECKPOINTS": str(tmp_path)})
     assert not corrupt.exception
     assert any("timeline could not be read" in e.value for e in corrupt.error)
+
+
+@pytest.mark.parametrize(("page", "key"), [
+    ("views/divergences.py", "family"), ("views/divergences.py", "opt"), ("views/dynamics.py", "gen"),
+    ("views/dynamics.py", "theta_opt"), ("views/interpolation.py", "mode"), ("views/latent.py", "sample"),
+    ("views/vae.py", "arch"),
+])  # fmt: skip
+def test_an_empty_url_value_of_a_required_choice_falls_back_to_its_default(
+    open_page: OpenPage, app_files: AppFiles, page: str, key: str
+) -> None:
+    """`?sample=` made Streamlit hand the page None for a required choice, and `int(None)` crashed the Latent page
+    (found by tests/test_fuzz.py); every required choice now falls back to its default (common.pick_one)."""
+    at = open_page(page, query={key: ""})
+    assert not at.exception, [e.value for e in at.exception]

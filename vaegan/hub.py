@@ -271,7 +271,7 @@ def _download(spec: HubSpec, missing: str | None = None) -> Path:
     is_offline = offline()
     # huggingface_hub only when a Hub spec is used (start-up stays light)
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError  # (the same reason)
 
     try:
         local = hf_hub_download(

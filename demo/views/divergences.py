@@ -24,7 +24,7 @@ from vaegan.divergences import (
 from vaegan.errors import VaeganError
 from vaegan.vocabulary import FAMILY_TITLES
 
-from common import file_stamp, page_header, results_dir, share_hint, shown_path
+from common import file_stamp, page_header, pick_one, results_dir, share_hint, shown_path
 
 COLORS = {
     "hellinger": "#e11d48",
@@ -63,8 +63,8 @@ page_header(
 )
 
 left, middle, right = st.columns([2, 3, 3], vertical_alignment="bottom")
-family = left.segmented_control(
-    "distributions", FAMILIES, default="lines", required=True, key="family", bind="query-params",
+family = pick_one(
+    left, "distributions", FAMILIES, "lines", "family",
     help="lines: P and Q_θ are vertical unit segments at x = 0 and x = θ (disjoint supports). gaussian: "
     "N((0, ½), σ²I) and N((θ, ½), σ²I) (overlapping supports).",
 )  # fmt: skip
@@ -100,9 +100,7 @@ with st.expander("Train your own critics", icon=":material/model_training:", exp
         "critic steps", sorted({20, 50, 100, 300, 600, DEFAULT.iters}), DEFAULT.iters, key="iters", bind="query-params"
     )
     n_thetas = c3.select_slider("θ values in [0, 2]", [5, 11, 21], 21, key="n_theta", bind="query-params")
-    optimizer = c1.segmented_control(
-        "optimizer", ["adam", "sgd"], default="adam", required=True, key="opt", bind="query-params"
-    )
+    optimizer = pick_one(c1, "optimizer", ["adam", "sgd"], "adam", "opt")
     lr = c2.select_slider(
         "learning rate", sorted({1e-3, 3e-3, 1e-2, 5e-2, DEFAULT.lr}), DEFAULT.lr, key="lr", bind="query-params"
     )

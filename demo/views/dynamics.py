@@ -34,7 +34,7 @@ from vaegan.figures import (
     w1_figure,
 )
 
-from common import file_stamp, page_header, results_dir, share_hint, shown_path
+from common import file_stamp, page_header, pick_one, results_dir, share_hint, shown_path
 
 GENERATOR_TITLES = {"shift": "shift generator (one θ)", "mlp": "MLP generator (2-D toy GAN)"}
 TARGET_TITLES = {
@@ -80,8 +80,8 @@ page_header(
 
 left, middle, right = st.columns([3, 2, 2], vertical_alignment="bottom")
 # The options are the CLI's names (and the URL's values: bound widgets store the shown text, so no format_func).
-generator = left.segmented_control(
-    "generator", list(GENERATOR_TITLES), default="shift", required=True, key="gen", bind="query-params",
+generator = pick_one(
+    left, "generator", list(GENERATOR_TITLES), "shift", "gen",
     help="shift: one number θ, Q_θ = P moved by θ. mlp: a 2-D toy GAN, an MLP from 2-D noise to the plane.",
 )  # fmt: skip
 target = middle.selectbox(
@@ -91,8 +91,8 @@ target = middle.selectbox(
 )  # fmt: skip
 theta_optimizer = "sgd"
 if generator == "shift":
-    theta_optimizer = right.segmented_control(
-        "optimizer on θ", ["sgd", "adam"], default="sgd", required=True, key="theta_opt", bind="query-params",
+    theta_optimizer = pick_one(
+        right, "optimizer on θ", ["sgd", "adam"], "sgd", "theta_opt",
         help="SGD moves θ by exactly lr·dℓ/dθ; Adam divides by the gradient's running size.",
     )  # fmt: skip
 losses = st.multiselect(

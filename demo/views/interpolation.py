@@ -15,6 +15,7 @@ from common import (
     inverted_latent,
     model_token,
     page_header,
+    pick_one,
     require_model,
     share_hint,
     show_strip,
@@ -37,9 +38,7 @@ c1, c2, c3, c4 = st.columns([1, 1, 2, 2], vertical_alignment="bottom")
 seed_a = c1.number_input("seed of A", 0, 1_000_000, 0, key="a", bind="query-params")
 seed_b = c2.number_input("seed of B", 0, 1_000_000, 1, key="b", bind="query-params")
 steps = c3.slider("steps", 3, 16, 9, key="steps", bind="query-params")
-mode = c4.segmented_control(
-    "latent path", ["slerp", "lerp"], default="slerp", required=True, key="mode", bind="query-params"
-)
+mode = pick_one(c4, "latent path", ["slerp", "lerp"], "slerp", "mode")
 
 z_a = sample_latents(1, latent_dim, int(seed_a))[0]
 inversion = inverted_latent(model_token(WGAN_SLOT))

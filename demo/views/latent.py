@@ -20,6 +20,7 @@ from common import (
     inverted_latent,
     model_token,
     page_header,
+    pick_one,
     require_model,
     share_hint,
     show_images,
@@ -62,10 +63,7 @@ def candidate_images(_generator: torch.nn.Module, model_key: str, seed: int) -> 
 candidates = candidate_images(generator, token, int(seed))
 with right:
     show_strip(candidates, [f"#{i}" for i in range(CANDIDATES)], scale=2, row_width=680)
-index = st.segmented_control(
-    "sample to edit (the numbers under the thumbnails)", list(range(CANDIDATES)), default=0, required=True,
-    key="sample", bind="query-params",
-)  # fmt: skip
+index = pick_one(st, "sample to edit (the numbers under the thumbnails)", list(range(CANDIDATES)), 0, "sample")
 
 # ------------------------------------------------------------------------------- or draw one and invert it
 with st.expander("…or draw a digit and find the z that draws it (GAN inversion)", expanded=True):
