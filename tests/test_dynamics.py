@@ -112,7 +112,12 @@ def test_shift_generator_under_each_loss(default_shift_run: DynamicsResult) -> N
         assert max(abs(g) for g in run.grads[name][-last:]) < 1e-3, name
         assert run.estimates[name][-1] == pytest.approx(exact_divergence("lines", GAN_LOSSES[name].divergence, 1.0),
                                                         abs=0.02)  # the critic is right: the divergence is maximal
-    assert abs(theta["js-nonsaturating"]) < 0.1
+    # The non-saturating loss moves θ onto P early. Where it is a few hundred steps later depends on the CPU's
+    # kernels: near P = Q its discriminator can become unstable and push θ off again (with torch's scalar kernels,
+    # ATEN_CPU_CAPABILITY=default, it reached P at step 19 and ended at θ = -1.02; with AVX2 at 0.06). So the test
+    # checks the lesson, that it reaches P, not a final value that holds on one CPU only (docs/reproducibility.md).
+    reached = next(t for t, value in enumerate(run.theta["js-nonsaturating"]) if abs(value) < 0.1)
+    assert reached <= 50 and max(abs(v) for v in run.theta["js-nonsaturating"][reached : reached + 100]) < 0.1
 
 
 def test_shift_record_rows_and_plain_sgd(default_shift_run: DynamicsResult) -> None:
