@@ -607,7 +607,9 @@ def test_no_closed_form_is_nan_null_free_json_and_said_in_the_table_and_chart(tm
 
     figure = divergence_figure(back)
     names = [trace.name for trace in figure.data]
-    assert "hellinger truth" not in names and "wasserstein truth" in names and "hellinger estimate" in names
+    assert "squared Hellinger: truth" not in names and "Wasserstein-1: truth" in names
+    assert "squared Hellinger: critic's estimate" in names and "Wasserstein-1: critic's estimate" in names
+    assert len(figure.frames) == len(back.snapshots.steps)  # the page's animation, in the --plot file too
     assert any("no closed form: hellinger" in a.text for a in figure.layout.annotations)
 
     out = tmp_path / "roll.json"

@@ -2,6 +2,9 @@
 
 The one module of `vaegan/` that imports Plotly (the `app` extra: `pip install "vaegan[app]"`); the core never
 imports it. Titles come from vaegan.vocabulary, so a loss is named the same in every figure, page and table.
+
+(Over 400 lines because it is the one home of every figure: the sweep and its critics, the generators' animations
+and curves, the score charts. One file keeps their colours, play controls and helpers shared.)
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
-from vaegan.divergences import DynamicsResult, Toy2dResult
+from vaegan.divergences import DIVERGENCE_TITLES, DynamicsResult, Toy2dResult
 from vaegan.storage import atomic_write_bytes
 from vaegan.vocabulary import LOSS_TITLES
 
@@ -21,34 +24,134 @@ if TYPE_CHECKING:
     from vaegan.divergences import SweepResult
 
 
-def divergence_figure(result: SweepResult) -> go.Figure:
-    """Estimate (markers) and truth (dashed) against θ, one colour per divergence. A divergence with no closed form
-    (NaN truth, e.g. H² of a shifted Swiss roll) gets no truth line: the chart says "no closed form" instead."""
+# One colour per divergence, in every figure of a sweep.
+DIVERGENCE_COLORS = {
+    "hellinger": "#e11d48",
+    "wasserstein": "#4f46e5",
+    "jensen-shannon": "#059669",
+    "total-variation": "#d97706",
+    "kl": "#0891b2",
+    "reverse-kl": "#7c3aed",
+    "pearson": "#64748b",
+}
+
+
+def divergence_figure(
+    result: SweepResult, names: Sequence[str] | None = None, height: int = 460, titled: bool = True
+) -> go.Figure:
+    """Estimate vs θ, one frame per snapshot of critic training (opening on the trained critics, ▶ replays), with
+    the closed-form truth dashed beside it: the Divergences page's chart and `vaegan divergences sweep --plot`. A
+    divergence with no closed form (NaN truth, e.g. H² of a shifted Swiss roll) gets no truth line but a note.
+    `names`: the divergences shown (default: all of the sweep's); `titled`: a title above the legend (a page that
+    has its own heading leaves it out)."""
+    names, snap = list(result.config.divergences if names is None else names), result.snapshots
     figure = go.Figure()
-    unknown: list[str] = []
-    for i, name in enumerate(result.config.divergences):
-        colour = f"hsl({(i * 137) % 360}, 65%, 45%)"
-        figure.add_scatter(x=result.thetas, y=result.estimates[name], name=f"{name} estimate", mode="lines+markers",
-                           line={"color": colour})  # fmt: skip
-        if any(math.isnan(t) for t in result.truth[name]):
-            unknown.append(name)
+    unknown = [name for name in names if any(math.isnan(t) for t in result.truth[name])]
+    for name in names:  # truth first: static traces under the animated ones
+        if name in unknown:
             continue
-        truth = [None if math.isinf(t) else t for t in result.truth[name]]
-        figure.add_scatter(x=result.thetas, y=truth, name=f"{name} truth", mode="lines",
-                           line={"color": colour, "dash": "dash"})  # fmt: skip
+        truth = _finite_or_none(result.truth[name])
+        infinite = any(v is None for v in truth)
+        figure.add_scatter(
+            x=result.thetas, y=truth, mode="lines", line=dict(color=_divergence_color(name), dash="dash", width=2),
+            name=f"{DIVERGENCE_TITLES[name]}: truth" + (" (∞ for θ ≠ 0)" if infinite else ""), legendgroup=name,
+        )  # fmt: skip
+    first_animated = len(figure.data)
+    last = len(snap.steps) - 1
+    for name in names:
+        figure.add_scatter(
+            x=result.thetas, y=snap.estimates[name][last], mode="lines+markers",
+            line=dict(color=_divergence_color(name), width=3), marker=dict(size=6),
+            name=f"{DIVERGENCE_TITLES[name]}: critic's estimate", legendgroup=name,
+        )  # fmt: skip
+    figure.frames = [
+        go.Frame(name=str(step), data=[go.Scatter(x=result.thetas, y=snap.estimates[name][k]) for name in names],
+                 traces=list(range(first_animated, first_animated + len(names))))
+        for k, step in enumerate(snap.steps)
+    ]  # fmt: skip
+    values = [v for name in names for row in snap.estimates[name] for v in row if math.isfinite(v)]
+    values += [v for name in names for v in result.truth[name] if math.isfinite(v)]
+    top = min(max(values + [1.0]) * 1.08, 12.0)  # KL/χ² estimates grow without bound on the lines: cap the view
+    bottom = min(min(values + [0.0]) * 1.08, -0.05)
+    frame_ms = max(40, 4000 // len(snap.steps))  # the whole animation takes about 4 s
+    still = dict(frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate")
     config = result.config
+    title = f"{config.family}: estimates while {config.iters} {config.optimizer} steps train the critics"
     figure.update_layout(
-        title=f"{config.family}: estimates after {config.iters} {config.optimizer} steps vs the truth",
-        xaxis_title="θ",
-        yaxis_title="divergence",
-        template="plotly_white",
-    )
+        title=dict(text=title, y=0.98, yanchor="top") if titled else None,
+        height=height + (60 if titled else 0), template="plotly_white",
+        margin=dict(l=10, r=10, t=110 if titled else 40, b=130),
+        xaxis=dict(title="θ (how far Q is moved)"),
+        yaxis=dict(title="divergence (nats)", range=[bottom, top]),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+        updatemenus=[dict(
+            type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left", yanchor="top", showactive=False,
+            buttons=[
+                # from the first frame: the chart opens on the last one, the trained critics
+                dict(label="▶ replay", method="animate", args=[None, dict(
+                    frame=dict(duration=frame_ms, redraw=False), transition=dict(duration=0), fromcurrent=False,
+                    mode="immediate")]),
+                dict(label="❚❚ pause", method="animate", args=[[None], still]),
+            ],
+        )],
+        sliders=[dict(
+            active=last, x=0.2, y=-0.13, len=0.8, xanchor="left", yanchor="top",
+            currentvalue=dict(prefix="critic training step ", xanchor="right"),
+            steps=[dict(label=str(step), method="animate", args=[[str(step)], still]) for step in snap.steps],
+        )],
+    )  # fmt: skip
     if unknown:
         figure.add_annotation(
             text=f"no closed form: {', '.join(unknown)} (no truth line drawn)", xref="paper", yref="paper",
             x=0.01, y=0.99, xanchor="left", yanchor="top", showarrow=False, bgcolor="rgba(255,255,255,0.8)",
             font={"size": 12, "color": "#475569"},
         )  # fmt: skip
+    return figure
+
+
+def support_outlines(family: str, theta: float, sigma: float) -> list[go.Scatter]:
+    """Where P and Q_θ put their mass: the two unit segments, or the 1σ and 2σ circles of the Gaussians (nothing
+    for the shifted 2-D targets)."""
+    style = dict(mode="lines", line=dict(color="white", width=3), hoverinfo="skip", showlegend=False)
+    if family == "lines":
+        return [go.Scatter(x=[x, x], y=[0.0, 1.0], **style) for x in (0.0, theta)]
+    if family != "gaussian":
+        return []
+    angles = [2 * math.pi * i / 64 for i in range(65)]
+    return [
+        go.Scatter(x=[centre + radius * math.cos(a) for a in angles],
+                   y=[0.5 + radius * math.sin(a) for a in angles], **style)
+        for centre in (0.0, theta) for radius in (sigma, 2 * sigma)
+    ]  # fmt: skip
+
+
+def critic_heatmap_figure(result: SweepResult, name: str, member: int, theta: float) -> go.Figure:
+    """The critic V of one recorded θ (`member`: its index in snapshots.heatmap_thetas) on the grid, one frame per
+    stored training step (a slider), the supports drawn on top."""
+    snap = result.snapshots
+    frames = [frame[member] for frame in snap.heatmaps[name]]
+    last = len(frames) - 1
+    limit = max(abs(v) for row in frames[last] for v in row) or 1.0
+
+    def heat(grid: list[list[float]]) -> go.Heatmap:
+        return go.Heatmap(z=grid, x=snap.grid_x, y=snap.grid_y, colorscale="RdBu_r", zmid=0.0, zmin=-limit,
+                          zmax=limit, colorbar=dict(title="V"))  # fmt: skip
+
+    figure = go.Figure([heat(frames[last]), *support_outlines(result.config.family, theta, result.config.sigma)])
+    figure.frames = [
+        go.Frame(name=str(step), data=[heat(frames[k])], traces=[0]) for k, step in enumerate(snap.heatmap_steps)
+    ]
+    animate = dict(frame=dict(duration=0, redraw=True), transition=dict(duration=0), mode="immediate")
+    figure.update_layout(
+        height=440, margin=dict(l=10, r=10, t=40, b=90),
+        title=f"{DIVERGENCE_TITLES[name]} critic for θ = {theta:g}",
+        xaxis=dict(title="x", constrain="domain"), yaxis=dict(title="y", scaleanchor="x", scaleratio=1),
+        sliders=[dict(
+            active=last, x=0.0, y=-0.12, len=1.0, xanchor="left", yanchor="top",
+            currentvalue=dict(prefix="critic training step "),
+            steps=[dict(label=str(step), method="animate", args=[[str(step)], animate]) for step in snap.heatmap_steps],
+        )],
+    )  # fmt: skip
     return figure
 
 
@@ -121,6 +224,10 @@ PLAIN = {"duration": 0, "redraw": True}
 
 def loss_title(name: str) -> str:
     return LOSS_TITLES.get(name, name)
+
+
+def _divergence_color(name: str) -> str:
+    return DIVERGENCE_COLORS.get(name, "#64748b")
 
 
 def _loss_color(name: str) -> str:

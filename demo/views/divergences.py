@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from vaegan.divergences import (
@@ -22,19 +20,11 @@ from vaegan.divergences import (
     run_sweep,
 )
 from vaegan.errors import VaeganError
+from vaegan.figures import critic_heatmap_figure, divergence_figure
 from vaegan.vocabulary import FAMILY_TITLES
 
 from common import file_stamp, page_header, pick_one, results_dir, share_hint, shown_path
 
-COLORS = {
-    "hellinger": "#e11d48",
-    "wasserstein": "#4f46e5",
-    "jensen-shannon": "#059669",
-    "total-variation": "#d97706",
-    "kl": "#0891b2",
-    "reverse-kl": "#7c3aed",
-    "pearson": "#64748b",
-}
 DEFAULT = SweepConfig()
 REFERENCE = REFERENCE_SETTING
 
@@ -151,86 +141,8 @@ if not names:  # nothing picked, or a picked one is not in this sweep (switching
 snap = result.snapshots
 
 
-def finite_or_none(values: list[float]) -> list[float | None]:
-    return [v if math.isfinite(v) else None for v in values]
-
-
-def estimates_figure() -> go.Figure:
-    """Estimate vs θ, one frame per snapshot of critic training, with the closed-form truth drawn beside it."""
-    figure = go.Figure()
-    for name in names:  # truth first: static traces under the animated ones
-        truth = finite_or_none(result.truth[name])
-        infinite = any(v is None for v in truth)
-        figure.add_trace(
-            go.Scatter(
-                x=result.thetas, y=truth, mode="lines", line=dict(color=COLORS[name], dash="dash", width=2),
-                name=f"{DIVERGENCE_TITLES[name]}: truth" + (" (∞ for θ ≠ 0)" if infinite else ""),
-                legendgroup=name,
-            )
-        )  # fmt: skip
-    animated = list(range(len(names), 2 * len(names)))
-    last = len(snap.steps) - 1
-    for name in names:
-        figure.add_trace(
-            go.Scatter(
-                x=result.thetas, y=snap.estimates[name][last], mode="lines+markers",
-                line=dict(color=COLORS[name], width=3), marker=dict(size=6),
-                name=f"{DIVERGENCE_TITLES[name]}: critic's estimate", legendgroup=name,
-            )
-        )  # fmt: skip
-    figure.frames = [
-        go.Frame(
-            name=str(step),
-            data=[go.Scatter(x=result.thetas, y=snap.estimates[name][k]) for name in names],
-            traces=animated,
-        )
-        for k, step in enumerate(snap.steps)
-    ]
-    values = [v for name in names for row in snap.estimates[name] for v in row if math.isfinite(v)]
-    values += [v for name in names for v in result.truth[name] if math.isfinite(v)]
-    top = min(max(values + [1.0]) * 1.08, 12.0)  # KL/χ² estimates grow without bound on the lines: cap the view
-    bottom = min(min(values + [0.0]) * 1.08, -0.05)
-    frame_ms = max(40, 4000 // len(snap.steps))  # the whole animation takes about 4 s
-    figure.update_layout(
-        height=460,
-        margin=dict(l=10, r=10, t=40, b=10),
-        xaxis=dict(title="θ (how far Q is moved)"),
-        yaxis=dict(title="divergence (nats)", range=[bottom, top]),
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
-        updatemenus=[
-            dict(
-                type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left", yanchor="top", showactive=False,
-                buttons=[
-                    # from the first frame: the chart opens on the last one, the trained critics
-                    dict(label="▶ replay", method="animate", args=[None, dict(
-                        frame=dict(duration=frame_ms, redraw=False), transition=dict(duration=0), fromcurrent=False,
-                        mode="immediate",
-                    )]),
-                    dict(label="❚❚ pause", method="animate", args=[[None], dict(
-                        frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate",
-                    )]),
-                ],
-            )
-        ],
-        sliders=[
-            dict(
-                active=last, x=0.2, y=-0.13, len=0.8, xanchor="left", yanchor="top",
-                currentvalue=dict(prefix="critic training step ", xanchor="right"),
-                steps=[
-                    dict(label=str(step), method="animate", args=[[str(step)], dict(
-                        frame=dict(duration=0, redraw=False), transition=dict(duration=0), mode="immediate",
-                    )])
-                    for step in snap.steps
-                ],
-            )
-        ],
-    )  # fmt: skip
-    figure.update_layout(margin=dict(b=130))
-    return figure
-
-
 st.subheader("Estimates while the critics train")
-st.plotly_chart(estimates_figure(), key="sweep_chart")
+st.plotly_chart(divergence_figure(result, names, titled=False), key="sweep_chart")
 st.caption(
     f"Source: {source} · {len(result.thetas)} values of θ · {config.iters} {config.optimizer} steps at lr "
     f"{config.lr:g} ({config.lr_schedule}) · critic {config.depth}×{config.width} {config.activation} · "
@@ -247,58 +159,6 @@ if reference and custom_key not in custom_runs:  # the text describes the refere
         "curve rises smoothly with θ instead of jumping to 2 at θ ≠ 0. The sigmoid is a picture of the "
         "optimizer, not of the divergence. Switch the toggle off for critics trained to convergence."
     )
-
-
-def support_outlines(theta: float) -> list[go.Scatter]:
-    """Where P and Q_θ put their mass: the two unit segments, or the 1σ and 2σ circles of the Gaussians."""
-    style = dict(mode="lines", line=dict(color="white", width=3), hoverinfo="skip", showlegend=False)
-    if config.family == "lines":
-        return [go.Scatter(x=[x, x], y=[0.0, 1.0], **style) for x in (0.0, theta)]
-    angles = [2 * math.pi * i / 64 for i in range(65)]
-    outlines = []
-    for centre in (0.0, theta):
-        for radius in (config.sigma, 2 * config.sigma):
-            xs = [centre + radius * math.cos(a) for a in angles]
-            ys = [0.5 + radius * math.sin(a) for a in angles]
-            outlines.append(go.Scatter(x=xs, y=ys, **style))
-    return outlines
-
-
-def heatmap_figure(name: str, member: int, theta: float) -> go.Figure:
-    """The critic V of one θ on a grid, one frame per stored training step, the supports drawn on top."""
-    frames = [frame[member] for frame in snap.heatmaps[name]]
-    last = len(frames) - 1
-    limit = max(abs(v) for row in frames[last] for v in row) or 1.0
-
-    def heat(grid: list[list[float]]) -> go.Heatmap:
-        return go.Heatmap(
-            z=grid, x=snap.grid_x, y=snap.grid_y, colorscale="RdBu_r", zmid=0.0, zmin=-limit, zmax=limit,
-            colorbar=dict(title="V"),
-        )  # fmt: skip
-
-    figure = go.Figure([heat(frames[last]), *support_outlines(theta)])
-    figure.frames = [
-        go.Frame(name=str(step), data=[heat(frames[k])], traces=[0]) for k, step in enumerate(snap.heatmap_steps)
-    ]
-    animate = dict(frame=dict(duration=0, redraw=True), transition=dict(duration=0), mode="immediate")
-    figure.update_layout(
-        height=440,
-        margin=dict(l=10, r=10, t=40, b=90),
-        title=f"{DIVERGENCE_TITLES[name]} critic for θ = {theta:g}",
-        xaxis=dict(title="x", constrain="domain"),
-        yaxis=dict(title="y", scaleanchor="x", scaleratio=1),
-        sliders=[
-            dict(
-                active=last, x=0.0, y=-0.12, len=1.0, xanchor="left", yanchor="top",
-                currentvalue=dict(prefix="critic training step "),
-                steps=[
-                    dict(label=str(step), method="animate", args=[[str(step)], animate])
-                    for step in snap.heatmap_steps
-                ],
-            )
-        ],
-    )  # fmt: skip
-    return figure
 
 
 # ------------------------------------------------------------------------------------------ the critic itself
@@ -323,7 +183,7 @@ else:
         )
     j = snap.heatmap_thetas.index(heat_theta)
     with right:
-        st.plotly_chart(heatmap_figure(heat_name, j, heat_theta), key="critic_chart")
+        st.plotly_chart(critic_heatmap_figure(result, heat_name, j, heat_theta), key="critic_chart")
 
 # ------------------------------------------------------------------------------------------------ numbers
 with st.expander("The numbers", icon=":material/table:"):
