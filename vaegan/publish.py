@@ -19,7 +19,8 @@ from typing import Any
 
 import torch
 
-from vaegan.checkpoint import CheckpointInfo, load_model, read_info
+import vaegan
+from vaegan.checkpoint import MODEL_REGISTRY, CheckpointInfo, load_model, read_info
 from vaegan.errors import CheckpointError, HubError
 from vaegan.hub import (
     CONFIG_FILE,
@@ -38,7 +39,6 @@ from vaegan.version import __version__
 
 DEFAULT_LICENSE = "mit"  # the project's license (LICENSE); the card names the training data's own terms too
 SAMPLED_KINDS = ("vae", "wgan-generator")  # the kinds whose card shows a grid of samples
-_KIND_CLASSES = {"vae": "VAE", "wgan-generator": "Generator", "digit-classifier": "DigitClassifier"}
 
 
 @dataclass(frozen=True)
@@ -122,11 +122,10 @@ def sample_grid(path: str | os.PathLike[str], n: int = 16, seed: int = 0) -> byt
     if info.kind not in SAMPLED_KINDS:
         return None
     model = load_model(path, kind=info.kind)
-    with torch.no_grad():
-        if info.kind == "vae":
-            images = unit_to_signed(model.sample(n, torch.Generator().manual_seed(seed)))
-        else:
-            images = sample_images(model, n, seed)
+    if info.kind == "vae":  # VAE.sample and sample_images build no autograd graph
+        images = unit_to_signed(model.sample(n, torch.Generator().manual_seed(seed)))
+    else:
+        images = sample_images(model, n, seed)
     return png_bytes(images, nrow=8)
 
 
@@ -163,10 +162,10 @@ def eval_results(filename: str, info: CheckpointInfo) -> list[Any]:
     ]  # fmt: skip
 
 
-def repo_config(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
+def repo_config_for(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
     """The repo's `config.json`: which file holds which kind of model (the first file is the main one) and each
-    one's config, so `Model.from_pretrained("OWNER/REPO")` finds its file. The Hub counts a repo's downloads by
-    the requests for this file when it does not know the library, and vaegan's loader reads it first."""
+    one's config, so `Model.from_pretrained("OWNER/REPO")` finds its file (`vaegan.hub.repo_config` reads it). The
+    Hub counts a repo's downloads by the requests for this file when it does not know the library."""
     infos = [(Path(os.fspath(p)).name, read_info(p)) for p in _as_paths(path)]
     if not infos:
         raise CheckpointError("a repo config needs at least one checkpoint")
@@ -250,7 +249,9 @@ def model_card(
         spec = f"{PREFIX}{repo_id}/{filename}" if repo_id else filename
         body.append(f'model = load_model("{spec}", kind="{info.kind}")')
     if repo_id:
-        by_repo = {_KIND_CLASSES[info.kind]: None for _, info in infos if info.kind in _KIND_CLASSES}
+        # each kind's class (the registry), where `from vaegan import` offers it (not the critic)
+        classes = [MODEL_REGISTRY[info.kind][1] for _, info in infos if info.kind in MODEL_REGISTRY]
+        by_repo = {cls: None for cls in classes if cls in vaegan.__all__}
         if by_repo:
             body += ["", f"# or by repo id: the repo's {CONFIG_FILE} says which file holds each kind",
                      f"from vaegan import {', '.join(sorted(by_repo))}"]
@@ -352,7 +353,7 @@ def push(
         raise HubError(f"cannot push to {repo_id}: offline mode is on (unset HF_HUB_OFFLINE)")
     images = {sample_image_name(f.name): png for f in files if (png := sample_grid(f)) is not None}
     card = model_card(files, repo_id=repo_id, license=license, images=list(images))
-    config = json.dumps(repo_config(files), indent=2).encode()
+    config = json.dumps(repo_config_for(files), indent=2).encode()
 
     # huggingface_hub only when pushing
     from huggingface_hub import CommitOperationAdd, HfApi

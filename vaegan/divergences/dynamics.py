@@ -75,10 +75,6 @@ class GanLoss:
     penalty: str | None = None
     nonsaturating: bool = False
 
-    @property
-    def title(self) -> str:
-        return LOSS_TITLES[self.name]
-
     def __post_init__(self) -> None:
         if (self.penalty is not None) != (self.divergence == WASSERSTEIN) or self.penalty not in (None, *PENALTIES):
             raise ConfigError(f"{self.name}: a Lipschitz penalty goes with W1 and only with W1")

@@ -354,12 +354,11 @@ class _StoppedEarlyError(Exception):
 def _train_all(config: SweepConfig, device: torch.device, workers: int, threads: int | None,
                step_done: Callable[[str], None]) -> dict[str, tuple[TrainedCritics, float]]:  # fmt: skip
     """`_train_divergence` for every divergence of `config`, `workers` at a time, each at `threads` intra-op threads
-    set in the thread that trains it; `step_done(name)` after each step, always in this thread: a Streamlit progress
-    bar can only be drawn from its script's thread."""
+    set in the thread that trains it (this one, already set by `run_sweep`, or a pool thread); `step_done(name)`
+    after each step, always in this thread: a Streamlit progress bar can only be drawn from its script's thread."""
     names = config.divergences
     if workers == 1 or len(names) == 1:
-        with intra_op_threads(threads):
-            return {name: _train_divergence(config, name, device, lambda name=name: step_done(name)) for name in names}
+        return {name: _train_divergence(config, name, device, lambda name=name: step_done(name)) for name in names}
     steps: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # a name per step done, None when a worker ends
     failed = threading.Event()
 
