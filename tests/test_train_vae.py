@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from vaegan.checkpoint import load_state
 from vaegan.data import BinarySplits
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.likelihood import evaluate_neg_elbo
@@ -141,3 +143,78 @@ def test_dynamic_binarization_feeds_binary_batches(tiny_splits: BinarySplits, mo
     monkeypatch.setattr(train_module, "neg_elbo", spy)
     train_vae(VAEConfig(latent_dim=2, hidden=8), grey, VAETrainConfig(epochs=1, batch_size=32))
     assert seen and all(((b == 0) | (b == 1)).all() for b in seen)
+
+
+def test_a_time_budget_stops_on_time(tmp_path: Path) -> None:
+    """A budgeted run times its epochs, fixes how many fit (stored in the state), lays the cosine schedule over them
+    and ends within 10 % of the budget."""
+    g = torch.Generator().manual_seed(1)
+    probs = torch.rand(1, 784, generator=g) * 0.3
+    make = lambda n: torch.bernoulli(probs.expand(n, -1), generator=g)  # noqa: E731
+    splits = BinarySplits(train=make(2048), valid=make(256), test=make(64), dynamic=False, name="budget")
+    budget = 6.0
+    plans: list[int] = []
+    lrs: list[float] = []
+
+    def record(report: Progress) -> None:
+        if report.event == "plan":
+            plans.append(int(report.values["planned_iters"]))
+
+    original = VAETrainConfig.lr_at
+
+    def spy(self: VAETrainConfig, step: int, steps_per_epoch: int, epochs: int | None = None) -> float:
+        lrs.append(original(self, step, steps_per_epoch, epochs))
+        return lrs[-1]
+
+    config = VAETrainConfig(epochs=1000, batch_size=64, time_budget=budget)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(VAETrainConfig, "lr_at", spy)
+        started = time.perf_counter()
+        result = train_vae(VAEConfig(latent_dim=4, hidden=64), splits, config, state_path=tmp_path / "state",
+                           on_progress=record)  # fmt: skip
+        took = time.perf_counter() - started
+    assert abs(took - budget) < 0.1 * budget, took
+    assert plans and 3 <= result.steps == result.extra["planned_epochs"] == len(result.history) < 1000
+    assert load_state(tmp_path / "state")["planned_epochs"] == result.steps
+    assert max(lrs) == pytest.approx(config.lr, rel=1e-6) and lrs[-1] < 0.05 * config.lr  # decayed to ~0 at the end
+
+
+def test_a_budgeted_run_resumes_with_the_count_its_state_fixed(
+    tiny_splits: BinarySplits, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both runs must plan the same count to be compared, so the planner is pinned; a resume then keeps the count the
+    # state holds even though it re-plans after every epoch.
+    monkeypatch.setattr(train_module, "planned_epochs", lambda cfg, per_epoch, so_far, done: 4)
+    cfg = VAEConfig(latent_dim=4, hidden=32)
+    config = VAETrainConfig(epochs=1000, batch_size=32, time_budget=3600.0)
+    full = train_vae(cfg, tiny_splits, config, state_path=tmp_path / "full")
+
+    class KilledError(Exception):
+        pass
+
+    def die_after_epoch_2(report: Progress) -> None:
+        if report.event == "epoch" and report.done == 2:
+            raise KilledError
+
+    with pytest.raises(KilledError):
+        train_vae(cfg, tiny_splits, config, state_path=tmp_path / "cut", on_progress=die_after_epoch_2)
+    assert load_state(tmp_path / "cut")["planned_epochs"] == 4
+    torch.manual_seed(999)  # a new process: another global RNG
+    resumed = train_vae(cfg, tiny_splits, config, state_path=tmp_path / "cut", resume=True)
+    assert full.steps == resumed.steps == 4 and [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
+    for (name, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_a_budget_is_part_of_the_run_but_older_states_without_one_resume(
+    tiny_splits: BinarySplits, tmp_path: Path
+) -> None:
+    cfg = VAEConfig(latent_dim=4, hidden=32)
+    train_vae(cfg, tiny_splits, VAETrainConfig(epochs=2, batch_size=32), state_path=tmp_path / "s")
+    state = load_state(tmp_path / "s")
+    assert "time_budget" not in state["numerics"]  # a run without a budget writes what older versions wrote
+    with pytest.raises(TrainingError):
+        train_vae(cfg, tiny_splits, VAETrainConfig(epochs=2, batch_size=32, time_budget=60.0),
+                  state_path=tmp_path / "s", resume=True)  # fmt: skip
+    with pytest.raises(ConfigError, match="time_budget"):
+        VAETrainConfig(time_budget=float("nan"))

@@ -39,7 +39,10 @@ app = typer.Typer(name="train", help="Train a model and export it as .safetensor
 
 @app.command("vae")
 def train_vae_command(
-    epochs: int | None = typer.Option(None, min=1, help="Passes over the training set."),
+    epochs: int | None = typer.Option(None, min=1, help="Passes over the training set (with --time-budget: the most "
+                                      "it may choose, default 1000)."),  # fmt: skip
+    time_budget: str = typer.Option("", help="Train for this long (90s, 30m, 2h): picks --epochs, lays the cosine "
+                                    "schedule over them."),  # fmt: skip
     latent_dim: int | None = typer.Option(None, min=1, help="Size of z."),
     hidden: int | None = typer.Option(None, min=1, help="MLP width (conv: channels of the widest layer x4)."),
     batch_size: int | None = typer.Option(None, min=1, help="Examples per step (the reference's: 64)."),
@@ -64,8 +67,10 @@ def train_vae_command(
     """Train a VAE with negative-ELBO loss on binarized MNIST and export it."""
     from vaegan import distributed
     from vaegan.data import load_binary_mnist
+    from vaegan.limits import parse_duration
     from vaegan.runtime import set_threads
-    from vaegan.train.vae import VAETrainConfig, train_vae
+    from vaegan.train.common import hardware
+    from vaegan.train.vae import BUDGET_MAX_EPOCHS, VAETrainConfig, train_vae
     from vaegan.vae import VAEConfig
 
     set_threads(threads)
@@ -73,8 +78,12 @@ def train_vae_command(
     resume = distributed.resume_wanted(resume, run_dir / "state.safetensors")
     splits = load_binary_mnist(data, seed=seed, binarize=binarize)
     model_config = VAEConfig(**given(arch=arch, latent_dim=latent_dim, hidden=hidden))
+    budget = parse_duration(time_budget) if time_budget else None
+    if budget and epochs is None:
+        epochs = BUDGET_MAX_EPOCHS
     train_config = VAETrainConfig(seed=seed, **given(epochs=epochs, batch_size=batch_size, lr=lr, eval_k=eval_k,
-                                                      schedule=schedule, warmup_epochs=warmup_epochs))  # fmt: skip
+                                                      schedule=schedule, warmup_epochs=warmup_epochs,
+                                                      time_budget=budget))  # fmt: skip
     err_console.print(
         f"training {model_config.arch} VAE on {splits.name} ({splits.train.shape[0]} images"
         f"{'' if splits.binarize == 'binary' else f', binarized: {splits.binarize}'}) on {dev}"
@@ -88,7 +97,7 @@ def train_vae_command(
     with TrainingDisplay("train vae", {"loss": "loss", "valid": "valid_neg_elbo"}, line=epoch_line) as display:
         result = train_vae(model_config, splits, train_config, device=dev, state_path=run_dir / "state.safetensors",
                            resume=resume, on_progress=display)  # fmt: skip
-    export(result, out)
+    export(result, out, hardware=hardware(dev), torch=torch_version())
     err_console.print(f"wrote {out}  " + "  ".join(f"{k}={v:.3f}" for k, v in result.metrics.items()))
 
 

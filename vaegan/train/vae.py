@@ -8,6 +8,10 @@ laid out over `epochs`, so its runs resume to the same end. Everything else must
 Under torchrun the loop is data-parallel (`vaegan.distributed`): every rank sees every global batch, takes its
 shard of the rows and of the noise, and DDP averages the gradients, so W ranks compute what one process computes
 on the same batches (up to float summation order). Rank 0 writes the state.
+
+Time budget: with `time_budget` seconds the loop times its epochs (training, validation and the state write), and
+after each one fixes how many epochs fit the budget (at most `epochs`). The count is stored in the state, so a
+resumed run keeps it, and the cosine schedule is laid out over it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,14 @@ from vaegan.checkpoint import save_state
 from vaegan.data import BinarySplits, binarize_batch, minibatches
 from vaegan.errors import ConfigError, TrainingError
 from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo
-from vaegan.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMPORTANCE_SAMPLES, check_count, check_seed
+from vaegan.limits import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_IMPORTANCE_SAMPLES,
+    MAX_TIME_BUDGET,
+    check_count,
+    check_seed,
+)
 from vaegan.train.common import (
     EPOCHS,
     Progress,
@@ -58,6 +69,7 @@ class VAETrainConfig:
     schedule: str = "cosine"  # linear warm-up over warmup_epochs, then cosine decay to 0 at `epochs`; or "constant"
     warmup_epochs: float = 1.0  # at most half the run
     eval_k: int = 0  # > 0: also measure test log p(x) with this many importance samples at the end
+    time_budget: float = 0.0  # seconds of training (the final eval_k measurement not included); 0 = run `epochs`
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0 or self.eval_k < 0:
@@ -70,20 +82,37 @@ class VAETrainConfig:
         check_count("batch_size", self.batch_size, MAX_BATCH_SIZE)
         check_count("eval_k", self.eval_k, MAX_IMPORTANCE_SAMPLES, minimum=0)
         check_seed(self.seed)
+        if not (0 <= self.time_budget <= MAX_TIME_BUDGET):  # also refuses NaN
+            raise ConfigError(f"time_budget must be a number of seconds in [0, {MAX_TIME_BUDGET:,.0f}], got "
+                              f"{self.time_budget}")  # fmt: skip
 
-    def lr_at(self, step: int, steps_per_epoch: int) -> float:
-        """The learning rate of optimizer step `step` (0-based)."""
+    def lr_at(self, step: int, steps_per_epoch: int, epochs: int | None = None) -> float:
+        """The learning rate of optimizer step `step` (0-based) in a run of `epochs` (default: self.epochs; a time
+        budget passes the count it planned)."""
         if self.schedule == "constant":
             return self.lr
+        epochs = self.epochs if epochs is None else epochs
         # at most half the run, so that a short run (--epochs 1 for a quick look) still decays
-        warmup = min(self.warmup_epochs, self.epochs / 2) * steps_per_epoch
+        warmup = min(self.warmup_epochs, epochs / 2) * steps_per_epoch
         if step < warmup:
             return self.lr * (step + 1) / warmup
-        progress = (step - warmup) / max(1.0, self.epochs * steps_per_epoch - warmup)
+        progress = (step - warmup) / max(1.0, epochs * steps_per_epoch - warmup)
         return self.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 SCHEDULES = LR_SCHEDULES  # the old name of the torch-free list (vaegan.vocabulary)
+
+# The most epochs a time budget may choose when the caller names no --epochs (the CLI's default then).
+BUDGET_MAX_EPOCHS = 1000
+
+
+def planned_epochs(cfg: VAETrainConfig, seconds_per_epoch: float, seconds_so_far: float, done: int) -> int:
+    """How many epochs fit the time budget at the measured speed (at least those done, at most cfg.epochs).
+
+    1 % of the budget is kept back for the export.
+    """
+    remaining = max(0.0, 0.99 * cfg.time_budget - seconds_so_far)
+    return max(done, min(cfg.epochs, done + int(remaining / max(seconds_per_epoch, 1e-9))))
 
 
 def check_schedule_end(state: dict, identity: dict, cfg: VAETrainConfig, state_path: str | Path) -> None:
@@ -139,12 +168,15 @@ def train_vae(
     # What a resumed run must match. `epochs` only says when to stop (a resume may extend a finished run), except
     # under a schedule, whose shape depends on it; `eval_k` only says what to measure at the end.
     ignore = ("eval_k",) if cfg.schedule != "constant" else ("epochs", "eval_k")
+    if cfg.time_budget == 0:  # states written before the option existed hold no budget, and keep resuming
+        ignore = (*ignore, "time_budget")
     numerics = numerics_of(cfg, ignore)
     if data.binarize in ("threshold", "none"):  # other data than auto would give: not the same run (older states
         numerics["binarize"] = data.binarize  # hold auto's data and keep resuming)
     identity = run_identity(model_config, numerics, data.name, data.train.shape[0])
     history: list[dict] = []
     start_epoch, seconds_before = 0, 0.0
+    planned: int | None = cfg.epochs if cfg.time_budget == 0 else None  # a budget fixes it after the first epoch
     saved_at: str | None = None  # when this run last wrote state_path: what a NaN message names as the last good one
 
     state = distributed.load_newest_state(state_path, "epoch") if resume and state_path is not None else None
@@ -158,22 +190,25 @@ def train_vae(
             history = list(state["history"])
             start_epoch = int(state["epoch"])
             seconds_before = sum(entry["seconds"] for entry in history)
+            if cfg.time_budget > 0:
+                planned = int(state["planned_epochs"])
         saved_at = f"epoch {start_epoch}"
 
     train_x = data.train.to(device)
     valid_x = data.valid.to(device)
     steps_per_epoch = math.ceil(train_x.shape[0] / cfg.batch_size)
-    total_steps = cfg.epochs * steps_per_epoch
     started = time.perf_counter()
     objective = distributed.wrap(BatchNegElbo(model))
 
-    for epoch in range(start_epoch, cfg.epochs):
+    epoch = start_epoch
+    while epoch < (planned or cfg.epochs):
+        total_steps = (planned or cfg.epochs) * steps_per_epoch
         model.train()
         epoch_started = time.perf_counter()
         running, seen = 0.0, 0
         for step, batch in enumerate(minibatches(train_x, cfg.batch_size)):
             for group in optimizer.param_groups:
-                group["lr"] = cfg.lr_at(epoch * steps_per_epoch + step, steps_per_epoch)
+                group["lr"] = cfg.lr_at(epoch * steps_per_epoch + step, steps_per_epoch, planned)
             if batch.shape[0] < distributed.world_size():
                 continue  # a last batch of fewer rows than processes: some would have no rows (DDP only)
             if data.dynamic:
@@ -199,18 +234,28 @@ def train_vae(
         check_finite({"valid -ELBO": history[-1]["valid_neg_elbo"]}, f"the end of epoch {epoch + 1}", state_path,
                      saved_at)  # fmt: skip
         check_finite_weights({"VAE": model}, f"the end of epoch {epoch + 1}", state_path, saved_at)
+        epoch += 1
+        if cfg.time_budget > 0:  # plan (again) at the speed of the epochs this process ran, state write included
+            seconds_per_epoch = (time.perf_counter() - started) / (epoch - start_epoch)
+            planned = distributed.from_main(planned_epochs(cfg, seconds_per_epoch, seconds_before + time.perf_counter()
+                                                           - started, epoch))  # fmt: skip
+            if on_progress is not None and epoch == start_epoch + 1:
+                on_progress(Progress("plan", epoch, planned, EPOCHS,
+                                     {"seconds_per_iter": seconds_per_epoch, "planned_iters": planned},
+                                     seconds_before + time.perf_counter() - started))  # fmt: skip
         if state_path is not None and distributed.is_main():
             save_state(state_path, {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "rng": rng_state(),
-                "epoch": epoch + 1,
+                "epoch": epoch,
+                "planned_epochs": planned or cfg.epochs,
                 "history": history,
                 **identity,
             })  # fmt: skip
-            saved_at = f"epoch {epoch + 1}"
+            saved_at = f"epoch {epoch}"
         if on_progress is not None:
-            on_progress(Progress("epoch", epoch + 1, cfg.epochs, EPOCHS,
+            on_progress(Progress("epoch", epoch, planned or cfg.epochs, EPOCHS,
                                  {k: v for k, v in history[-1].items() if k != "epoch"},
                                  time.perf_counter() - started, str(state_path or "")))  # fmt: skip
     model.eval()
@@ -220,12 +265,13 @@ def train_vae(
         metrics[f"test_log_px_k{cfg.eval_k}"] = evaluate_log_px(model, data.test.to(device), cfg.eval_k)
     return TrainResult(
         model=model,
-        steps=max(cfg.epochs, start_epoch),
+        steps=max(epoch, start_epoch),
         step_unit=EPOCHS,
         dataset=data.name,
         metrics=metrics,
         train_config=dataclasses.asdict(cfg),
         seconds=seconds_before + time.perf_counter() - started,
         history=history,
-        extra={"binarize": data.binarize},  # eval vae --binarize must match it for grey data
+        # eval vae --binarize must match the binarization for grey data
+        extra={"binarize": data.binarize, **({"planned_epochs": planned} if cfg.time_budget > 0 else {})},
     )
