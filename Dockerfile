@@ -11,6 +11,9 @@
 #   PIP_FIND_LINKS, PIP_CONSTRAINT, PIP_INDEX_URL
 #                    read by pip itself, declared so that they can be passed (a folder of local wheels, a pin);
 #                    build arguments are not kept in the image's environment.
+#   APP_DIGITS       "download" (the default): fetch the 10,000 binarized-MNIST test digits into the user's cache and
+#                    score the first-visit numbers on them (`vaegan app precompute`); "none": a build with no
+#                    internet, whose pages then score model samples (and a visitor may download the digits).
 #   and a build secret `pip_cert` (docker build --secret id=pip_cert,src=CA.pem) for a machine whose package index
 #   sits behind its own certificate authority; the certificate is never written into a layer.
 ARG BASE_IMAGE=python:3.11-slim
@@ -54,6 +57,12 @@ COPY demo/ demo/
 COPY checkpoints/ checkpoints/
 COPY results/ results/
 COPY .streamlit/ .streamlit/
+# The numbers a first visit would compute (the VAE page's reference scores and measurements, "VAE vs GAN"'s scores),
+# computed once here, so that no visitor of a cold-started Space waits for them (vaegan.precomputed).
+ARG APP_DIGITS=download
+RUN if [ "$APP_DIGITS" = download ]; then \
+        HOME=/home/user vaegan app precompute --download && chown -R user:user /home/user/.cache; \
+    else vaegan app precompute; fi
 
 USER user
 ENV HOME=/home/user \

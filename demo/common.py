@@ -36,6 +36,8 @@ from PIL import Image
 from vaegan.checkpoint import load_model, read_info
 from vaegan.errors import CheckpointError, VaeganError
 from vaegan.hub import is_hub_spec, resolve_folder
+from vaegan.precomputed import FOLDER as PRECOMPUTED_FOLDER
+from vaegan.precomputed import NumberStore
 from vaegan.vocabulary import TRAIN_COMMANDS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -76,6 +78,11 @@ def _hub_folder(spec: str) -> Path:
 
 def results_dir() -> Path:
     return Path(os.environ.get("VAEGAN_RESULTS", REPO_ROOT / "results"))
+
+
+def number_store() -> NumberStore:
+    """The first-visit numbers `vaegan app precompute` stored under the results folder (vaegan.precomputed)."""
+    return NumberStore(results_dir() / PRECOMPUTED_FOLDER)
 
 
 def shown_path(path: Path) -> str:

@@ -56,6 +56,9 @@ DEFAULT_CHECKPOINTS: dict[str, str] = {
     "digit-classifier": "checkpoints/classifier.safetensors",
 }
 
+# The VAE files the app's architecture picker offers, in its order (`vaegan app precompute` scores each).
+APP_VAE_CHECKPOINTS = ("checkpoints/vae.safetensors", "checkpoints/vae_mlp.safetensors")
+
 # The command that makes each kind of model file: what a missing-checkpoint message and the app tell the user to run.
 TRAIN_COMMANDS: dict[str, str] = {
     "vae": "vaegan train vae",

@@ -11,7 +11,8 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from vaegan.compare import METRIC_NAMES, compare_models, side_by_side_interpolation, vae_sample_images
+from vaegan import precomputed
+from vaegan.compare import METRIC_NAMES, side_by_side_interpolation, vae_sample_images
 from vaegan.data import to_rgb32
 from vaegan.errors import VaeganError
 from vaegan.latent import generate, sample_latents
@@ -23,6 +24,7 @@ from common import (
     file_stamp,
     load_real_digits,
     model_token,
+    number_store,
     page_header,
     pick_vae,
     real_digits_help,
@@ -34,8 +36,7 @@ from common import (
     try_load,
 )
 
-METRIC_N = 1000  # samples per model and held-out digits per set (fewer when the held-out set is smaller)
-METRIC_SEED = 0  # the CLI's default: `vaegan eval compare` prints these numbers
+METRIC_SEED = precomputed.COMPARE_SEED  # the CLI's default: `vaegan eval compare` prints these numbers
 INTERPOLATION_STEPS = 9
 
 page_header(
@@ -85,7 +86,7 @@ def held_out_digits() -> tuple[torch.Tensor | None, str, str]:
     if digits is None:
         return None, "", ""
     # The same fixed shuffle as the VAE page: some files group the digits by class.
-    digits = digits[torch.randperm(digits.shape[0], generator=torch.Generator().manual_seed(0))]
+    digits = precomputed.fixed_shuffle(digits)
     described = "the VAE page's binarized test digits, padded to 32×32×3 (set `VAEGAN_APP_HOLDOUT` to another spec)"
     return to_rgb32(digits.view(-1, 28, 28)), described, real_digits_key()
 
@@ -104,8 +105,9 @@ def comparison(
     _vae: torch.nn.Module, _generator: torch.nn.Module, _classifier: torch.nn.Module, models_key: str,
     _real: torch.Tensor, data_key: str, n: int, seed: int,
 ) -> dict:
-    """`vaegan.compare.compare_models`, cached by the three model files and the held-out data."""
-    return compare_models(_vae, _generator, _classifier, _real, n=n, seed=seed)
+    """`vaegan.compare.compare_models`, cached by the three model files and the held-out data (stored ahead of time
+    by `vaegan app precompute` for the shipped files)."""
+    return precomputed.comparison(number_store(), _vae, _generator, _classifier, _real, n, seed)
 
 
 st.subheader("Scored the same way")
@@ -118,7 +120,7 @@ elif real is None:
 elif real.shape[0] < 4:
     st.info(f"Only {real.shape[0]} held-out digits: the metrics need at least 4.")
 else:
-    n = min(METRIC_N, real.shape[0] // 2)
+    n = precomputed.compare_n(real.shape[0])
     models_key = model_token(slot) + model_token(WGAN_SLOT) + model_token(CLASSIFIER_SLOT)
     result = comparison(vae, generator, classifier, models_key, real, real_key, n, METRIC_SEED)
     rows = {"real vs real (floor)": result["floor"], f"VAE ({vae.config.arch})": result["vae"],

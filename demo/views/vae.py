@@ -9,11 +9,12 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from vaegan import precomputed
 from vaegan.drawing import DrawnDigit, VAEReading, prepare_digit, read_with_vae
 from vaegan.figures import score_histogram
 from vaegan.images import unit_to_signed
 from vaegan.latent import perturbation_strip
-from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo, sample_binary_digits, score_digits, share_below
+from vaegan.likelihood import share_below
 from vaegan.vae import MNIST_SIDE, DecodedImages, neg_elbo
 
 from canvas import digit_canvas
@@ -22,6 +23,7 @@ from common import (
     format_number,
     load_real_digits,
     model_token,
+    number_store,
     page_header,
     pick_vae,
     real_digits_help,
@@ -32,11 +34,9 @@ from common import (
     try_load,
 )
 
-# Importance samples for a drawn digit's log p(x) (and for the reference digits it is placed among), by
-# architecture: a conv decoder pass costs far more than an MLP's on a CPU, and a drawing must be read within a
-# fraction of a second (bench/app_draw.py).
-DRAW_K = {"mlp": 100, "conv": 10}
-REFERENCE_N = 300  # test digits (or model samples) in the reference histograms
+# A drawn digit's importance samples come from vaegan.precomputed.draw_k: a conv decoder pass costs far more than an
+# MLP's on a CPU, and a drawing must be read within a fraction of a second (bench/app_draw.py).
+REFERENCE_N = precomputed.REFERENCE_N  # test digits (or model samples) in the reference histograms
 DRAW_EPS = [-3.0, -1.5, 0.0, 1.5, 3.0]  # traversal steps from a drawn digit
 DRAW_DIMS = 3  # traversals along this many of the most active dims
 
@@ -67,7 +67,7 @@ def shuffled(_digits: torch.Tensor, data_key: str) -> torch.Tensor:
     """One fixed shuffle of the test digits, made once per digits file (a copy of every digit: not per rerun).
     Some files group the digits by class (the first 1000 would all be zeros), and every "first N digits" below
     should be a fair sample of the test set. Shared by every session and never written to."""
-    return _digits[torch.randperm(_digits.shape[0], generator=torch.Generator().manual_seed(0))]
+    return precomputed.fixed_shuffle(_digits)
 
 
 digits = load_real_digits()
@@ -82,11 +82,10 @@ def kl_per_dim(
 ) -> list[float]:
     """Mean KL(q(z_d|x) ‖ N(0, 1)) per latent dim d over n test digits (or n prior samples without digits).
     Cached by (model file, digits file, n): the underscored arguments are what those keys stand for."""
-    x = _digits[:n] if _digits is not None else _vae.sample(n, torch.Generator().manual_seed(0))
-    return _vae.kl_per_dim(x).tolist()
+    return precomputed.kl_per_dim(number_store(), _vae, _digits, n)
 
 
-kl = torch.tensor(kl_per_dim(vae, token, digits, digits_key, 2000))
+kl = torch.tensor(kl_per_dim(vae, token, digits, digits_key, precomputed.KL_N))
 ranked = torch.argsort(kl, descending=True)
 active = int((kl > 0.01).sum())
 
@@ -107,8 +106,7 @@ def reference_scores(
     _vae: torch.nn.Module, model_key: str, _digits: torch.Tensor | None, data_key: str, n: int, k: int
 ) -> dict[str, list[float]]:
     """Per-digit -ELBO and log p(x) of n test digits, or of n binarized model samples without test digits."""
-    x = _digits[:n] if _digits is not None else sample_binary_digits(_vae, n, seed=0)
-    return {name: values.tolist() for name, values in score_digits(_vae, x, k).items()}
+    return precomputed.reference_scores(number_store(), _vae, _digits, n, k)
 
 
 @st.cache_data(max_entries=64)
@@ -117,7 +115,7 @@ def read_drawing(
     _classifier: torch.nn.Module | None, classifier_key: str,
 ) -> VAEReading:
     """What the VAE reads in one drawn digit; cached by (model file, the binary digit's bytes, dims, classifier)."""
-    return read_with_vae(_vae, _digit, k=DRAW_K.get(_vae.config.arch, 10), dims=dims, eps=DRAW_EPS,
+    return read_with_vae(_vae, _digit, k=precomputed.draw_k(_vae.config.arch), dims=dims, eps=DRAW_EPS,
                          classifier=_classifier)
 
 
@@ -286,8 +284,7 @@ def measure(
     _vae: torch.nn.Module, model_key: str, _digits: torch.Tensor, data_key: str, n: int, k: int
 ) -> tuple[float, float]:
     """-ELBO and log p(x) of the first n (shuffled) test digits; cached by (model file, digits file, n, k)."""
-    x = _digits[:n]
-    return evaluate_neg_elbo(_vae, x), evaluate_log_px(_vae, x, k)
+    return precomputed.measure(number_store(), _vae, _digits[:n], k)
 
 
 if digits is None:
@@ -296,10 +293,11 @@ else:
     left, right = st.columns(2)
     sizes = sorted({n for n in (100, 500, 1000, 2000) if n < digits.shape[0]} | {min(2000, digits.shape[0])})
     n_eval = left.select_slider(
-        "test digits", sizes, min(500, sizes[-1]), key="n_eval", bind="query-params",
+        "test digits", sizes, min(precomputed.MEASURE_N, sizes[-1]), key="n_eval", bind="query-params",
         help="N test digits (a fixed random subset). log p(x) costs N × K decoder passes.",
     )  # fmt: skip
-    k_eval = right.select_slider("importance samples K", [1, 10, 50, 200], 50, key="k", bind="query-params")
+    k_eval = right.select_slider("importance samples K", [1, 10, 50, 200], precomputed.MEASURE_K, key="k",
+                                 bind="query-params")  # fmt: skip
     n_used = n_eval
     neg_elbo_value, log_px_value = measure(vae, token, digits, digits_key, n_used, k_eval)
     columns = st.columns(3)

@@ -18,6 +18,7 @@ from rich.markup import escape
 
 # Each group's module by its full name: a `from vaegan.cli import …` would make this module and the package's
 # __init__ (which imports `main` from here) import each other.
+import vaegan.cli.app as app_commands
 import vaegan.cli.divergences as divergences
 import vaegan.cli.evaluate as evaluate
 import vaegan.cli.generate as generate
@@ -36,7 +37,7 @@ app = typer.Typer(
     add_completion=False,
 )
 for group in (train.app, evaluate.app, generate.sample_app, generate.explore_app, runs.export_app, runs.timeline_app,
-              divergences.app):  # fmt: skip
+              divergences.app, app_commands.app):  # fmt: skip
     app.add_typer(group)
 app.command("push")(hub.push_command)
 
