@@ -16,13 +16,11 @@ import streamlit as st
 from vaegan.divergences import DIVERGENCE_TITLES, DynamicsResult, SweepResult, Toy2dResult
 from vaegan.figures import loss_title, quiz_figure
 from vaegan.quiz import (
-    AWAY_SHARE,
     OUTCOMES,
     QUIZ_DIVERGENCES,
     SHAPE_CLAIMS,
     SHAPE_TOLERANCE,
     SKETCH_STEP,
-    STALL_SHARE,
     distances_to_target,
     knot_indices,
     score_outcomes,
@@ -144,8 +142,7 @@ def generator_quiz(run: DynamicsResult | Toy2dResult, losses: list[str]) -> bool
     )
     st.caption(
         " · ".join(f"**{name}**: {meaning}" for name, meaning in OUTCOMES.items())
-        + f" · the reach tolerance here is {reach:.3g}; stalls: d_T ≥ {STALL_SHARE:g}·d₀, moves away: d_T > "
-        f"{AWAY_SHARE:g}·d₀."
+        + f" · the reach tolerance here is {reach:.3g}."
     )
     predictions: dict[str, str | None] = {}
     with st.container(key="quiz_predictions"):
