@@ -37,7 +37,8 @@ def f_table(columns: tuple[str, ...]) -> str:
     heads = {"f": "f(u)", "activation": "g_f(v)", "conjugate": "f^*(t)", "conjugate_of_activation": "f^*(g_f(v))"}
     rows = [" & ".join([row.title, *(getattr(row, c) for c in columns)]) + r" \\" for row in F_FORMULAS.values()]
     head = " & ".join(["", *(heads[c] for c in columns)]) + r" \\ \hline "
-    return rf"\begin{{array}}{{{'l' * (len(columns) + 1)}}} " + head + " ".join(rows) + r" \end{array}"
+    spacing = r"\def\arraystretch{1.35}"  # KaTeX's rows are tight for fractions
+    return spacing + rf"\begin{{array}}{{{'l' * (len(columns) + 1)}}} " + head + " ".join(rows) + r" \end{array}"
 
 
 def divergence_maths(config: SweepConfig) -> None:

@@ -138,7 +138,8 @@ def generator_quiz(run: DynamicsResult | Toy2dResult, losses: list[str]) -> bool
     st.markdown(
         "Before you watch: **where does the generator end under each loss?** Its distance to P is "
         f"{distance}; it starts at d₀ = "
-        + (f"|θ₀| = {abs(run.config.theta0):g}." if shift else "the W1 of its first frame.")
+        + (f"|θ₀| = {abs(run.config.theta0):g}" if shift else "the W1 of its first frame")
+        + " and ends at d_T."
     )
     st.caption(
         " · ".join(f"**{name}**: {meaning}" for name, meaning in OUTCOMES.items())
