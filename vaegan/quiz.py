@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from vaegan.errors import ConfigError
+
+if TYPE_CHECKING:  # for the type hints only: importing them at run time would import torch
+    from vaegan.divergences import DynamicsResult, SweepResult, Toy2dResult
 
 QUIZ_DIVERGENCES: tuple[str, ...] = ("hellinger", "wasserstein")  # the curves the learner sketches
 EVEN_KNOTS = 5  # evenly spaced knots over the θ grid, plus the first θ > 0
@@ -197,7 +200,7 @@ def score_sketch(
     )
 
 
-def score_sweep(result: Any, sketches: Mapping[str, Sequence[float]]) -> list[CurveScore]:
+def score_sweep(result: SweepResult, sketches: Mapping[str, Sequence[float]]) -> list[CurveScore]:
     """Every sketch ({divergence name: values at the knots of `knot_indices`}) scored against a SweepResult."""
     thetas = list(result.thetas)
     knots = [thetas[i] for i in knot_indices(len(thetas))]
@@ -234,7 +237,7 @@ def outcome(start: float, end: float, reach: float) -> str:
     return "partway"
 
 
-def distances_to_target(run: Any) -> tuple[dict[str, list[float]], float]:
+def distances_to_target(run: DynamicsResult | Toy2dResult) -> tuple[dict[str, list[float]], float]:
     """Each loss's distance to P along a generator run, and the reach tolerance of "reaches P" for it.
 
     Shift generator (a DynamicsResult: `theta` per loss): |θ_t|, which is W1(P, Q_θ) exactly; the tolerance is
@@ -261,7 +264,7 @@ class OutcomeCheck:
         return self.predicted == self.actual
 
 
-def score_outcomes(run: Any, predictions: Mapping[str, str | None]) -> list[OutcomeCheck]:
+def score_outcomes(run: DynamicsResult | Toy2dResult, predictions: Mapping[str, str | None]) -> list[OutcomeCheck]:
     """Each predicted loss ({loss name: a key of OUTCOMES or None}) against what the run did."""
     paths, reach = distances_to_target(run)
     checks = []
