@@ -22,10 +22,10 @@ from vaegan.quiz import (
     SHAPE_TOLERANCE,
     SKETCH_STEP,
     distances_to_target,
-    knot_indices,
     score_outcomes,
     score_sweep,
     sketch_range,
+    sweep_grid,
 )
 
 from common import url_switch
@@ -73,7 +73,7 @@ def divergence_quiz(result: SweepResult, lesson: str = "") -> bool:
     quiz_id = _quiz_id("sweep", result.config.to_dict())
     done = quiz_id in _revealed()
     thetas = list(result.thetas)
-    knots = [thetas[i] for i in knot_indices(len(thetas))]
+    _, knots = sweep_grid(thetas)
     st.markdown(
         "Before you see what the critics measure: **how do you expect each divergence to grow as Q_θ moves away "
         "from P?** Set your guess at a few values of θ (the chart joins them with straight lines), then press "

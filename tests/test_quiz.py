@@ -40,6 +40,7 @@ from vaegan.quiz import (
     shape_claims,
     sketch_on_grid,
     sketch_range,
+    sweep_grid,
 )
 from vaegan.vocabulary import PENALTIES as PENALTY_NAMES
 
@@ -122,6 +123,18 @@ def test_score_sweep_reads_a_sweep_result_and_checks_its_knots() -> None:
         score_sketch("hellinger", THETAS, [0.0, 0.05], [0.0, 1.0], result.truth["hellinger"], result.truth["hellinger"])
     with pytest.raises(ConfigError):
         sketch_range("kl", THETAS)
+
+
+def test_a_sweep_whose_thetas_come_in_any_order_is_scored_on_its_sorted_grid() -> None:
+    thetas = [2.0, 0.0, 1.0, 0.5, 1.0]  # a command line's --thetas: unsorted, one θ twice
+    result = SimpleNamespace(thetas=thetas, truth={WASSERSTEIN: [abs(t) for t in thetas]},
+                             estimates={WASSERSTEIN: [abs(t) for t in thetas]})  # fmt: skip
+    order, knots = sweep_grid(thetas)
+    assert order == [1, 3, 2, 0] and knots == [0.0, 0.5, 1.0, 2.0]
+    (scored,) = score_sweep(result, {WASSERSTEIN: knots})
+    assert scored.thetas == knots and scored.error == 0.0
+    (flat,) = score_sweep(result, {WASSERSTEIN: [0.0] * 4})
+    assert flat.error == pytest.approx((0 + 0.5 + 1 + 2) / 4)
 
 
 def test_the_sketch_ranges_hold_the_truth() -> None:

@@ -200,12 +200,24 @@ def score_sketch(
     )
 
 
+def sweep_grid(thetas: Sequence[float]) -> tuple[list[int], list[float]]:
+    """The θ grid a quiz uses from a sweep's θ (which a command line may give in any order, even twice): the index
+    of the first occurrence of each distinct θ in increasing order, and the knots on that grid."""
+    first: dict[float, int] = {}
+    for i, theta in enumerate(thetas):
+        first.setdefault(float(theta), i)
+    order = [first[theta] for theta in sorted(first)]
+    grid = sorted(first)
+    return order, [grid[i] for i in knot_indices(len(grid))]
+
+
 def score_sweep(result: SweepResult, sketches: Mapping[str, Sequence[float]]) -> list[CurveScore]:
-    """Every sketch ({divergence name: values at the knots of `knot_indices`}) scored against a SweepResult."""
-    thetas = list(result.thetas)
-    knots = [thetas[i] for i in knot_indices(len(thetas))]
+    """Every sketch ({divergence name: values at the knots of `sweep_grid`}) scored against a SweepResult."""
+    order, knots = sweep_grid(result.thetas)
+    thetas = [float(result.thetas[i]) for i in order]
     return [
-        score_sketch(name, thetas, knots, values, result.truth[name], result.estimates[name])
+        score_sketch(name, thetas, knots, values, [result.truth[name][i] for i in order],
+                     [result.estimates[name][i] for i in order])  # fmt: skip
         for name, values in sketches.items()
     ]
 
@@ -303,4 +315,5 @@ __all__ = [
     "shape_claims",
     "sketch_on_grid",
     "sketch_range",
+    "sweep_grid",
 ]
