@@ -24,6 +24,7 @@ from vaegan.formulas import (
     KANTOROVICH_RUBINSTEIN,
     MLP_GENERATOR,
     PENALTIES,
+    SGD_STEP,
     SHIFT_GENERATOR,
     W1_CRITIC_LOSS,
 )
@@ -97,7 +98,14 @@ def generator_maths(config: DynamicsConfig | Toy2dConfig, losses: list[str]) -> 
             f"{config.critic_steps} critic steps:"
         )
         st.latex(GAME)
-        st.latex(SHIFT_GENERATOR if isinstance(config, DynamicsConfig) else MLP_GENERATOR)
+        if isinstance(config, DynamicsConfig):
+            st.latex(SHIFT_GENERATOR)
+            if config.theta_optimizer == "sgd":
+                st.latex(SGD_STEP + rf"\qquad(\text{{SGD}},\ \eta={config.theta_lr:g})")
+            else:
+                st.caption(f"Adam on θ (lr {config.theta_lr:g}): each step is divided by the gradient's running size.")
+        else:
+            st.latex(MLP_GENERATOR)
         st.markdown(
             "**Minimax** losses minimise the critic's own bound B; for W1 only −E_Q[V] depends on the generator. "
             "The **non-saturating** loss reads the JS critic as a discriminator D and minimises −E_Q[log D] instead:"
@@ -107,8 +115,8 @@ def generator_maths(config: DynamicsConfig | Toy2dConfig, losses: list[str]) -> 
             st.latex(rf"\textbf{{{loss_title(loss)}}}:\quad " + GAN_LOSS_FORMULAS[loss])
         st.markdown(
             "Where the discriminator is sure that y is fake (D(y) → 0), the minimax JS loss pulls with ½D(y)∇V(y), "
-            "which vanishes; the non-saturating one with (1 − D(y))∇V(y), which does not. The W1 critics keep a "
-            f"slope of about 1 thanks to their penalty (λ = {config.penalty_weight:g}):"
+            "which vanishes; the non-saturating one with (1 − D(y))∇V(y), which does not. The W1 critics are held "
+            f"near slope 1 between the samples by their penalty (λ = {config.penalty_weight:g}):"
         )
         st.latex(JS_GRADIENTS)
         st.latex(INTERPOLATES)

@@ -130,7 +130,11 @@ JS_GRADIENTS = (
     r"\text{non-saturating: }\;-\nabla_y\mathcal L_G\propto\big(1-D(y)\big)\,\nabla V(y)"
 )
 SHIFT_GENERATOR = (
-    r"y=(\theta,u),\;u\sim U[0,1]\ \ (\text{or } y=(\theta,\tfrac12)+\sigma z),\qquad"
-    r"\theta\leftarrow\theta-\eta\,\frac{d\mathcal L_G}{d\theta}\ \ (\text{SGD})"
+    r"y=(\theta,u),\;u\sim U[0,1]"
+    r"\quad(\text{Gaussians: } y=(\theta,\tfrac12)+\sigma z,\;z\sim\mathcal N(0,I_2))"
 )
-MLP_GENERATOR = r"y=G_\varphi(z),\;z\sim\mathcal N(0,I_2),\qquad\text{arrows: }-\frac{\partial\ell}{\partial y}"
+SGD_STEP = r"\theta\leftarrow\theta-\eta\,\frac{d\mathcal L_G}{d\theta}"
+MLP_GENERATOR = (
+    r"y=G_\theta(z),\;z\sim\mathcal N(0,I_2)\quad(\theta:\text{ the network's weights}),\qquad"
+    r"\text{arrows: }-\frac{\partial\ell}{\partial y}"
+)
