@@ -73,7 +73,7 @@ def divergence_quiz(result: SweepResult, lesson: str = "") -> bool:
     quiz_id = _quiz_id("sweep", result.config.to_dict())
     done = quiz_id in _revealed()
     thetas = list(result.thetas)
-    _, knots = sweep_grid(thetas)
+    order, knots = sweep_grid(thetas)  # the sorted, distinct θ: the order of the scores' curves
     st.markdown(
         "Before you see what the critics measure: **how do you expect each divergence to grow as Q_θ moves away "
         "from P?** Set your guess at a few values of θ (the chart joins them with straight lines), then press "
@@ -96,7 +96,8 @@ def divergence_quiz(result: SweepResult, lesson: str = "") -> bool:
         return False
 
     scores = score_sweep(result, sketches)
-    st.plotly_chart(quiz_figure(knots, sketches, scores, result.estimates), key="quiz_chart")
+    estimates = {name: [result.estimates[name][i] for i in order] for name in names}
+    st.plotly_chart(quiz_figure(knots, sketches, scores, estimates), key="quiz_chart")
     columns = st.columns(len(scores) + 1)
     for column, score in zip(columns, scores, strict=False):
         column.metric(
