@@ -1,9 +1,10 @@
 """Predict, then reveal: the quiz switch (`?quiz=1`) and the two quizzes that stand before the charts of the
 Divergences and "Training a generator" pages. The scoring is `vaegan.quiz`; this module only asks and shows.
 
-A quiz is keyed by the result it asks about (a hash of its config), so a reveal survives reruns and each sweep or
-run has its own sketch. After a reveal the inputs are locked (the score is of the prediction made before seeing
-the truth); "Try again" unlocks them and hides the truth.
+A quiz is keyed by the result it asks about (a hash of its config), so each sweep or run has its own sketch. A
+reveal keeps the prediction it scored in the session state and locks the inputs (the score is of the prediction
+made before seeing the truth), so it survives reruns and visits to other pages; "Try again" unlocks them and
+hides the truth.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from vaegan.quiz import (
 from common import url_switch
 
 QUIZ_KEY = "quiz"
-REVEALED = "quiz_revealed"  # session state: the ids of the quizzes revealed in this session
+REVEALED = "quiz_revealed"  # session state: {quiz id: the prediction locked at its reveal, widget key -> value}
 
 
 def quiz_switch() -> bool:
@@ -46,17 +47,33 @@ def _quiz_id(kind: str, config: dict) -> str:
     return kind + hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def _revealed() -> set[str]:
-    return st.session_state.setdefault(REVEALED, set())
+def _revealed() -> dict[str, dict[str, object]]:
+    return st.session_state.setdefault(REVEALED, {})
 
 
-def _reveal_buttons(quiz_id: str, done: bool) -> None:
+def _lock(quiz_id: str, keys: list[str]) -> None:
+    # The prediction is kept with the reveal: a widget's own state is dropped when the learner visits another page,
+    # and the revealed score must stay the score of what was predicted.
+    _revealed()[quiz_id] = {key: st.session_state.get(key) for key in keys}
+
+
+def _locked(quiz_id: str) -> bool:
+    """Whether this quiz is revealed; if so, its inputs get the prediction locked at the reveal back."""
+    locked = _revealed().get(quiz_id)
+    if locked is None:
+        return False
+    for key, value in locked.items():
+        st.session_state[key] = value  # before the widgets exist: they start from it
+    return True
+
+
+def _reveal_buttons(quiz_id: str, done: bool, keys: list[str]) -> None:
     if done:
-        st.button("Try again", key="quiz_retry", icon=":material/restart_alt:", on_click=_revealed().discard,
-                  args=(quiz_id,), help="Hides the truth and unlocks your prediction.")  # fmt: skip
+        st.button("Try again", key="quiz_retry", icon=":material/restart_alt:", on_click=_revealed().pop,
+                  args=(quiz_id, None), help="Hides the truth and unlocks your prediction.")  # fmt: skip
     else:
-        st.button("Reveal", key="quiz_reveal", type="primary", icon=":material/visibility:",
-                  on_click=_revealed().add, args=(quiz_id,))  # fmt: skip
+        st.button("Reveal", key="quiz_reveal", type="primary", icon=":material/visibility:", on_click=_lock,
+                  args=(quiz_id, keys))  # fmt: skip
 
 
 # -------------------------------------------------------------------------------------------- divergences
@@ -71,7 +88,7 @@ def divergence_quiz(result: SweepResult, lesson: str = "") -> bool:
         st.info("This sweep has neither squared Hellinger nor W1 to predict: train one with them above.")
         return True
     quiz_id = _quiz_id("sweep", result.config.to_dict())
-    done = quiz_id in _revealed()
+    done = _locked(quiz_id)
     thetas = list(result.thetas)
     order, knots = sweep_grid(thetas)  # the sorted, distinct θ: the order of the scores' curves
     st.markdown(
@@ -80,19 +97,22 @@ def divergence_quiz(result: SweepResult, lesson: str = "") -> bool:
         "**Reveal**."
     )
     sketches: dict[str, list[float]] = {}
+    keys: list[str] = []
     with st.container(key="quiz_sketch"):
         for name in names:
             low, high = sketch_range(name, thetas)
             st.markdown(f"**{DIVERGENCE_TITLES[name]}**, between {low:g} and {high:g}")
             columns = st.columns(len(knots))
+            row = [f"quiz_{name}_{i}_{quiz_id}" for i in range(len(knots))]
+            keys += row
+            # no value: a slider starts at its low end, and a locked prediction comes back through its state
             sketches[name] = [
-                float(column.slider(f"θ = {knot:g}", low, high, low, SKETCH_STEP, key=f"quiz_{name}_{i}_{quiz_id}",
-                                    disabled=done))  # fmt: skip
-                for i, (column, knot) in enumerate(zip(columns, knots, strict=True))
+                float(column.slider(f"θ = {knot:g}", low, high, step=SKETCH_STEP, key=key, disabled=done))
+                for column, knot, key in zip(columns, knots, row, strict=True)
             ]
     if not done:
         st.plotly_chart(quiz_figure(knots, sketches), key="quiz_chart")
-        _reveal_buttons(quiz_id, done)
+        _reveal_buttons(quiz_id, done, keys)
         return False
 
     scores = score_sweep(result, sketches)
@@ -121,7 +141,7 @@ def divergence_quiz(result: SweepResult, lesson: str = "") -> bool:
     )
     if lesson:
         st.markdown(lesson)
-    _reveal_buttons(quiz_id, done)
+    _reveal_buttons(quiz_id, done, keys)
     return True
 
 
@@ -132,7 +152,7 @@ def generator_quiz(run: DynamicsResult | Toy2dResult, losses: list[str]) -> bool
     """Predict where the generator ends under each loss, then reveal what the run did. True once revealed."""
     st.subheader("Predict, then reveal")
     quiz_id = _quiz_id("run", run.config.to_dict())
-    done = quiz_id in _revealed()
+    done = _locked(quiz_id)
     _, reach = distances_to_target(run)
     shift = isinstance(run, DynamicsResult)
     distance = "|θ|, which is W1(P, Q_θ)" if shift else "the exact W1 between generated and target points"
@@ -147,14 +167,14 @@ def generator_quiz(run: DynamicsResult | Toy2dResult, losses: list[str]) -> bool
         + f" · the reach tolerance here is {reach:.3g}."
     )
     predictions: dict[str, str | None] = {}
+    keys = {loss: f"quiz_{loss}_{quiz_id}" for loss in losses}
     with st.container(key="quiz_predictions"):
         for loss in losses:
             predictions[loss] = st.radio(
-                loss_title(loss), list(OUTCOMES), index=None, horizontal=True, key=f"quiz_{loss}_{quiz_id}",
-                disabled=done,
+                loss_title(loss), list(OUTCOMES), index=None, horizontal=True, key=keys[loss], disabled=done,
             )  # fmt: skip
     if not done:
-        _reveal_buttons(quiz_id, done)
+        _reveal_buttons(quiz_id, done, list(keys.values()))
         return False
 
     checks = score_outcomes(run, predictions)
@@ -165,6 +185,6 @@ def generator_quiz(run: DynamicsResult | Toy2dResult, losses: list[str]) -> bool
               "distance to P": f"{c.start:.3g} → {c.end:.3g}", "": "✓" if c.right else "✗"} for c in checks],
             hide_index=True,
         )  # fmt: skip
-    _reveal_buttons(quiz_id, done)
+    _reveal_buttons(quiz_id, done, list(keys.values()))
     return True
 

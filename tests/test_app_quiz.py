@@ -78,6 +78,15 @@ def test_the_divergence_quiz_scores_the_sketch_against_the_closed_form(
 
     at.run()  # the reveal survives a rerun
     assert has_element(at, "sweep_chart") and metrics(at) == shown
+    # ... and a visit to another page, which drops the sliders' own state: the prediction locked at the reveal
+    # comes back with it
+    at.switch_page("views/dynamics.py").run()
+    at.switch_page("views/divergences.py")
+    at.query_params["quiz"] = "1"
+    at.run()
+    assert_healthy(at)
+    assert metrics(at) == shown
+    assert [s.value for s in keyed(at.slider, "quiz_wasserstein_")] == [round(k, 2) for k in knots]
     at.main.get_by_key("quiz_retry").click().run()
     assert not has_element(at, "sweep_chart") and has_element(at, "quiz_reveal")
 
