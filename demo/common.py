@@ -434,3 +434,16 @@ def share_hint() -> None:
     st.caption(
         ":material/link: Every setting on this page lives in the URL: copy the address bar to share exactly this view."
     )
+
+
+URL_TRUE = ("true", "1", "on", "yes")  # what a switch in the URL may say for "on" (Streamlit itself reads only true)
+
+
+def url_switch(where: Any, label: str, key: str, **kwargs: Any) -> bool:
+    """A toggle bound to the URL (`where`: st, st.sidebar or a column). Streamlit reads only `?key=true` / `false`
+    and drops any other value; here `?key=1`, `on` or `yes` also switch it on when a session opens with them, and
+    every other value is off."""
+    raw = st.query_params.get(key)
+    if key not in st.session_state and raw is not None and raw.strip().lower() in URL_TRUE:
+        st.session_state[key] = True  # read once, before the widget exists: afterwards the widget owns its value
+    return bool(where.toggle(label, key=key, bind="query-params", **kwargs))

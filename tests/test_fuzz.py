@@ -139,18 +139,20 @@ def test_any_array_becomes_valid_pixels_or_a_data_error(x: np.ndarray) -> None:
 PAGE_KEYS = {
     "views/home.py": ["seed"],
     "views/divergences.py": [
-        "family", "reference", "train", "iters", "n_theta", "opt", "lr", "show", "theta", "critic",
+        "family", "reference", "train", "iters", "n_theta", "opt", "lr", "show", "theta", "critic", "quiz",
     ],  # fmt: skip
     "views/samples.py": ["seed", "n"],
     "views/latent.py": ["seed", "sample", "dim", "eps0", "eps3", "eps15"],
     "views/interpolation.py": ["a", "b", "steps", "mode"],
     "views/vae.py": ["n_rec", "digits", "n_samples", "sample_seed", "rows", "start", "n_eval", "k"],
+    "views/dynamics.py": ["gen", "target", "theta_opt", "losses", "quiz"],
 }
 query_values = st.one_of(
     st.text(max_size=20),
     st.integers(-(10**12), 10**12).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(str),
     st.sampled_from(["true", "false", "lerp", "slerp", "gaussian", "kl", "hellinger,kl", "", "1e308", "-0"]),
+    st.sampled_from(["1", "0", "on", "yes", " ON ", "TRUE", "no", "None"]),  # the quiz switch's spellings
 )
 
 

@@ -22,6 +22,7 @@ from vaegan.vocabulary import LOSS_TITLES
 
 if TYPE_CHECKING:
     from vaegan.divergences import SweepResult
+    from vaegan.quiz import CurveScore
 
 
 # One colour per divergence, in every figure of a sweep.
@@ -470,4 +471,43 @@ def dynamics_figure(run: DynamicsResult | Toy2dResult) -> go.Figure:
         figure.update_xaxes(title_text="generator step", row=1, col=col)
         figure.update_yaxes(title_text=panel.layout.yaxis.title.text, type=panel.layout.yaxis.type, row=1, col=col)
     figure.update_layout(title=title, height=450, template="plotly_white")
+    return figure
+
+
+# ------------------------------------------------------------------------------------ predict, then reveal
+
+
+def quiz_figure(
+    knots: Sequence[float],
+    sketches: dict[str, Sequence[float]],
+    scores: Sequence[CurveScore] = (),
+    estimates: dict[str, Sequence[float]] | None = None,
+    height: int = 400,
+) -> go.Figure:
+    """The learner's sketches (dotted, a marker per knot) and, once revealed (`scores` of `vaegan.quiz`), the
+    curve each was scored against (dashed) and the critics' final estimates (`estimates`, thin) on the θ grid."""
+    figure = go.Figure()
+    for score in scores:
+        figure.add_scatter(
+            x=score.thetas, y=score.reference, mode="lines", line=dict(color=_divergence_color(score.name),
+            dash="dash", width=2), name=f"{DIVERGENCE_TITLES[score.name]}: truth ({score.source})",
+            legendgroup=score.name,
+        )  # fmt: skip
+        if estimates and score.name in estimates:
+            figure.add_scatter(
+                x=score.thetas, y=_finite_or_none(estimates[score.name]), mode="lines+markers", opacity=0.6,
+                line=dict(color=_divergence_color(score.name), width=1), marker=dict(size=4),
+                name=f"{DIVERGENCE_TITLES[score.name]}: critic's estimate", legendgroup=score.name,
+            )  # fmt: skip
+    for name, values in sketches.items():
+        figure.add_scatter(
+            x=list(knots), y=list(values), mode="lines+markers", line=dict(color=_divergence_color(name), dash="dot",
+            width=3), marker=dict(size=10, symbol="diamond"), name=f"{DIVERGENCE_TITLES[name]}: your sketch",
+            legendgroup=name,
+        )  # fmt: skip
+    figure.update_layout(
+        height=height, template="plotly_white", margin=dict(l=10, r=10, t=40, b=40),
+        xaxis=dict(title="θ (how far Q is moved)"), yaxis=dict(title="divergence (nats)", rangemode="tozero"),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+    )  # fmt: skip
     return figure

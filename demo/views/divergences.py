@@ -24,6 +24,8 @@ from vaegan.figures import critic_heatmap_figure, divergence_figure
 from vaegan.vocabulary import FAMILY_TITLES
 
 from common import file_stamp, page_header, pick_one, results_dir, share_hint, shown_path
+from maths import divergence_maths
+from quiz_widgets import divergence_quiz, quiz_switch
 
 DEFAULT = SweepConfig()
 REFERENCE = REFERENCE_SETTING
@@ -41,15 +43,19 @@ def trained_sweep(config_json: str, _progress: ProgressCallback | None = None) -
     return run_sweep(SweepConfig.from_dict(json.loads(config_json)), progress=_progress)
 
 
+quiz = quiz_switch()
+LESSON = (
+    "With the *parallel lines* the supports are disjoint for every θ ≠ 0, "
+    "so the squared **Hellinger distance saturates at 2** (and JS at log 2, TV at 1) however small θ is — a "
+    "critic can separate the lines perfectly — while **W1 = |θ| keeps growing**: it measures how far mass has "
+    "to move, and its gradient with respect to θ never vanishes. That is the gradient a GAN's generator needs."
+)
 page_header(
     "Divergences: why WGANs",
     "Two distributions in the plane: **P** fixed at x = 0 and **Q_θ**, the same shape moved to x = θ. For each "
     "θ a small neural **critic** V is trained to maximise a variational lower bound of a divergence — the "
     "f-GAN bound E_P[g(V)] − E_Q[f*(g(V))] for Hellinger, JS, TV, KL…, or E_P[V] − E_Q[V] with a gradient "
-    "penalty for the Wasserstein-1 distance. With the *parallel lines* the supports are disjoint for every θ ≠ 0, "
-    "so the squared **Hellinger distance saturates at 2** (and JS at log 2, TV at 1) however small θ is — a "
-    "critic can separate the lines perfectly — while **W1 = |θ| keeps growing**: it measures how far mass has "
-    "to move, and its gradient with respect to θ never vanishes. That is the gradient a GAN's generator needs.",
+    "penalty for the Wasserstein-1 distance." + ("" if quiz else " " + LESSON),
 )
 
 left, middle, right = st.columns([2, 3, 3], vertical_alignment="bottom")
@@ -140,6 +146,9 @@ if not names:  # nothing picked, or a picked one is not in this sweep (switching
 # ------------------------------------------------------------------------------------- the animated sweep
 snap = result.snapshots
 
+if quiz and not divergence_quiz(result, LESSON):  # predict first: the charts below give the answer away
+    share_hint()
+    st.stop()
 
 st.subheader("Estimates while the critics train")
 st.plotly_chart(divergence_figure(result, names, titled=False), key="sweep_chart")
@@ -149,6 +158,7 @@ st.caption(
     f"estimates on {config.snapshot_eval_size:,} fresh points per distribution while training. Press ▶ or drag "
     "the step slider; dashed lines are the closed-form values."
 )
+divergence_maths(config)
 
 if reference and custom_key not in custom_runs:  # the text describes the reference sweep, not a custom run
     st.markdown(

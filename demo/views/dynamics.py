@@ -35,6 +35,8 @@ from vaegan.figures import (
 )
 
 from common import file_stamp, page_header, pick_one, results_dir, share_hint, shown_path
+from maths import generator_maths
+from quiz_widgets import generator_quiz, quiz_switch
 
 GENERATOR_TITLES = {"shift": "shift generator (one θ)", "mlp": "MLP generator (2-D toy GAN)"}
 TARGET_TITLES = {
@@ -69,6 +71,7 @@ def trained_run(generator: str, config_json: str, _progress: ProgressCallback | 
     return train_generator(config, progress=_progress)
 
 
+quiz = quiz_switch()
 page_header(
     "Training a generator",
     "The Divergences page asks what a critic *measures*; this one asks what a generator *learns* from it. A "
@@ -167,6 +170,10 @@ if missing:
 if not shown:
     shown = list(result.config.losses)
 
+if quiz and not generator_quiz(result, shown):  # predict first: the animations below give the answer away
+    share_hint()
+    st.stop()
+
 # ------------------------------------------------------------------------------------------ the animations
 st.subheader("Each loss, step by step")
 if isinstance(result, Toy2dResult):
@@ -192,6 +199,7 @@ st.caption(
     f"Source: {source} · {config.steps} generator steps, {config.critic_steps} critic steps each · {what}. Press ▶ "
     "or drag a step slider."
 )
+generator_maths(config, shown)
 
 # ---------------------------------------------------------------------------------------------- the curves
 st.subheader("Where each loss takes the generator")
