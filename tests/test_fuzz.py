@@ -145,6 +145,7 @@ PAGE_KEYS = {
     "views/latent.py": ["seed", "sample", "dim", "eps0", "eps3", "eps15"],
     "views/interpolation.py": ["a", "b", "steps", "mode"],
     "views/vae.py": ["n_rec", "digits", "n_samples", "sample_seed", "rows", "start", "n_eval", "k"],
+    "views/compare.py": ["arch", "n", "vae_seed", "gan_seed", "a", "b", "trust_n"],
 }
 query_values = st.one_of(
     st.text(max_size=20),

@@ -30,6 +30,7 @@ KID_SUBSETS = 100  # subsets KID averages over (as torchmetrics' default)
 KID_SUBSET_SIZE = 1000  # rows per KID subset, at most half of each set (so the subsets differ)
 CURVE_POINTS = 7  # sample counts of the FD-vs-n curve, evenly spaced from n/4 to n
 CURVE_REPEATS = 4  # random subsets averaged at each count below n
+SAMPLE_COUNTS = (64, 128, 256, 512, 1000)  # the VAE vs GAN page's choices of n: two at or below d = 128, three above
 _CHUNK = 25  # resamples per batched covariance: (25, n, d) float64 stays a few tens of MB
 
 
@@ -290,6 +291,12 @@ def nearest_training_digits(
         best_d, order = merged_d.topk(count, dim=1, largest=False)
         best_i = merged_i.gather(1, order)
     return best_i, best_d
+
+
+def held_out_distance(held_out: torch.Tensor, training: torch.Tensor, count: int = 50) -> float:
+    """Median distance from the first `count` held-out digits to their nearest training digit: how far a new
+    digit of the data sits from the training set, the yardstick for a sample's nearest distance."""
+    return float(nearest_training_digits(held_out[:count], training, 1)[1].median())
 
 
 # ------------------------------------------------------------------------------------------ the report

@@ -11,9 +11,26 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from vaegan.compare import METRIC_NAMES, compare_models, side_by_side_interpolation, vae_sample_images
+from vaegan.classifier import classifier_features
+from vaegan.compare import (
+    METRIC_NAMES,
+    compare_models,
+    comparison_images,
+    side_by_side_interpolation,
+    vae_sample_images,
+)
 from vaegan.data import to_rgb32
 from vaegan.errors import VaeganError
+from vaegan.fidelity import (
+    DEFAULT_RESAMPLES,
+    SAMPLE_COUNTS,
+    fidelity_notes,
+    fidelity_report,
+    held_out_distance,
+    nearest_training_digits,
+    summary_rows,
+)
+from vaegan.figures import fd_curve_figure
 from vaegan.latent import generate, sample_latents
 
 from common import (
@@ -27,6 +44,7 @@ from common import (
     pick_vae,
     real_digits_help,
     real_digits_key,
+    real_digits_source,
     require_model,
     share_hint,
     show_images,
@@ -37,6 +55,10 @@ from common import (
 METRIC_N = 1000  # samples per model and held-out digits per set (fewer when the held-out set is smaller)
 METRIC_SEED = 0  # the CLI's default: `vaegan eval compare` prints these numbers
 INTERPOLATION_STEPS = 9
+NEAREST_SAMPLES = 6  # samples of each model in the nearest-training-digit panel (the first of the grids above)
+NEAREST_COUNT = 3  # training digits shown beside each
+SET_LABELS = {"floor": "real vs real (floor)", "vae": "VAE", "wgan": "WGAN-GP"}
+SET_COLORS = {"floor": "#94a3b8", "vae": "#4f46e5", "wgan": "#0d9488"}
 
 page_header(
     "VAE vs GAN",
@@ -149,6 +171,102 @@ else:
         "recall: share of real digits among the samples (diversity). The floor is what a perfect model would "
         "score at this n. The same numbers: `vaegan eval compare --data SPEC`."
     )
+
+# ------------------------------------------------------------------------------------------ trust
+@st.cache_data(show_spinner="Classifier features of the compared sets…", max_entries=4)
+def comparison_features(
+    _vae: torch.nn.Module, _generator: torch.nn.Module, _classifier: torch.nn.Module, models_key: str,
+    _real: torch.Tensor, data_key: str, n: int, seed: int,
+) -> dict[str, torch.Tensor]:
+    """Features (n, d) of the four sets `compare_models` scores, cached: the trust section cuts them to its n."""
+    images = comparison_images(_vae, _generator, _real, n=n, seed=seed)
+    return {name: classifier_features(_classifier, batch) for name, batch in images.items()}
+
+
+@st.cache_data(show_spinner="Bootstrap, KID and FD against n…", max_entries=16)
+def trust_report(_features: dict[str, torch.Tensor], features_key: str, m: int) -> dict:
+    """`vaegan.fidelity.fidelity_report` of the first m rows of each set, cached by the features and m."""
+    others = {name: _features[name][:m] for name in ("floor", "vae", "wgan")}
+    return fidelity_report(_features["reference"][:m], others, resamples=DEFAULT_RESAMPLES, seed=METRIC_SEED)
+
+
+@st.cache_resource(show_spinner="Loading training digits…", max_entries=2)
+def _load_training(spec: str, key: str) -> torch.Tensor:
+    from vaegan.data import load_binary_mnist
+
+    del key  # only part of the cache key
+    return load_binary_mnist(spec, download_missing=False, binarize="none").train
+
+
+def training_digits() -> tuple[torch.Tensor | None, str]:
+    """(training digits (N, 784) in [0, 1], what they are): VAEGAN_APP_TRAIN's train split, else that of the
+    test digits' dataset; (None, why not) when neither has one."""
+    spec = os.environ.get("VAEGAN_APP_TRAIN") or real_digits_source()
+    if not spec:
+        return None, "no dataset with a train split is set"
+    first = Path(spec.split("+")[0].split("@")[0])
+    try:
+        return _load_training(spec, f"{spec}@{file_stamp(first) if first.exists() else ''}"), f"`{spec}`"
+    except VaeganError as exc:
+        return None, f"`{spec}` has no readable train split ({exc})"
+
+
+def show_nearest(samples: torch.Tensor, training: torch.Tensor, label: str) -> None:
+    """Each sample (first column) beside its nearest training digits in pixel space, with the distances."""
+    indices, distances = nearest_training_digits(samples, training, NEAREST_COUNT)
+    rows = [torch.cat([samples[i : i + 1], to_rgb32(training[indices[i]].view(-1, 28, 28))]) for i in
+            range(samples.shape[0])]  # fmt: skip
+    closest = ", ".join(f"{d:.1f}" for d in distances[:, 0].tolist())
+    caption = f"{label}: sample, then its {NEAREST_COUNT} nearest training digits (distances to the closest: {closest})"
+    show_images(torch.cat(rows), nrow=NEAREST_COUNT + 1, scale=2, caption=caption)
+
+
+st.subheader("How far can these numbers be trusted?")
+if classifier is None or real is None or real.shape[0] < 4:
+    st.info("This section needs the digit classifier and held-out digits (see above).")
+else:
+    n = min(METRIC_N, real.shape[0] // 2)
+    counts = [c for c in SAMPLE_COUNTS if c < n] + [n]
+    m = st.select_slider("samples per set (n)", counts, counts[-1], key="trust_n", bind="query-params")
+    features = comparison_features(vae, generator, classifier, models_key, real, real_key, n, METRIC_SEED)
+    report = trust_report(features, f"{models_key}|{real_key}|{n}", int(m))
+    with st.container(key="trust"):
+        if report["rank_warning"]:
+            st.warning(report["rank_warning"], icon=":material/warning:")
+        st.dataframe(pd.DataFrame(summary_rows(report["sets"], SET_LABELS)).set_index("set"), key="trust_table")
+        st.plotly_chart(fd_curve_figure(report, SET_LABELS, SET_COLORS), key="fd_curve")
+    st.caption(
+        f"n = {m} digits or samples per set, the first {m} of the sets scored above. **FD 95% CI**: the middle 95% "
+        f"of FD over {DEFAULT_RESAMPLES} bootstrap resamples (rows drawn with replacement), shifted by the "
+        "bootstrap's own bias so it is centred on FD at this n. **Floor**: two disjoint sets of held-out digits "
+        "at the same n; a model whose interval overlaps the floor's is not distinguishable from real digits by "
+        "this FD. **FD∞**: FD is biased upwards by about slope/n; the dashed lines fit FD(n) = FD∞ + slope/n "
+        "(Chong & Forsyth 2020), FD∞ is their value at n = ∞ (noisy: it inherits FD's own spread). **KID**: "
+        "unbiased (its mean is 0 for two samples of one distribution, whatever n), ± its sd over subsets. "
+        + " ".join(fidelity_notes(report)[1:2])
+        + " The same numbers: `vaegan eval compare --bootstrap 200 --kid --fd-infinity --n N`."
+    )
+
+    st.markdown("**Nearest training digits** (memorisation check)")
+    training, training_description = training_digits()
+    if training is None:
+        st.info(f"No training digits to compare with: {training_description}. Start the app with "
+                "`VAEGAN_APP_TRAIN=SPEC` (any `--data` spec with a train split, e.g. binarized-mnist).")  # fmt: skip
+    else:
+        with st.container(key="nearest"):
+            left, right = st.columns(2)
+            with left:
+                show_nearest(vae_sample_images(vae, NEAREST_SAMPLES, int(vae_seed)), training, "VAE")
+            with right:
+                gan_z = sample_latents(NEAREST_SAMPLES, generator.latent_dim, int(gan_seed))
+                show_nearest(generate(generator, gan_z), training, "WGAN")
+        st.caption(
+            f"The first {NEAREST_SAMPLES} samples of each grid above and their {NEAREST_COUNT} nearest digits among "
+            f"the {training.shape[0]:,} training digits of {training_description}, by Euclidean distance over the "
+            "28×28 grey levels (each pixel in [0, 1]). A copy of a training digit would sit at distance ≈ 0; "
+            f"held-out digits sit at a median {held_out_distance(real, training):.1f} from their nearest training "
+            "digit (grey samples against binary training digits sit a little farther than a binary digit would)."
+        )
 
 # ------------------------------------------------------------------------------------------ interpolation
 st.subheader("Walking through each latent space")
