@@ -492,7 +492,7 @@ def fd_curve_figure(report: dict[str, Any], labels: dict[str, str], colors: dict
                            line=dict(color=color, dash="dash"), name=f"{label}: FD∞ + slope/n",
                            legendgroup=name, showlegend=False)  # fmt: skip
         figure.add_scatter(x=[0.0], y=[row["fid_infinity"]], mode="markers+text", marker=dict(color=color, size=12,
-                           symbol="star"), text=[f"FD∞ {row['fid_infinity']:.2f}"], textposition="middle right",
+                           symbol="star"), text=[f"FD∞ {row['fid_infinity']:.2f}"], textposition="top right",
                            name=f"{label}: FD∞", legendgroup=name, showlegend=False)  # fmt: skip
     ticks = [0.0, *x[::2]]
     figure.update_layout(
