@@ -61,6 +61,21 @@ def resampled_moments(features: torch.Tensor, rows: torch.Tensor) -> tuple[torch
     return torch.cat(means) + shift, torch.cat(covariances)
 
 
+def drop_constant_columns(
+    reference: torch.Tensor, others: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, float]]:
+    """(reference, others, offsets) without the feature columns that are constant in every set, and for each other
+    set the squared mean difference those columns add to its FD (constant columns have zero variance in every
+    resample and subset, so FD = offset + FD of the rest, exactly). Dead ReLU units make about half of the shipped
+    classifier's features constant, and the batched eigen-decompositions cost d^3."""
+    constant = reference.std(0) == 0
+    for features in others.values():
+        constant &= features.std(0) == 0
+    offsets = {name: float(((reference[0, constant].double() - f[0, constant].double()) ** 2).sum())
+               for name, f in others.items()}  # fmt: skip
+    return reference[:, ~constant], {name: f[:, ~constant] for name, f in others.items()}, offsets
+
+
 def symmetric_sqrt(covariances: torch.Tensor) -> torch.Tensor:
     """C^(1/2) of symmetric positive semi-definite matrices (B, d, d) by eigh; round-off negatives count as 0."""
     values, vectors = torch.linalg.eigh(covariances)
@@ -136,10 +151,10 @@ def _resampled_share(inside: torch.Tensor, point_counts: torch.Tensor, centre_co
 
 def bootstrap_scores(
     reference: torch.Tensor, others: dict[str, torch.Tensor], *, resamples: int = DEFAULT_RESAMPLES, k: int = 3,
-    seed: int = 0,
+    seed: int = 0, precision_recall: bool = True,
 ) -> dict[str, dict[str, torch.Tensor]]:  # fmt: skip
-    """FD, precision and recall of each set in `others` against `reference`, on `resamples` bootstrap resamples:
-    {name: {"fid": (B,), "precision": (B,), "recall": (B,)}}.
+    """FD, precision and recall (unless `precision_recall` is False) of each set in `others` against `reference`,
+    on `resamples` bootstrap resamples: {name: {"fid": (B,), "precision": (B,), "recall": (B,)}}.
 
     Each resample draws the rows of every set with replacement (the reference's draw is shared by all sets, so
     their values are paired). Precision/recall keep each ball's radius from the full set: in a resample the
@@ -147,22 +162,26 @@ def bootstrap_scores(
     """
     check_resamples(resamples)
     check_seed(seed)
+    for features in others.values():
+        _check_pair(reference, features)
+    varying_reference, varying_others, offsets = drop_constant_columns(reference, others)
     generator = torch.Generator().manual_seed(seed)
     n = reference.shape[0]
     ref_rows = torch.randint(0, n, (resamples, n), generator=generator)
-    ref_mean, ref_cov = resampled_moments(reference, ref_rows)
+    ref_mean, ref_cov = resampled_moments(varying_reference, ref_rows)
     ref_root = symmetric_sqrt(ref_cov)
     ref_counts = torch.zeros(resamples, n).scatter_add_(1, ref_rows, torch.ones(resamples, n))
     values: dict[str, dict[str, torch.Tensor]] = {}
     for name, features in others.items():
-        _check_pair(reference, features)
         m = features.shape[0]
         rows = torch.randint(0, m, (resamples, m), generator=generator)
-        fid = frechet_from_moments(ref_mean, ref_cov, *resampled_moments(features, rows), sqrt_a=ref_root)
-        counts = torch.zeros(resamples, m).scatter_add_(1, rows, torch.ones(resamples, m))
-        precision = _resampled_share(_inside_matrix(features, reference, k), counts, ref_counts)
-        recall = _resampled_share(_inside_matrix(reference, features, k), ref_counts, counts)
-        values[name] = {"fid": fid, "precision": precision, "recall": recall}
+        moments = resampled_moments(varying_others[name], rows)
+        fid = offsets[name] + frechet_from_moments(ref_mean, ref_cov, *moments, sqrt_a=ref_root)
+        values[name] = {"fid": fid}
+        if precision_recall:
+            counts = torch.zeros(resamples, m).scatter_add_(1, rows, torch.ones(resamples, m))
+            values[name]["precision"] = _resampled_share(_inside_matrix(features, reference, k), counts, ref_counts)
+            values[name]["recall"] = _resampled_share(_inside_matrix(reference, features, k), ref_counts, counts)
     return values
 
 
@@ -199,6 +218,7 @@ def frechet_curve(
     check_seed(seed)
     n = min([reference.shape[0], *(f.shape[0] for f in others.values())])
     sizes = curve_sizes(n)
+    reference, others, offsets = drop_constant_columns(reference, others)
     generator = torch.Generator().manual_seed(seed)
     curves: dict[str, list[float]] = {name: [] for name in others}
     for size in sizes:
@@ -208,7 +228,7 @@ def frechet_curve(
         for name, features in others.items():
             rows = _subsets(features.shape[0], size, draws, generator)
             fids = frechet_from_moments(ref_mean, ref_cov, *resampled_moments(features, rows), sqrt_a=ref_root)
-            curves[name].append(float(fids.mean()))
+            curves[name].append(offsets[name] + float(fids.mean()))
     result: dict[str, Any] = {"n": sizes}
     for name, fids in curves.items():
         infinity, slope = fit_infinity(sizes, fids)
