@@ -403,16 +403,23 @@ def summary_rows(sets: dict[str, dict[str, Any]], labels: dict[str, str] | None 
     return rows
 
 
+def constant_features_note(report: dict[str, Any]) -> str | None:
+    """What features that never vary on the reference digits (dead ReLU units) do to its covariance, or None."""
+    if not report["constant_features"]:
+        return None
+    return (
+        f"{report['constant_features']} of the {report['feature_dim']} features are constant on the reference "
+        f"digits, so the reference covariance has rank {report['reference_rank']} whatever n is."
+    )
+
+
 def fidelity_notes(report: dict[str, Any]) -> list[str]:
     """What to keep in mind when reading a report: the rank warning, dead features, how the numbers were made."""
     notes = []
     if report["rank_warning"]:
         notes.append(f"warning: {report['rank_warning']}")
-    if report["constant_features"]:
-        notes.append(
-            f"note: {report['constant_features']} of the {report['feature_dim']} features are constant on the "
-            f"reference digits, so the reference covariance has rank {report['reference_rank']} whatever n is."
-        )
+    if (constant := constant_features_note(report)) is not None:
+        notes.append(f"note: {constant}")
     if report["resamples"]:
         notes.append(
             f"intervals: {report['ci_level']:.0%} bootstrap percentile intervals over {report['resamples']} "
