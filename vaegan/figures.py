@@ -482,6 +482,7 @@ def fd_curve_figure(report: dict[str, Any], labels: dict[str, str], colors: dict
     FD∞ + slope/n dashed down to 1/n = 0, and FD∞ marked there: the bias of FD is the line's rise."""
     sizes = report["curve_n"]
     x = [1.0 / s for s in sizes]
+    lowest = min(report["sets"], key=lambda name: report["sets"][name]["fid_infinity"])
     figure = go.Figure()
     for name, row in report["sets"].items():
         color, label = colors.get(name, "#64748b"), labels.get(name, name)
@@ -492,7 +493,8 @@ def fd_curve_figure(report: dict[str, Any], labels: dict[str, str], colors: dict
                            line=dict(color=color, dash="dash"), name=f"{label}: FD∞ + slope/n",
                            legendgroup=name, showlegend=False)  # fmt: skip
         figure.add_scatter(x=[0.0], y=[row["fid_infinity"]], mode="markers+text", marker=dict(color=color, size=12,
-                           symbol="star"), text=[f"FD∞ {row['fid_infinity']:.2f}"], textposition="top right",
+                           symbol="star"), text=[f"FD∞ {row['fid_infinity']:.2f}"],
+                           textposition="bottom right" if name == lowest else "top right",  # apart when close
                            name=f"{label}: FD∞", legendgroup=name, showlegend=False)  # fmt: skip
     ticks = [0.0, *x[::2]]
     figure.update_layout(
