@@ -312,3 +312,18 @@ def test_bad_bootstrap_counts_are_clear_errors(
     assert cli.main([*argv, "--bootstrap", flag]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_the_fd_curve_figure_draws_each_set_s_points_fit_and_fd_infinity() -> None:
+    from vaegan.figures import fd_curve_figure
+
+    a, b = gaussian_pair(200, 4, seed=0)
+    report = fidelity_report(a, {"floor": a.flip(0) + 0.01, "x": b}, resamples=0, kid=False)
+    figure = fd_curve_figure(report, {"x": "model"}, {"x": "#000000"})
+    points, lines, stars = figure.data[3:6]  # the second set's three traces
+    assert points.name == "model: FD of n samples" and list(points.y) == report["sets"]["x"]["fid_curve"]
+    assert list(points.x) == pytest.approx([1 / s for s in report["curve_n"]])
+    row = report["sets"]["x"]
+    assert lines.y[0] == pytest.approx(row["fid_infinity"]) and stars.x[0] == 0.0
+    assert lines.y[1] == pytest.approx(row["fid_infinity"] + row["fid_slope"] / min(report["curve_n"]))
+    assert stars.text[0] == f"FD∞ {row['fid_infinity']:.2f}"
