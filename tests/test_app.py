@@ -704,6 +704,15 @@ def test_the_trust_section_shows_the_library_report(open_page: OpenPage, app_fil
     assert_healthy(small)
     assert any("rank <= 14 < 16" in w.value for w in small.warning)
 
+    # 6 digits: halves of 3 are too few for k = 3 (this crashed the page before the trust section came)
+    tiny = open_page("views/compare.py", env={"VAEGAN_APP_HOLDOUT": f"{app_files.digits}@0:6"})
+    assert_healthy(tiny)
+    assert any("Only 6 held-out digits: the metrics need at least 8" in i.value for i in tiny.info)
+    assert "Walking through each latent space" in [h.value for h in tiny.subheader]  # the rest of the page is there
+    smallest = open_page("views/compare.py", env={"VAEGAN_APP_HOLDOUT": f"{app_files.digits}@0:8"})  # n = 4
+    assert_healthy(smallest)
+    assert has_element(smallest, "trust") and any("rank <= 3 < 16" in w.value for w in smallest.warning)
+
     untrained = open_page("views/compare.py", env={"VAEGAN_APP_TRAIN": str(app_files.results / "none.npz")})
     assert_healthy(untrained)
     assert any("No training digits" in i.value for i in untrained.info)

@@ -4,12 +4,15 @@ Everything here works on feature matrices (N, d) that `vaegan.classifier.classif
 
 * `frechet_from_moments` - many Fréchet distances at once (batched covariances, eigvalsh), written by hand:
   torchmetrics' FID takes images and computes one pair of sets per call (a general sqrtm), too slow 200 times;
-* `bootstrap_scores` - percentile intervals of FD, precision and recall over rows resampled with replacement;
+* `bootstrap_scores`, `percentile_interval` - FD, precision and recall over rows resampled with replacement, and
+  their percentile intervals (shifted by the bootstrap's own bias, see there);
 * `frechet_curve` - FD against the sample count n and its extrapolation to n = inf (FD∞, Chong & Forsyth 2020);
 * `kernel_inception_distance` - the unbiased KID of torchmetrics (cubic polynomial kernel, subsets);
 * `rank_warning` - a rank-deficient covariance (n <= d) makes FD a different, larger number;
 * `nearest_training_digits` - the closest training digits of a few samples, to see memorisation;
 * `fidelity_report` / `summary_rows` - all of it for a reference set and the sets compared with it.
+
+(Over 400 lines because it is the one home of these checks: they share the batched moments and the report format.)
 """
 
 from __future__ import annotations
@@ -327,9 +330,9 @@ def fidelity_report(
     seed: int = 0, kid: bool = True, curve: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
     """Everything above for the sets `others` (e.g. the real-vs-real floor and each model) against `reference`:
-    {"n", "feature_dim", "resamples", "ci_level", "rank_warning", "curve_n", "sets": {name: {"fid", "fid_ci",
-    "precision", "precision_ci", "recall", "recall_ci"[, "kid", "kid_std"][, "fid_infinity", "fid_slope",
-    "fid_curve"]}}}. `resamples` = 0 skips the intervals."""
+    {"n", "feature_dim", "resamples", "ci_level", "rank_warning", "reference_rank", "constant_features", "curve_n",
+    "sets": {name: {"fid", "precision", "recall"[, "fid_ci", "precision_ci", "recall_ci", "fid_bootstrap_bias"]
+    [, "kid", "kid_std"][, "fid_infinity", "fid_slope", "fid_curve"]}}}. `resamples` = 0 skips the intervals."""
     check_seed(seed)
     n, feature_dim = reference.shape[0], reference.shape[1]
     sets: dict[str, dict[str, Any]] = {}

@@ -55,6 +55,7 @@ from common import (
 METRIC_N = 1000  # samples per model and held-out digits per set (fewer when the held-out set is smaller)
 METRIC_SEED = 0  # the CLI's default: `vaegan eval compare` prints these numbers
 INTERPOLATION_STEPS = 9
+MIN_HELD_OUT = 8  # two halves of n >= 4: precision/recall's k = 3 needs 3 other points in each set
 NEAREST_SAMPLES = 6  # samples of each model in the nearest-training-digit panel (the first of the grids above)
 NEAREST_COUNT = 3  # training digits shown beside each
 SET_LABELS = {"floor": "real vs real (floor)", "vae": "VAE", "wgan": "WGAN-GP"}
@@ -137,8 +138,8 @@ if classifier is None:
     explain_missing(CLASSIFIER_SLOT)
 elif real is None:
     real_digits_help()
-elif real.shape[0] < 4:
-    st.info(f"Only {real.shape[0]} held-out digits: the metrics need at least 4.")
+elif real.shape[0] < MIN_HELD_OUT:
+    st.info(f"Only {real.shape[0]} held-out digits: the metrics need at least {MIN_HELD_OUT}.")
 else:
     n = min(METRIC_N, real.shape[0] // 2)
     models_key = model_token(slot) + model_token(WGAN_SLOT) + model_token(CLASSIFIER_SLOT)
@@ -221,15 +222,8 @@ def show_nearest(samples: torch.Tensor, training: torch.Tensor, label: str) -> N
     show_images(torch.cat(rows), nrow=NEAREST_COUNT + 1, scale=2, caption=caption)
 
 
-st.subheader("How far can these numbers be trusted?")
-if classifier is None or real is None or real.shape[0] < 4:
-    st.info("This section needs the digit classifier and held-out digits (see above).")
-else:
-    n = min(METRIC_N, real.shape[0] // 2)
-    counts = [c for c in SAMPLE_COUNTS if c < n] + [n]
-    m = st.select_slider("samples per set (n)", counts, counts[-1], key="trust_n", bind="query-params")
-    features = comparison_features(vae, generator, classifier, models_key, real, real_key, n, METRIC_SEED)
-    report = trust_report(features, f"{models_key}|{real_key}|{n}", int(m))
+def show_trust(report: dict, m: int) -> None:
+    """The report's rank warning, table and FD-against-1/n chart, and what the numbers mean."""
     with st.container(key="trust"):
         if report["rank_warning"]:
             st.warning(report["rank_warning"], icon=":material/warning:")
@@ -244,8 +238,23 @@ else:
         "(Chong & Forsyth 2020), FD∞ is their value at n = ∞ (noisy: it inherits FD's own spread). **KID**: "
         "unbiased (its mean is 0 for two samples of one distribution, whatever n), ± its sd over subsets. "
         + (constant_features_note(report) or "")
-        + " The same numbers: `vaegan eval compare --bootstrap 200 --kid --fd-infinity --n N`."
+        + " At the largest n these are the numbers of `vaegan eval compare --data SPEC --bootstrap 200 --kid "
+        "--fd-infinity` (smaller n: the first n of each set, not that command's own draw)."
     )
+
+
+st.subheader("How far can these numbers be trusted?")
+if classifier is None or real is None or real.shape[0] < MIN_HELD_OUT:
+    st.info("This section needs the digit classifier and held-out digits (see above).")
+else:
+    n = min(METRIC_N, real.shape[0] // 2)
+    counts = [c for c in SAMPLE_COUNTS if c < n] + [n]
+    m = st.select_slider("samples per set (n)", counts, counts[-1], key="trust_n", bind="query-params")
+    features = comparison_features(vae, generator, classifier, models_key, real, real_key, n, METRIC_SEED)
+    try:
+        show_trust(trust_report(features, f"{models_key}|{real_key}|{n}", int(m)), int(m))
+    except VaeganError as exc:  # e.g. KID needs 4 digits per set: a tiny held-out set
+        st.info(f"Not enough held-out digits for this section: {exc}")
 
     st.markdown("**Nearest training digits** (memorisation check)")
     training, training_description = training_digits()
