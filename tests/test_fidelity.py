@@ -326,4 +326,4 @@ def test_the_fd_curve_figure_draws_each_set_s_points_fit_and_fd_infinity() -> No
     row = report["sets"]["x"]
     assert lines.y[0] == pytest.approx(row["fid_infinity"]) and stars.x[0] == 0.0
     assert lines.y[1] == pytest.approx(row["fid_infinity"] + row["fid_slope"] / min(report["curve_n"]))
-    assert stars.text[0] == f"FD∞ {row['fid_infinity']:.2f}"
+    assert stars.name == f"model: FD∞ {row['fid_infinity']:.2f}"
