@@ -268,7 +268,7 @@ WIDGET_CHANGES: dict[str, dict[str, object]] = {
         "arch": "vae_mlp",
         "vae_stroke": 12,
     },
-    "views/compare.py": {"arch": "vae_mlp", "n": 36, "vae_seed": 1, "gan_seed": 1, "a": 3, "b": 5},
+    "views/compare.py": {"arch": "vae_mlp", "n": 36, "vae_seed": 1, "gan_seed": 1, "a": 3, "b": 5, "trust_n": 64},
 }
 # Buttons (actions, tested on their own below) and the download button (its payload is the image shown).
 ACTIONS = {"run", "regenerate", "reset", "download", "vae_clear", "vae_example", "latent_clear", "latent_example",
@@ -674,3 +674,45 @@ def test_an_empty_url_value_of_a_required_choice_falls_back_to_its_default(
     (found by tests/test_fuzz.py); every required choice now falls back to its default (common.pick_one)."""
     at = open_page(page, query={key: ""})
     assert not at.exception, [e.value for e in at.exception]
+
+
+def test_the_trust_section_shows_the_library_report(open_page: OpenPage, app_files: AppFiles) -> None:
+    from vaegan.classifier import classifier_features
+    from vaegan.compare import comparison_images
+    from vaegan.data import to_rgb32
+    from vaegan.fidelity import DEFAULT_RESAMPLES, fidelity_report, summary_rows
+
+    at = open_page("views/compare.py", query={"trust_n": "128"})
+    assert_healthy(at)
+    with np.load(app_files.digits) as f:
+        test = torch.from_numpy(f["test"]).float()
+    real = to_rgb32(test[torch.randperm(len(test), generator=torch.Generator().manual_seed(0))])
+    vae = VAE.from_pretrained(str(app_files.checkpoints / "vae.safetensors"))
+    generator = Generator.from_pretrained(str(app_files.checkpoints / "wgan.safetensors"))
+    classifier = DigitClassifier.from_pretrained(str(app_files.checkpoints / "classifier.safetensors"))
+    features = {name: classifier_features(classifier, images)[:128]
+                for name, images in comparison_images(vae, generator, real, n=300, seed=0).items()}  # fmt: skip
+    expected = fidelity_report(features.pop("reference"), features, resamples=DEFAULT_RESAMPLES, seed=0)
+    (table,) = [frame.value for frame in at.dataframe if "FD 95% CI" in frame.value.columns]
+    rows = summary_rows(expected["sets"], {"floor": "real vs real (floor)", "vae": "VAE", "wgan": "WGAN-GP"})
+    assert table.reset_index().to_dict("records") == rows
+    assert at.main.get_by_key("fd_curve") is not None and not at.warning  # n = 128 > d = 16: no rank warning
+    nearest = [c for img in at.image for c in img.captions if "nearest training digits" in c]
+    assert len(nearest) == 2 and "among the 40 training digits" in texts(at)
+
+    small = open_page("views/compare.py", env={"VAEGAN_APP_HOLDOUT": f"{app_files.digits}@0:30"})  # n = 15 <= 16
+    assert_healthy(small)
+    assert any("rank <= 14 < 16" in w.value for w in small.warning)
+
+    # 6 digits: halves of 3 are too few for k = 3 (this crashed the page before the trust section came)
+    tiny = open_page("views/compare.py", env={"VAEGAN_APP_HOLDOUT": f"{app_files.digits}@0:6"})
+    assert_healthy(tiny)
+    assert any("Only 6 held-out digits: the metrics need at least 8" in i.value for i in tiny.info)
+    assert "Walking through each latent space" in [h.value for h in tiny.subheader]  # the rest of the page is there
+    smallest = open_page("views/compare.py", env={"VAEGAN_APP_HOLDOUT": f"{app_files.digits}@0:8"})  # n = 4
+    assert_healthy(smallest)
+    assert has_element(smallest, "trust") and any("rank <= 3 < 16" in w.value for w in smallest.warning)
+
+    untrained = open_page("views/compare.py", env={"VAEGAN_APP_TRAIN": str(app_files.results / "none.npz")})
+    assert_healthy(untrained)
+    assert any("No training digits" in i.value for i in untrained.info)

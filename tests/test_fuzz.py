@@ -146,6 +146,7 @@ PAGE_KEYS = {
     "views/interpolation.py": ["a", "b", "steps", "mode"],
     "views/vae.py": ["n_rec", "digits", "n_samples", "sample_seed", "rows", "start", "n_eval", "k"],
     "views/dynamics.py": ["gen", "target", "theta_opt", "losses", "quiz"],
+    "views/compare.py": ["arch", "n", "vae_seed", "gan_seed", "a", "b", "trust_n"],
 }
 query_values = st.one_of(
     st.text(max_size=20),

@@ -74,7 +74,7 @@ def test_precomputed_numbers_equal_the_pages_computations_and_are_then_read_not_
     digits = tiny_digits(60)
     store = NumberStore(tmp_path)
     written = precompute_app_numbers(store, {"tiny": vae}, digits, generator=generator, classifier=classifier)
-    assert sorted(item.kind for item in written) == ["compare", "vae-kl-per-dim", "vae-measure",
+    assert sorted(item.kind for item in written) == ["compare", "trust", "vae-kl-per-dim", "vae-measure",
                                                      "vae-reference-scores"]  # fmt: skip
     shuffled = precomputed.fixed_shuffle(digits)
     k = precomputed.draw_k("mlp")
@@ -131,11 +131,12 @@ def test_the_command_writes_the_files_the_pages_then_read(tmp_path: Path, monkey
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert "wrote 8 files" in run.stderr
+    assert "wrote 10 files" in run.stderr
     stored = sorted(path.name.split("-")[0] for path in (out / precomputed.FOLDER).glob("*.json"))
-    assert stored == ["compare"] * 2 + ["vae"] * 6
+    assert stored == ["compare"] * 2 + ["trust"] * 2 + ["vae"] * 6
     # The pages, on the same files, read these numbers: computing them is made to fail.
-    for name in ("score_digits", "compare_models", "evaluate_neg_elbo", "evaluate_log_px"):
+    for name in ("score_digits", "compare_models", "evaluate_neg_elbo", "evaluate_log_px", "fidelity_report",
+                 "comparison_images"):  # fmt: skip
         monkeypatch.setattr(precomputed, name, lambda *a, **k: (_ for _ in ()).throw(AssertionError("computed")))
     monkeypatch.setenv("VAEGAN_CHECKPOINTS", str(files.checkpoints))
     monkeypatch.setenv("VAEGAN_RESULTS", str(out))

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from vaegan.data import MNIST_SIDE, to_rgb32
+from vaegan.fidelity import fidelity_of_images
 from vaegan.latent import generate, interpolate_latent, sample_latents
 from vaegan.metrics import generated_images, score_images, split_halves
 from vaegan.runtime import device_of, eval_mode
@@ -64,22 +65,39 @@ def compare_models(
     n: int = 1000,
     seed: int = 0,
     k: int = 3,
+    bootstrap: int = 0,
+    kid: bool = False,
+    fd_infinity: bool = False,
 ) -> dict[str, Any]:
     """Fréchet distance, precision, recall and the classifier's digit histogram of n samples of each model against
     the same n held-out digits `real` (N >= 2n images (N, 3, 32, 32) in [-1, 1]), and of n other held-out digits
-    (the floor). One dict: {"n", "k", "seed", "floor": {...}, "vae": {...}, "wgan": {...}}."""
-    reference, floor = split_halves(real, n, seed)
-    floor_scores = score_images(classifier, reference, floor, k)
-    vae_scores = score_images(classifier, reference, vae_sample_images(vae, n, seed), k)
-    gan_scores = score_images(classifier, reference, generated_images(generator, generator.latent_dim, n, seed), k)
-    return {
+    (the floor). One dict: {"n", "k", "seed", "floor": {...}, "vae": {...}, "wgan": {...}}; `bootstrap`
+    (resamples, 0 = none), `kid` and `fd_infinity` add "fidelity": `vaegan.fidelity.fidelity_report` of the sets
+    "floor", "vae" and "wgan"."""
+    sets = comparison_images(vae, generator, real, n=n, seed=seed)
+    reference = sets.pop("reference")
+    scores = {name: score_images(classifier, reference, images, k) for name, images in sets.items()}
+    result = {
         "n": n,
         "k": k,
         "seed": seed,
-        "floor": floor_scores,
-        "vae": {**vae_scores, "arch": vae.config.arch, "latent_dim": vae.latent_dim},
-        "wgan": {**gan_scores, "latent_dim": generator.latent_dim},
+        "floor": scores["floor"],
+        "vae": {**scores["vae"], "arch": vae.config.arch, "latent_dim": vae.latent_dim},
+        "wgan": {**scores["wgan"], "latent_dim": generator.latent_dim},
     }
+    if bootstrap or kid or fd_infinity:
+        result["fidelity"] = fidelity_of_images(classifier, reference, sets, resamples=bootstrap, k=k, seed=seed,
+                                                kid=kid, curve=fd_infinity)  # fmt: skip
+    return result
+
+
+def comparison_images(vae: nn.Module, generator: nn.Module, real: torch.Tensor, *, n: int, seed: int
+                      ) -> dict[str, torch.Tensor]:  # fmt: skip
+    """The n-image sets `compare_models` scores, each (n, 3, 32, 32) in [-1, 1]: "reference" and "floor" (the two
+    halves of `split_halves(real, n, seed)`), "vae" and "wgan" (each model's samples for `seed`)."""
+    reference, floor = split_halves(real, n, seed)
+    return {"reference": reference, "floor": floor, "vae": vae_sample_images(vae, n, seed),
+            "wgan": generated_images(generator, generator.latent_dim, n, seed)}  # fmt: skip
 
 
 METRIC_NAMES = {"fid": "Fréchet distance ↓", "precision": "precision ↑", "recall": "recall ↑"}

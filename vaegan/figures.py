@@ -511,3 +511,36 @@ def quiz_figure(
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     )  # fmt: skip
     return figure
+
+
+# ----------------------------------------------------------------------------------- how far FD can be trusted
+# The VAE vs GAN page's trust section: FD against 1/n with the FD∞ fit of `vaegan.fidelity.frechet_curve`.
+
+
+def fd_curve_figure(report: dict[str, Any], labels: dict[str, str], colors: dict[str, str]) -> go.Figure:
+    """FD against 1/n for each set of a `vaegan.fidelity.fidelity_report` (markers), the fitted line
+    FD∞ + slope/n dashed down to 1/n = 0, and FD∞ marked there: the bias of FD is the line's rise."""
+    sizes = report["curve_n"]
+    x = [1.0 / s for s in sizes]
+    figure = go.Figure()
+    for name, row in report["sets"].items():
+        color, label = colors.get(name, "#64748b"), labels.get(name, name)
+        figure.add_scatter(x=x, y=row["fid_curve"], mode="markers", marker=dict(color=color, size=8),
+                           name=f"{label}: FD of n samples", legendgroup=name)  # fmt: skip
+        line_x = [0.0, max(x)]
+        figure.add_scatter(x=line_x, y=[row["fid_infinity"] + row["fid_slope"] * v for v in line_x], mode="lines",
+                           line=dict(color=color, dash="dash"), name=f"{label}: FD∞ + slope/n",
+                           legendgroup=name, showlegend=False)  # fmt: skip
+        # FD∞ goes into the legend, not beside the star: stars of close FD∞ would overlap their labels
+        figure.add_scatter(x=[0.0], y=[row["fid_infinity"]], mode="markers", legendgroup=name,
+                           marker=dict(color=color, size=12, symbol="star"),
+                           name=f"{label}: FD∞ {row['fid_infinity']:.2f}")  # fmt: skip
+    ticks = [0.0, *x[::2]]
+    figure.update_layout(
+        height=380, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
+        title="Fréchet distance against 1/n, extrapolated to infinitely many samples",
+        xaxis=dict(title="1 / n (samples per set)", tickvals=ticks,
+                   ticktext=["n = ∞", *(f"1/{s}" for s in sizes[::2])]),
+        yaxis=dict(title="Fréchet distance ↓", zeroline=True), legend=dict(orientation="h", y=-0.3),
+    )  # fmt: skip
+    return figure

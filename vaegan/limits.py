@@ -82,3 +82,8 @@ def parse_duration(text: str, flag: str = "--time-budget") -> float:
     if not total <= MAX_TIME_BUDGET:  # also catches a number so long that it became inf
         raise ConfigError(f"{flag} {text[:40]!r} is longer than the limit of {MAX_TIME_BUDGET / 86400:g} days")
     return total
+
+# --- how far a Fréchet distance can be trusted (vaegan.fidelity)
+MAX_BOOTSTRAP_RESAMPLES = 10_000  # B of a bootstrap interval (`eval wgan --bootstrap`): 50x the usual 200
+MAX_KID_SUBSETS = 10_000  # subsets KID averages over
+MAX_NEAREST = 64  # nearest training digits shown per sample

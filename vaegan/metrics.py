@@ -20,6 +20,7 @@ from torch import nn
 
 from vaegan.classifier import DigitClassifier, check_images, chunks, classifier_features, predict_digits
 from vaegan.errors import ConfigError, DataError
+from vaegan.fidelity import fidelity_of_images
 from vaegan.limits import check_seed
 from vaegan.runtime import device_of, eval_mode
 
@@ -151,17 +152,28 @@ def evaluate_generator(
     n: int = 1000,
     seed: int = 0,
     k: int = 3,
+    bootstrap: int = 0,
+    kid: bool = False,
+    fd_infinity: bool = False,
 ) -> dict[str, Any]:
     """Fréchet distance and precision/recall of n generated images against n held-out real ones, plus the same
     numbers for another n held-out real images (the floor: what a perfect generator would score at this n).
 
     Both comparisons use the same reference half and the same set size, because the Fréchet distance of a
     finite sample is biased upwards by about Tr(S)/n-type terms: a floor at another n would not be comparable.
+    `bootstrap` (resamples, 0 = none), `kid` and `fd_infinity` add a "fidelity" entry:
+    `vaegan.fidelity.fidelity_report` of the sets "real vs real" and "generated".
     """
     check_seed(seed)
     reference, floor = split_halves(real, n, seed)
-    scores = score_images(classifier, reference, generated_images(generator, latent_dim, n, seed), k)
+    fake = generated_images(generator, latent_dim, n, seed)
+    scores = score_images(classifier, reference, fake, k)
     floor_scores = score_images(classifier, reference, floor, k)
+    extra = {}
+    if bootstrap or kid or fd_infinity:
+        sets = {"real vs real": floor, "generated": fake}
+        extra["fidelity"] = fidelity_of_images(classifier, reference, sets, resamples=bootstrap, k=k, seed=seed,
+                                               kid=kid, curve=fd_infinity)  # fmt: skip
     return {
         "fid": scores["fid"],
         "precision": scores["precision"],
@@ -173,4 +185,5 @@ def evaluate_generator(
         "real_vs_real_precision": floor_scores["precision"],
         "real_vs_real_recall": floor_scores["recall"],
         "predicted_digit_counts": scores["predicted_digit_counts"],
+        **extra,
     }

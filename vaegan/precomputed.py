@@ -27,8 +27,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from vaegan.compare import compare_models
+from vaegan.classifier import classifier_features
+from vaegan.compare import compare_models, comparison_images
 from vaegan.errors import ConfigError
+from vaegan.fidelity import fidelity_report
 from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo, sample_binary_digits, score_digits
 from vaegan.storage import atomic_write_bytes
 from vaegan.version import __version__
@@ -170,6 +172,29 @@ def comparison(
                           lambda: compare_models(vae, generator, classifier, real, n=n, seed=seed))
 
 
+def trust_report(
+    store: NumberStore, vae: nn.Module, generator: nn.Module, classifier: nn.Module, real: torch.Tensor, n: int,
+    m: int, features: Callable[[], dict[str, torch.Tensor]], seed: int = COMPARE_SEED,
+) -> dict[str, Any]:
+    """`vaegan.fidelity.fidelity_report` of the first m rows of the compared sets' classifier `features` (a callable,
+    called only when nothing is stored: making them generates every sample again)."""
+
+    def compute() -> dict[str, Any]:
+        sets = features()
+        others = {name: sets[name][:m] for name in ("floor", "vae", "wgan")}
+        return json.loads(json.dumps(fidelity_report(sets["reference"][:m], others, seed=seed)))
+
+    return store.remember("trust", (vae, generator, classifier, real, n, m, seed), compute)
+
+
+def comparison_features(
+    vae: nn.Module, generator: nn.Module, classifier: nn.Module, real: torch.Tensor, n: int, seed: int = COMPARE_SEED
+) -> dict[str, torch.Tensor]:
+    """Classifier features (n, d) of the four sets `compare_models` scores (reference, floor, vae, wgan)."""
+    images = comparison_images(vae, generator, real, n=n, seed=seed)
+    return {name: classifier_features(classifier, batch) for name, batch in images.items()}
+
+
 # ------------------------------------------------------------------------------------------- the command
 
 
@@ -235,4 +260,9 @@ def precompute_app_numbers(
                 run("compare", name, (vae, generator, classifier, held_out, n, COMPARE_SEED),
                     lambda vae=vae, n=n: compare_models(vae, generator, classifier, held_out, n=n, seed=COMPARE_SEED),
                     {"n": n, "seed": COMPARE_SEED})  # fmt: skip
+                run("trust", name, (vae, generator, classifier, held_out, n, n, COMPARE_SEED),
+                    lambda vae=vae, n=n: trust_report(store, vae, generator, classifier, held_out, n, n,
+                                                      lambda: comparison_features(vae, generator, classifier,
+                                                                                  held_out, n)),
+                    {"n": n, "m": n, "seed": COMPARE_SEED})  # fmt: skip
     return written

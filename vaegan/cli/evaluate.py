@@ -29,6 +29,33 @@ SCORED_CLASSIFIER = "The digit classifier whose features the images are scored o
 HELD_OUT_HELP = "Held-out real images (for the shipped models: ../shared/data/mnist_test.npz@8000:10000)."
 N_HELP = "Images per compared set (and samples per model); the data must hold 2n (reference + floor)."
 K_HELP = "Nearest neighbour that sets the ball radii of precision/recall."
+BOOTSTRAP_HELP = "Bootstrap resamples for 95% intervals of FD, precision and recall (0 = none; 200 is usual)."
+KID_HELP = "Also the unbiased kernel inception distance (KID, torchmetrics) on the same features."
+FD_INFINITY_HELP = "Also FD at several sample counts and its extrapolation to infinitely many samples (FD∞)."
+Bootstrap = Annotated[int, typer.Option("--bootstrap", min=0, help=BOOTSTRAP_HELP)]
+Kid = Annotated[bool, typer.Option("--kid", help=KID_HELP)]
+FdInfinity = Annotated[bool, typer.Option("--fd-infinity", help=FD_INFINITY_HELP)]
+
+
+def check_fidelity_options(bootstrap: int) -> None:
+    """Refuse a bootstrap count over its limit before any model is loaded."""
+    from vaegan.fidelity import check_resamples
+
+    if bootstrap:
+        check_resamples(bootstrap)
+
+
+def echo_fidelity(result: dict, labels: dict[str, str]) -> None:
+    """The "fidelity" part of a result (`--bootstrap`, `--kid`, `--fd-infinity`) as a plain table and notes."""
+    from vaegan.fidelity import fidelity_notes, format_table, summary_rows
+
+    report = result.get("fidelity")
+    if report is None:
+        return
+    typer.echo("")
+    typer.echo(format_table(summary_rows(report["sets"], labels)))
+    for note in fidelity_notes(report):
+        typer.echo(note)
 
 
 @app.command("vae")
@@ -73,6 +100,9 @@ def eval_wgan_command(
     n: int = typer.Option(1000, min=2, help=N_HELP),
     k: int = typer.Option(3, min=1, help=K_HELP),
     seed: int = typer.Option(0, "--seed", "-s", help="Seeds the latent draws and the split of the real images."),
+    bootstrap: Bootstrap = 0,
+    kid: Kid = False,
+    fd_infinity: FdInfinity = False,
     as_json: AsJson = False,
     device: Device = "auto",
 ) -> None:
@@ -84,11 +114,12 @@ def eval_wgan_command(
     from vaegan.data import load_rgb32
     from vaegan.metrics import evaluate_generator
 
+    check_fidelity_options(bootstrap)
     generator = load(ckpt, "wgan-generator", device)
     digit_classifier = load(classifier, "digit-classifier", device)
     real = load_rgb32(data)
     result = evaluate_generator(generator, digit_classifier, real.images, latent_dim=generator.latent_dim, n=n,
-                                seed=seed, k=k)  # fmt: skip
+                                seed=seed, k=k, bootstrap=bootstrap, kid=kid, fd_infinity=fd_infinity)  # fmt: skip
     result.update(ckpt=str(ckpt), data=real.name)
     if as_json:
         print_json(result)
@@ -98,6 +129,7 @@ def eval_wgan_command(
         fid, precision, recall = (result[prefix + key] for key in ("fid", "precision", "recall"))
         typer.echo(f"{name:14s}{fid:10.3f}{precision:11.3f}{recall:8.3f}")
     typer.echo(f"predicted digits of the generated images: {result['predicted_digit_counts']}")
+    echo_fidelity(result, {})
 
 
 @app.command("compare")
@@ -109,6 +141,9 @@ def eval_compare_command(
     n: int = typer.Option(1000, min=2, help=N_HELP),
     k: int = typer.Option(3, min=1, help=K_HELP),
     seed: int = typer.Option(0, "--seed", "-s", help="Seeds both models' latents and the split of the real images."),
+    bootstrap: Bootstrap = 0,
+    kid: Kid = False,
+    fd_infinity: FdInfinity = False,
     as_json: AsJson = False,
     device: Device = "auto",
 ) -> None:
@@ -119,10 +154,12 @@ def eval_compare_command(
     from vaegan.compare import compare_models
     from vaegan.data import load_rgb32
 
+    check_fidelity_options(bootstrap)
     real = load_rgb32(data)
     models = load(vae, "vae", device), load(wgan, "wgan-generator", device)
     digit_classifier = load(classifier, "digit-classifier", device)
-    result = compare_models(*models, digit_classifier, real.images, n=n, seed=seed, k=k)
+    result = compare_models(*models, digit_classifier, real.images, n=n, seed=seed, k=k, bootstrap=bootstrap, kid=kid,
+                            fd_infinity=fd_infinity)  # fmt: skip
     result.update(vae_ckpt=str(vae), wgan_ckpt=str(wgan), data=real.name)
     if as_json:
         print_json(result)
@@ -132,3 +169,4 @@ def eval_compare_command(
         row = result[key]
         typer.echo(f"{name:14s}{row['fid']:10.3f}{row['precision']:11.3f}{row['recall']:8.3f}   "
                    f"digits {row['predicted_digit_counts']}")  # fmt: skip
+    echo_fidelity(result, {"floor": "real vs real", "vae": f"VAE ({result['vae']['arch']})", "wgan": "WGAN"})
