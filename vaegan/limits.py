@@ -82,3 +82,7 @@ def parse_duration(text: str, flag: str = "--time-budget") -> float:
     if not total <= MAX_TIME_BUDGET:  # also catches a number so long that it became inf
         raise ConfigError(f"{flag} {text[:40]!r} is longer than the limit of {MAX_TIME_BUDGET / 86400:g} days")
     return total
+
+# --- drawings (vaegan.divergences.drawn)
+MAX_DRAWING_CODE_CHARS = 2_000  # a drawing's URL code: two 41x41 bit masks compress to a few hundred characters
+MAX_DRAWING_SEEDS = 31  # independent critics per divergence of a drawing (the t-table goes to 30 degrees of freedom)
