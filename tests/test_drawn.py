@@ -13,10 +13,13 @@ from scipy.stats import chi2
 from vaegan.divergences.drawn import (
     CELL,
     GRID_SIDE,
+    P_INK,
+    Q_INK,
     Drawing,
     DrawnConfig,
     DrawnTarget,
     Interval,
+    ResultCache,
     estimate_drawing,
     ink_mask,
     preset,
@@ -250,3 +253,132 @@ def test_a_generator_trains_towards_a_drawing() -> None:
     assert run.w1["js"][0] == pytest.approx(exact_w1(run.samples["js"][0], run.target_samples))
     with pytest.raises(DataError):
         drawn_generator_config("d1nonsense")
+
+
+# ----------------------------------------------------------------------------------------------- the cache
+
+
+def test_the_cache_is_bounded_by_entries_and_bytes_and_computes_a_key_once() -> None:
+    import threading
+    import time
+
+    cache: ResultCache[bytes] = ResultCache(max_entries=3, max_bytes=10_000)
+    for i in range(5):
+        assert cache.get(f"k{i}", lambda i=i: bytes(1000 + i)) == bytes(1000 + i)
+    assert len(cache) == 3 and "k0" not in cache and "k4" in cache  # least recently used out first
+    cache.get("big", lambda: bytes(9_000))
+    assert cache.total_bytes <= 10_000 and "big" in cache and len(cache) == 1
+    assert cache.get("huge", lambda: bytes(20_000)) == bytes(20_000) and "huge" not in cache  # over the bound
+
+    # 20 sessions at once, each with its own key, plus 5 that ask for one shared key
+    cache = ResultCache(max_entries=64, max_bytes=10**7)
+    calls: list[str] = []
+    results: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def session(key: str) -> None:
+        def compute() -> str:
+            calls.append(key)
+            time.sleep(0.02)
+            return f"result of {key}"
+
+        try:
+            results[f"{key}#{threading.get_ident()}"] = (key, cache.get(key, compute))
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=session, args=(f"drawing {i}",)) for i in range(20)]
+    threads += [threading.Thread(target=session, args=("shared",)) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(results) == 25
+    assert all(value == f"result of {key}" for key, value in results.values())
+    assert calls.count("shared") == 1 and len(calls) == 21
+
+
+# ------------------------------------------------------------------------------------------------- the app
+# (AppTest; the same tiny app files as tests/test_app.py. The real canvas in a browser: tests/test_browser_draw.py)
+
+from tests.test_app import AppFiles, OpenPage, app_files, assert_healthy, open_page, shown  # noqa: E402, F401
+
+
+def canvas_picture(drawing: Drawing) -> dict:
+    """What the browser's canvas sends after showing `drawing` (red P, blue Q on black), as tests/test_app.py's
+    component_value stands for a digit."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    cells = 8  # canvas pixels per cell (demo/drawn_target.py)
+    rgba = np.zeros((GRID_SIDE * cells, GRID_SIDE * cells, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    for mask, color in ((drawing.p, P_INK), (drawing.q, Q_INK)):
+        rgb = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+        for row, col in zip(*mask.nonzero(), strict=True):
+            block = rgba[row * cells : (row + 1) * cells, col * cells : (col + 1) * cells, :3]
+            block[...] = np.maximum(block, rgb)
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {"drawing": {"raw": {"objects": [], "background": "#000000"}, "data": url}, "backgroundFit": None}
+
+
+def drawing_table(at: object) -> object:
+    """The estimates' table (the page's other tables have no interval column)."""
+    (table,) = [frame.value for frame in at.dataframe if "95% interval" in frame.value]  # type: ignore[attr-defined]
+    return table
+
+
+def test_the_divergences_page_estimates_a_drawing_and_puts_it_in_the_url(open_page: OpenPage) -> None:  # noqa: F811
+    at = open_page("views/divergences.py", query={"draw_on": "true"})
+    assert_healthy(at)
+    lines = preset("lines")
+    assert at.query_params["draw"] == lines.code  # the default drawing, in the URL
+    table = drawing_table(at)
+    library = estimate_drawing(lines)  # the page's numbers are the library's, at the same seeds
+    assert list(table["estimate"])[-1] == round(library.exact_w1, 4) == pytest.approx(1.0, abs=1e-6)
+    assert list(table["estimate"])[0] == round(library.estimates["hellinger"].mean, 4)
+
+    blobs = preset("two blobs")
+    at.session_state["drawn_canvas_1"] = canvas_picture(blobs)  # the learner draws two blobs on the canvas
+    at.run()
+    assert_healthy(at)
+    assert at.query_params["draw"] == blobs.code
+    assert list(drawing_table(at)["estimate"])[-1] == pytest.approx(2.0, abs=1e-4)
+
+    at.main.get_by_key("draw_sweep").click().run()  # slide Q: every θ at once
+    assert_healthy(at)
+    chart = at.main.get_by_key("draw_sweep_chart")
+    assert chart is not None
+
+
+def test_a_shared_link_shows_the_same_drawing_and_a_bad_one_resets(open_page: OpenPage) -> None:  # noqa: F811
+    ring = preset("ring vs centre")
+    at = open_page("views/divergences.py", query={"draw_on": "true", "draw": ring.code})
+    assert_healthy(at)
+    assert at.session_state["drawing_code"] == ring.code and not at.info
+    bad = open_page("views/divergences.py", query={"draw_on": "true", "draw": "d1not-a-drawing"})
+    assert not bad.exception
+    assert any("could not be read" in info.value for info in bad.info)
+    assert bad.session_state["drawing_code"] == preset("lines").code
+
+
+def test_the_generator_page_trains_towards_the_drawing(open_page: OpenPage) -> None:  # noqa: F811
+    blobs = preset("two blobs")
+    query = {"gen": "mlp", "target": "drawing", "draw": blobs.code, "losses": "wasserstein"}
+    at = open_page("views/dynamics.py", query=query)
+    assert_healthy(at)
+    assert at.main.get_by_key("draw_preview") is not None
+    assert any("about half a minute" in info.value for info in at.info)  # nothing trains before the button
+    at.main.get_by_key("draw_train").click().run()
+    assert_healthy(at)
+    assert at.main.get_by_key("anim_wasserstein") is not None
+    rows = at.dataframe[0].value
+    assert list(rows["loss"]) == ["W1 (WGAN-GP)"] and "modes (of 1)" in rows
+    before = shown(at)
+    at.run()  # a second visit: the cached run, no button
+    assert_healthy(at)
+    assert shown(at) == before

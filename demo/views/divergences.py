@@ -24,6 +24,7 @@ from vaegan.figures import critic_heatmap_figure, divergence_figure
 from vaegan.vocabulary import FAMILY_TITLES
 
 from common import file_stamp, page_header, pick_one, results_dir, share_hint, shown_path
+from drawn_target import drawing_section
 
 DEFAULT = SweepConfig()
 REFERENCE = REFERENCE_SETTING
@@ -193,4 +194,5 @@ with st.expander("The numbers", icon=":material/table:"):
         "(not the training batches, on which a critic can overfit above the truth)."
     )
 
+drawing_section()
 share_hint()

@@ -22,10 +22,14 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import pickle
+import threading
 import time
 import zlib
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 import torch
@@ -57,11 +61,13 @@ from vaegan.runtime import intra_op_threads
 from vaegan.vocabulary import DRAWING_PRESETS, SLIDE_DIRECTIONS
 
 Tensor = torch.Tensor
+T = TypeVar("T")
 
 GRID_SIDE = 41  # cells per axis: odd, so that the origin is a cell centre
 CELL = 0.1  # side of a cell in the plane: the grid spans ±2.05
 HALF_SIDE = GRID_SIDE * CELL / 2
 BLUR = 0.05  # standard deviation of the Gaussian blur of every sample: half a cell
+P_INK, Q_INK = "#ff3300", "#0099ff"  # canvas colours `Drawing.from_rgba` reads: no blue in P's, no red in Q's
 INK_COVERAGE = 0.3  # a cell is inked when ink covers at least this fraction of it (fainter is antialiasing fringe)
 CODE_VERSION = "d1"  # the first characters of every drawing code
 # the divergences the lesson compares (reverse KL adds nothing a learner would see here)
@@ -159,8 +165,8 @@ class Drawing:
 
     @classmethod
     def from_rgba(cls, image: np.ndarray) -> Drawing:
-        """A canvas picture (H, W, 3|4) uint8 painted on black with P in red and Q in blue (see `P_COLOR`, `Q_COLOR`)
-        -> its masks. Red is P's ink and blue is Q's, so the two colours never mix up."""
+        """A canvas picture (H, W, 3|4) uint8 painted on black with P in red and Q in blue (`P_INK`, `Q_INK`) -> its
+        masks. The red channel is P's ink and the blue one Q's, so the two never mix up, even where they overlap."""
         array = np.asarray(image)
         if array.ndim != 3 or array.shape[2] not in (3, 4) or min(array.shape[:2]) < 1:
             raise DataError(f"expected an (H, W, 3 or 4) canvas image, got shape {array.shape}")
@@ -576,6 +582,63 @@ class DrawnTarget:
         return float((self._region_of(samples) > 0).mean())
 
 
+# ------------------------------------------------------------------------------------------------ the cache
+
+
+class ResultCache(Generic[T]):
+    """Results by key (a drawing's code and settings), least recently used first out, bounded both by
+    `max_entries` and by `max_bytes` of their pickled sizes: what the app keeps for every session of a server.
+
+    Thread-safe: sessions run in threads of one process. A key is computed once even when several threads ask for
+    it at once (the others wait for it); different keys compute in parallel. A result is shared by every caller
+    of its key and must be treated as read-only. A failed computation stores nothing."""
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._entries: OrderedDict[str, tuple[T, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._computing: dict[str, threading.Lock] = {}
+
+    def __contains__(self, key: str) -> bool:
+        with self._lock:
+            return key in self._entries
+
+    @property
+    def total_bytes(self) -> int:
+        with self._lock:
+            return sum(size for _, size in self._entries.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def get(self, key: str, compute: Callable[[], T]) -> T:
+        """The result of `key`, computed by `compute()` the first time (and again once it has been evicted)."""
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key][0]
+            key_lock = self._computing.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._entries:  # another thread computed it while this one waited
+                    self._entries.move_to_end(key)
+                    return self._entries[key][0]
+            try:
+                result = compute()
+                size = len(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+                with self._lock:
+                    if size <= self.max_bytes:
+                        self._entries[key] = (result, size)
+                        while len(self._entries) > self.max_entries or \
+                                sum(v[1] for v in self._entries.values()) > self.max_bytes:  # fmt: skip
+                            self._entries.popitem(last=False)
+                return result
+            finally:
+                with self._lock:
+                    self._computing.pop(key, None)
+
+
 __all__ = [
     "BLUR",
     "CELL",
@@ -586,6 +649,8 @@ __all__ = [
     "SWEEP_DIVERGENCES",
     "GRID_SIDE",
     "HALF_SIDE",
+    "P_INK",
+    "Q_INK",
     "SLIDE_DIRECTIONS",
     "SWEEP_THETAS",
     "Drawing",
@@ -594,6 +659,7 @@ __all__ = [
     "DrawnSweep",
     "DrawnTarget",
     "Interval",
+    "ResultCache",
     "estimate_drawing",
     "ink_mask",
     "preset",
