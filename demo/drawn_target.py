@@ -110,10 +110,13 @@ def current_drawing() -> Drawing:
     if SESSION_KEY not in st.session_state:
         _load(preset(DEFAULT_PRESET))
     try:
-        return Drawing.from_code(st.session_state[SESSION_KEY])
+        drawing = Drawing.from_code(st.session_state[SESSION_KEY])
     except VaeganError:  # the session's own code is always valid; this only guards a hand-edited session state
-        _load(preset(DEFAULT_PRESET))
-        return preset(DEFAULT_PRESET)
+        drawing = preset(DEFAULT_PRESET)
+        _load(drawing)
+    if st.query_params.get(URL_KEY) != drawing.code:  # came from the other page: its link shares the drawing too
+        st.query_params[URL_KEY] = drawing.code
+    return drawing
 
 
 def _fabric_cells(drawing: Drawing) -> dict:
