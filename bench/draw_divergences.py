@@ -18,8 +18,9 @@ cache answers) and has a baseline measured in the same run:
    drawing off (Divergences) or the built-in `lines` target (Training a generator).
    Also the cache's own lookup (the part of a revisit that the drawing costs).
 5. **20 concurrent sessions**: 20 threads, each with its own new drawing, through the app's own caches
-   (demo/drawn_target.py): 0 errors, and each session gets the result of its own drawing (its code, and the
-   numbers a lone run gives). Baseline: the same 20 drawings one after another.
+   (`drawn_cache.cached_estimates`, which demo/drawn_target.py calls): 0 errors, and each session gets the
+   result of its own drawing (its code, and the numbers a lone run gives). Baseline: the same 20 drawings one
+   after another.
 
 The machine is shared (other jobs run on its 2 cores), so the numbers are under load; the baselines make the
 ratios meaningful. Torch runs one intra-op thread per call, as the app does.
@@ -32,7 +33,6 @@ import os
 import pickle
 import random
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -88,23 +88,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("VAEGAN_APP_THREADS", "1")
-    sys.path.insert(0, str(REPO_ROOT / "demo"))  # the app's own modules, as Streamlit puts them on the path
-
     import torch
 
     from vaegan.divergences import SweepConfig, run_sweep, train_generator
-    from vaegan.divergences.drawn import (
+    from vaegan.divergences import drawn_cache as cache  # the app's caches: the library's
+    from vaegan.divergences.drawn import preset
+    from vaegan.divergences.drawn_estimates import (
         DRAWN_DIVERGENCES,
         SWEEP_CONFIG,
         SWEEP_THETAS,
         estimate_drawing,
-        preset,
         sweep_drawing,
     )
     from vaegan.divergences.generators import DRAWN_TOY_SETTINGS, drawn_generator_config
     from vaegan.divergences.toy2d import Toy2dConfig
-
-    import drawn_target  # the app's caches
 
     torch.set_num_threads(1)
     rng = random.Random(0)
@@ -134,7 +131,7 @@ def main() -> None:
     lookups = []
     for _ in range(200):
         start = time.perf_counter()
-        drawn_target.cached_estimates(lines.code)
+        cache.cached_estimates(lines.code)
         lookups.append(time.perf_counter() - start)
     rows.append(("cached result, the cache's lookup", f"{1e6 * statistics.median(lookups):.0f} µs", "<= 300 ms",
                  f"the same estimates computed: {same_path:.2f} s"))
@@ -155,7 +152,7 @@ def main() -> None:
     distinct: dict[str, object] = {}
     while len(distinct) < 20:  # 20 different drawings, none seen before
         drawing = new_drawing(rng)
-        if drawing.code not in drawn_target.ESTIMATES:
+        if drawing.code not in cache.ESTIMATES:
             distinct[drawing.code] = drawing
     drawings = list(distinct.values())
     seen: dict[str, object] = {}
@@ -164,11 +161,11 @@ def main() -> None:
     def session(drawing) -> None:  # noqa: ANN001
         try:
             torch.set_num_threads(1)
-            seen[drawing.code] = drawn_target.cached_estimates(drawing.code)
+            seen[drawing.code] = cache.cached_estimates(drawing.code)
         except BaseException as exc:  # noqa: BLE001 - counted below
             errors.append(exc)
 
-    drawn_target.ESTIMATES = type(drawn_target.ESTIMATES)(64, drawn_target.CACHE_BYTES)  # a cold cache
+    cache.ESTIMATES = cache.ResultCache(64, cache.CACHE_BYTES)  # a cold cache, room for all 20
     threads = [threading.Thread(target=session, args=(d,)) for d in drawings]
     start = time.perf_counter()
     for thread in threads:
@@ -200,9 +197,9 @@ def main() -> None:
     for what, value, target, baseline in rows:
         print(f"{what:<{width}}  {value:>12}  {target:<22}  {baseline}")
     print("\nsizes (pickled): " + ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in sizes.items()))
-    print(f"cache bounds (demo/drawn_target.py): {drawn_target.CACHE_ENTRIES} estimates and "
-          f"{drawn_target.CACHE_ENTRIES} sweeps within {drawn_target.CACHE_BYTES / 2**20:.0f} MB each, "
-          f"{drawn_target.RUN_ENTRIES} generator runs within {drawn_target.RUN_BYTES / 2**20:.0f} MB")
+    print(f"cache bounds (vaegan.divergences.drawn_cache): {cache.CACHE_ENTRIES} estimates and "
+          f"{cache.CACHE_ENTRIES} sweeps within {cache.CACHE_BYTES / 2**20:.0f} MB each, "
+          f"{cache.RUN_ENTRIES} generator runs within {cache.RUN_BYTES / 2**20:.0f} MB")
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
           "(a shared machine: numbers under load)")
 

@@ -3,14 +3,13 @@ presets, the drawing in the session and the URL (?draw=), and the cached library
 
 One canvas, two inks: P is painted red and Q blue on black, and `Drawing.from_rgba` reads red as P and blue as Q.
 What the pages compute on is the drawing's masks (vaegan.divergences.drawn), never the canvas picture, so the same
-link gives the same points. Results are cached per drawing code for every session of this server (a drawing is
-its own key, so no session sees another's result), bounded by entries and bytes: CACHE_ENTRIES estimates and as
-many sweeps within CACHE_BYTES each, RUN_ENTRIES generator runs within RUN_BYTES.
+link gives the same points. Results come from the library's caches (vaegan.divergences.drawn_cache: by drawing
+code for every session of this server, bounded by entries and bytes), not st.cache_resource: a progress bar drawn
+while the first session computes cannot be replayed from Streamlit's cache.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import streamlit as st
@@ -23,22 +22,8 @@ from vaegan.divergences import (
     generator_config,
     rng_stream,
 )
-from vaegan.divergences.drawn import (
-    CELL,
-    DEFAULT_PRESET,
-    GRID_SIDE,
-    HALF_SIDE,
-    P_INK,
-    Q_INK,
-    Drawing,
-    DrawnEstimates,
-    DrawnSweep,
-    ResultCache,
-    estimate_drawing,
-    preset,
-    sweep_drawing,
-)
-from vaegan.divergences.generators import train_generator
+from vaegan.divergences.drawn import CELL, DEFAULT_PRESET, GRID_SIDE, HALF_SIDE, P_INK, Q_INK, Drawing, preset
+from vaegan.divergences.drawn_cache import cached_estimates, cached_generator_run, cached_sweep, generator_key
 from vaegan.errors import VaeganError
 from vaegan.figures import drawing_figure, drawn_critic_figure, drawn_sweep_figure
 from vaegan.vocabulary import DRAWING_PRESETS, DRAWN_TARGET, SLIDE_DIRECTIONS
@@ -49,40 +34,8 @@ URL_KEY = "draw"  # the drawing's code in the URL
 SESSION_KEY = "drawing_code"  # ... and in the session: both pages read it
 CELL_PIXELS = 8  # canvas pixels per cell of the drawing's grid
 CANVAS_SIDE = GRID_SIDE * CELL_PIXELS
-CACHE_ENTRIES = 32  # estimates (and as many sweeps): ~0.1 MB each (bench/draw_divergences.py)
-CACHE_BYTES = 16 * 2**20
-RUN_ENTRIES = 16  # generator runs: ~1 MB each
-RUN_BYTES = 64 * 2**20
 TRAINED_KEYS = 16  # generator runs a session remembers having trained (and so shows without a button)
 DRAWN_TITLE = "your drawing"
-
-
-# One cache per kind of result for every session of this server (vaegan.divergences.drawn.ResultCache). Not
-# st.cache_resource: a progress bar drawn while the first session computes cannot be replayed from its cache.
-ESTIMATES: ResultCache[DrawnEstimates] = ResultCache(CACHE_ENTRIES, CACHE_BYTES)
-SWEEPS: ResultCache[DrawnSweep] = ResultCache(CACHE_ENTRIES, CACHE_BYTES)
-RUNS: ResultCache[Toy2dResult] = ResultCache(RUN_ENTRIES, RUN_BYTES)
-
-
-def cached_estimates(code: str, progress: ProgressCallback | None = None) -> DrawnEstimates:
-    return ESTIMATES.get(code, lambda: estimate_drawing(Drawing.from_code(code), progress=progress))
-
-
-def cached_sweep(code: str, direction: str, progress: ProgressCallback | None = None) -> DrawnSweep:
-    return SWEEPS.get(f"{direction}:{code}", lambda: sweep_drawing(Drawing.from_code(code), direction,
-                                                                    progress=progress))  # fmt: skip
-
-
-def cached_generator_run(config_json: str, progress: ProgressCallback | None = None) -> Toy2dResult:
-    def train() -> Toy2dResult:
-        data = json.loads(config_json)
-        config = generator_config("mlp", DRAWN_TARGET, losses=data["losses"], seed=data["seed"],
-                                  drawing=data["drawing"])  # fmt: skip
-        run = train_generator(config, progress=progress)
-        assert isinstance(run, Toy2dResult)
-        return run
-
-    return RUNS.get(config_json, train)
 
 
 # ------------------------------------------------------------------------------------------ the drawing itself
@@ -267,7 +220,7 @@ def drawn_generator_run(losses: list[str]) -> tuple[Toy2dResult, str]:
     )
     right.page_link("views/divergences.py", label="Draw on the Divergences page", icon=":material/draw:")
     config = generator_config("mlp", DRAWN_TARGET, losses=losses or TOY_LOSSES, drawing=drawing.code)
-    key = json.dumps({"losses": list(config.losses), "seed": config.seed, "drawing": drawing.code})
+    key = generator_key(drawing.code, config.losses, config.seed)
     trained: list[str] = st.session_state.setdefault("drawn_trained", [])
     if key not in trained:
         if not right.button("Train towards your drawing", type="primary", key="draw_train"):

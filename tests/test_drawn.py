@@ -16,17 +16,14 @@ from vaegan.divergences.drawn import (
     P_INK,
     Q_INK,
     Drawing,
-    DrawnConfig,
     DrawnTarget,
-    Interval,
-    ResultCache,
-    estimate_drawing,
     ink_mask,
     preset,
     sample_mask,
-    sweep_drawing,
     translate_mask,
 )
+from vaegan.divergences.drawn_cache import ResultCache
+from vaegan.divergences.drawn_estimates import DrawnConfig, Interval, estimate_drawing, sweep_drawing
 from vaegan.divergences.generators import drawn_generator_config, train_generator
 from vaegan.divergences.targets import exact_w1
 from vaegan.errors import ConfigError, DataError, VaeganError

@@ -22,7 +22,7 @@ from vaegan.vocabulary import LOSS_TITLES
 
 if TYPE_CHECKING:
     from vaegan.divergences import SweepResult
-    from vaegan.divergences.drawn import DrawnEstimates, DrawnSweep
+    from vaegan.divergences.drawn_estimates import DrawnEstimates, DrawnSweep
 
 
 # One colour per divergence, in every figure of a sweep.

@@ -215,7 +215,8 @@ def draw_command(
     Divergences page's "draw your own" shows them; optionally their θ sweep and a generator trained towards P."""
     import dataclasses
 
-    from vaegan.divergences.drawn import SWEEP_CONFIG, DrawnConfig, estimate_drawing, load_drawing, sweep_drawing
+    from vaegan.divergences.drawn import load_drawing
+    from vaegan.divergences.drawn_estimates import SWEEP_CONFIG, DrawnConfig, estimate_drawing, sweep_drawing
     from vaegan.divergences.generators import drawn_generator_config
     from vaegan.divergences.generators import train_generator as train
 

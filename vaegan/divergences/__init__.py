@@ -26,10 +26,11 @@ targets, exact empirical W1, modes covered), `families` (the distributions P, Q_
 `critic` (a batched ensemble of MLP critics), `optim` (torch's Adam and SGD written out, without torch.optim's
 import of the compiler stack), `rounding` (significant digits for the result files), `engine` (what the trainers
 share: progress, seeded streams, the stop at a non-finite loss), `sweep` (critics trained over θ, snapshots, JSON
-results), `drawn` (distributions a learner draws: their code, their estimates, a θ sweep of them), `dynamics`
-(a one-parameter shift generator trained under each loss: which divergences give it a
-gradient), `toy2d` (MLP generators trained under each loss on 2-D targets: frames), `generators` (the entry point
-for both generators and the app's precomputation).
+results), `drawn` (distributions a learner draws: masks, points, their URL code), `dynamics` (a one-parameter shift
+generator trained under each loss: which divergences give it a gradient), `toy2d` (MLP generators trained under each
+loss on 2-D targets: frames), `generators` (the entry point for both generators and the app's precomputation),
+`drawn_estimates` (every divergence of a drawing and its θ sweep), `drawn_cache` (a bounded cache of a drawing's
+results for an app's sessions).
 """
 
 from vaegan.divergences.bounds import (
@@ -48,8 +49,8 @@ from vaegan.divergences.bounds import (
     wasserstein_dual_estimate,
 )
 from vaegan.divergences.critic import CriticConfig, CriticEnsemble
-from vaegan.divergences.drawn import (
-    Drawing,
+from vaegan.divergences.drawn import Drawing
+from vaegan.divergences.drawn_estimates import (
     DrawnConfig,
     DrawnEstimates,
     DrawnSweep,
