@@ -4,6 +4,10 @@ whose answer is known. Tiny critics: the whole file runs in seconds."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +22,7 @@ from vaegan.divergences.drawn import (
     Drawing,
     DrawnTarget,
     ink_mask,
+    load_drawing,
     preset,
     sample_mask,
     translate_mask,
@@ -29,6 +34,7 @@ from vaegan.divergences.targets import exact_w1
 from vaegan.errors import ConfigError, DataError, VaeganError
 from vaegan.vocabulary import DRAWING_PRESETS
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 # Small critics that still converge on well separated shapes.
 TINY = dict(seeds=3, iters=80, batch_size=128, eval_size=1024, exact_points=128, heatmap_size=9)
 
@@ -379,3 +385,30 @@ def test_the_generator_page_trains_towards_the_drawing(open_page: OpenPage) -> N
     at.run()  # a second visit: the cached run, no button
     assert_healthy(at)
     assert shown(at) == before
+
+
+# ------------------------------------------------------------------------------------------------- the CLI
+
+
+def test_the_cli_estimates_a_drawn_picture_as_the_library_does(tmp_path: Path) -> None:
+    from PIL import Image
+
+    picture = np.zeros((GRID_SIDE * 8, GRID_SIDE * 8, 3), dtype=np.uint8)
+    picture[80:200, 80:96, 0] = 255  # P: a red bar on the left
+    picture[80:200, 240:256, 2] = 255  # Q: a blue bar on the right
+    path = tmp_path / "drawing.png"
+    Image.fromarray(picture).save(path)
+    env = {**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(REPO_ROOT / "cli.py"), "divergences", "draw", str(path)],
+                          capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    library = estimate_drawing(load_drawing(str(path)))
+    (w1_line,) = [line for line in done.stdout.splitlines() if "exact empirical W1" in line]
+    assert f"{round(library.exact_w1, 4)}" in w1_line
+    (h2_line,) = [line for line in done.stdout.splitlines() if "squared Hellinger" in line]
+    assert f"{round(library.estimates['hellinger'].mean, 4)}" in h2_line
+
+    missing = subprocess.run([sys.executable, str(REPO_ROOT / "cli.py"), "divergences", "draw", "nothing.png"],
+                             capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=300)  # fmt: skip
+    assert missing.returncode != 0 and "no drawing 'nothing.png'" in missing.stderr
+    assert "Traceback" not in missing.stderr
