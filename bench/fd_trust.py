@@ -1,6 +1,6 @@
 """How much an FD you can trust costs: bootstrap intervals, KID and FD∞ on cached features, beside a plain FD.
 
-    python bench/fd_trust.py [--n 1000] [--resamples 200] [--repeats 3] [--threads 1]
+    python -m bench.fd_trust [--n 1000] [--resamples 200] [--repeats 3] [--threads 1]
 
 Features: the shipped digit classifier's, of n real MNIST test digits (../shared/data/mnist_test.npz, shuffled) and
 n samples of the shipped WGAN; without the data file, n rows of N(0, I) and N(0.25, 1.44 I) in the classifier's 128
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,10 +27,7 @@ import numpy as np
 import scipy.linalg
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-
-from vaegan.fidelity import (  # noqa: E402
+from vaegan.fidelity import (
     KID_SUBSETS,
     bootstrap_scores,
     fidelity_report,
@@ -40,6 +36,7 @@ from vaegan.fidelity import (  # noqa: E402
     kernel_inception_distance,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA = REPO_ROOT.parent / "shared" / "data" / "mnist_test.npz"
 TARGET_SECONDS = 2.0  # FD with 200 bootstrap resamples on cached features
 

@@ -244,6 +244,7 @@ WIDGET_CHANGES: dict[str, dict[str, object]] = {
         "show": ["wasserstein"],
         "theta": 0.5,
         "critic": "wasserstein",
+        "draw_on": True,
     },
     "views/dynamics.py": {
         "gen": "mlp",

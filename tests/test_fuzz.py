@@ -140,6 +140,7 @@ PAGE_KEYS = {
     "views/home.py": ["seed"],
     "views/divergences.py": [
         "family", "reference", "train", "iters", "n_theta", "opt", "lr", "show", "theta", "critic", "quiz",
+        "draw_on", "draw",
     ],  # fmt: skip
     "views/samples.py": ["seed", "n"],
     "views/latent.py": ["seed", "sample", "dim", "eps0", "eps3", "eps15"],
@@ -278,3 +279,51 @@ def test_any_metadata_value_loads_sanely_or_is_a_checkpoint_error(key: str, valu
     metadata = json.loads(data[8 : 8 + length])["__metadata__"]
     metadata[key] = value
     _load_all(safetensors_dumps(safetensors_loads(data), metadata=metadata))
+
+
+# ---------------------------------------------------------------------------------------------- drawings
+
+
+@st.composite
+def drawing_codes(draw: st.DrawFn) -> str:
+    """Codes near real ones: a preset's code with characters changed, cut or added, or any text after the prefix."""
+    from vaegan.divergences.drawn import CODE_VERSION, preset
+    from vaegan.vocabulary import DRAWING_PRESETS
+
+    code = list(preset(draw(st.sampled_from(DRAWING_PRESETS))).code)
+    for _ in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["change", "cut", "add"]))
+        at = draw(st.integers(0, len(code)))
+        if kind == "change" and at < len(code):
+            code[at] = draw(st.sampled_from("ABCxyz019-_=+/!é"))
+        elif kind == "cut":
+            code = code[:at]
+        else:
+            code[at:at] = draw(st.text("AZaz09-_", max_size=6))
+    return draw(st.sampled_from(["".join(code), CODE_VERSION + draw(st.text(max_size=40))]))
+
+
+@given(st.one_of(drawing_codes(), user_text))
+def test_a_drawing_code_decodes_to_a_drawing_or_a_data_error(code: str) -> None:
+    from vaegan.divergences.drawn import GRID_SIDE, Drawing
+
+    try:
+        drawing = Drawing.from_code(code)
+    except DataError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert drawing.p.shape == drawing.q.shape == (GRID_SIDE, GRID_SIDE) and drawing.p.any() and drawing.q.any()
+    assert Drawing.from_code(drawing.code) == drawing
+
+
+def test_any_drawing_in_the_url_renders_both_pages(open_page: OpenPage) -> None:  # noqa: F811
+    @settings(max_examples=max(3, settings().max_examples // 6), suppress_health_check=list(HealthCheck))
+    @given(st.one_of(drawing_codes(), query_values))
+    def run(code: str) -> None:
+        # the generator page reads the drawing without training (that waits for a button)
+        for page, query in (("views/divergences.py", {"draw_on": "true", "draw": code}),
+                            ("views/dynamics.py", {"gen": "mlp", "target": "drawing", "draw": code})):  # fmt: skip
+            at = open_page(page, query=query)
+            assert not at.exception, (page, code, [e.value for e in at.exception])
+
+    run()

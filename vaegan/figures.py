@@ -22,6 +22,7 @@ from vaegan.vocabulary import LOSS_TITLES
 
 if TYPE_CHECKING:
     from vaegan.divergences import SweepResult
+    from vaegan.divergences.drawn_estimates import DrawnEstimates, DrawnSweep
     from vaegan.quiz import CurveScore
 
 
@@ -542,5 +543,76 @@ def fd_curve_figure(report: dict[str, Any], labels: dict[str, str], colors: dict
         xaxis=dict(title="1 / n (samples per set)", tickvals=ticks,
                    ticktext=["n = ∞", *(f"1/{s}" for s in sizes[::2])]),
         yaxis=dict(title="Fréchet distance ↓", zeroline=True), legend=dict(orientation="h", y=-0.3),
+    )  # fmt: skip
+    return figure
+
+
+# ------------------------------------------------------------------------------------ drawn distributions
+
+DRAWN_P_COLOR = "#dc2626"  # P in the figures of a drawing (the canvas paints P red and Q blue too)
+DRAWN_Q_COLOR = "#0284c7"
+
+
+def _drawn_points(p: Sequence[Sequence[float]], q: Sequence[Sequence[float]]) -> list[go.Scatter]:
+    style = {"mode": "markers", "hoverinfo": "skip"}
+    return [
+        go.Scatter(x=[v[0] for v in p], y=[v[1] for v in p], name="P", **style,
+                   marker={"size": 4, "color": DRAWN_P_COLOR, "line": {"width": 0.4, "color": "white"}}),
+        go.Scatter(x=[v[0] for v in q], y=[v[1] for v in q], name="Q", **style,
+                   marker={"size": 4, "color": DRAWN_Q_COLOR, "line": {"width": 0.4, "color": "white"}}),
+    ]  # fmt: skip
+
+
+def _square_layout(figure: go.Figure, title: str, half: float, height: int) -> None:
+    figure.update_layout(
+        title=title, height=height, template="plotly_white", margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        xaxis={"range": [-half, half], "constrain": "domain", "title": "x"},
+        yaxis={"range": [-half, half], "scaleanchor": "x", "scaleratio": 1, "title": "y"},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+    )  # fmt: skip
+
+
+def drawing_figure(p: Sequence[Sequence[float]], q: Sequence[Sequence[float]], half: float,
+                   title: str = "your drawing: samples of P and Q", height: int = 380) -> go.Figure:  # fmt: skip
+    """Points of a drawing's P (red) and Q (blue) on the square ±`half`."""
+    figure = go.Figure(_drawn_points(p, q))
+    _square_layout(figure, title, half, height)
+    return figure
+
+
+def drawn_critic_figure(estimates: DrawnEstimates, name: str, height: int = 420) -> go.Figure:
+    """One divergence's trained critic V on the drawing's grid (red high, blue low), P's and Q's points on top."""
+    grid = estimates.heatmaps[name]
+    limit = max(abs(v) for row in grid for v in row) or 1.0
+    figure = go.Figure([_heat(grid, estimates.grid_x, estimates.grid_y, limit),
+                        *_drawn_points(estimates.p_points, estimates.q_points)])  # fmt: skip
+    _square_layout(figure, f"{DIVERGENCE_TITLES[name]} critic", max(estimates.grid_x), height)
+    return figure
+
+
+def drawn_sweep_figure(sweep: DrawnSweep, height: int = 460) -> go.Figure:
+    """Each divergence's estimate against θ, Q moved by θ along the sweep's direction, with its 95% interval over
+    the critics (a band), and the exact empirical W1 dashed: the Divergences page's chart, for a drawing."""
+    figure = go.Figure()
+    for name, intervals in sweep.estimates.items():
+        color = _divergence_color(name)
+        band_x = sweep.thetas + sweep.thetas[::-1]
+        band_y = [i.high for i in intervals] + [i.low for i in intervals][::-1]
+        figure.add_scatter(x=band_x, y=band_y, fill="toself", fillcolor=color, opacity=0.2, mode="none",
+                           hoverinfo="skip", showlegend=False, legendgroup=name)  # fmt: skip
+        figure.add_scatter(
+            x=sweep.thetas, y=[i.mean for i in intervals], mode="lines+markers", line={"color": color, "width": 3},
+            marker={"size": 6}, name=f"{DIVERGENCE_TITLES[name]}: critics' estimate", legendgroup=name,
+        )  # fmt: skip
+    figure.add_scatter(x=sweep.thetas, y=sweep.exact_w1, mode="lines",
+                       line={"color": _divergence_color("wasserstein"), "dash": "dash", "width": 2},
+                       name="exact empirical W1")  # fmt: skip
+    values = [i.high for intervals in sweep.estimates.values() for i in intervals] + list(sweep.exact_w1)
+    top = min(max(values + [1.0]) * 1.08, 12.0)  # KL/χ² grow without bound on disjoint drawings: cap the view
+    figure.update_layout(
+        height=height, template="plotly_white", margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"title": f"θ (Q moved {sweep.direction}; negative θ: the other way)"},
+        yaxis={"title": "divergence (nats)", "range": [min(-0.05, min(values) * 1.08), top]},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     )  # fmt: skip
     return figure

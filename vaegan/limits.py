@@ -87,3 +87,7 @@ def parse_duration(text: str, flag: str = "--time-budget") -> float:
 MAX_BOOTSTRAP_RESAMPLES = 10_000  # B of a bootstrap interval (`eval wgan --bootstrap`): 50x the usual 200
 MAX_KID_SUBSETS = 10_000  # subsets KID averages over
 MAX_NEAREST = 64  # nearest training digits shown per sample
+
+# --- drawings (vaegan.divergences.drawn)
+MAX_DRAWING_CODE_CHARS = 2_000  # a drawing's URL code: two 41x41 bit masks compress to a few hundred characters
+MAX_DRAWING_SEEDS = 31  # independent critics per divergence of a drawing (the t-table goes to 30 degrees of freedom)

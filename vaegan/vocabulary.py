@@ -66,3 +66,8 @@ TRAIN_COMMANDS: dict[str, str] = {
     "wgan-critic": "vaegan train wgan",
     "digit-classifier": "vaegan train classifier",
 }
+
+# --- drawn distributions (vaegan.divergences.drawn)
+DRAWING_PRESETS: tuple[str, ...] = ("lines", "two blobs", "ring vs centre", "8 Gaussians vs one")
+SLIDE_DIRECTIONS: tuple[str, ...] = ("towards P", "right", "left", "up", "down")  # where "slide Q" moves Q
+DRAWN_TARGET = "drawing"  # the MLP generator's target when it is the learner's drawing (not one of TARGETS)

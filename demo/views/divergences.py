@@ -24,6 +24,7 @@ from vaegan.figures import critic_heatmap_figure, divergence_figure
 from vaegan.vocabulary import FAMILY_TITLES
 
 from common import file_stamp, page_header, pick_one, results_dir, share_hint, shown_path
+from drawn_target import drawing_section
 from maths import divergence_maths
 from quiz_widgets import divergence_quiz, quiz_switch
 
@@ -203,4 +204,5 @@ with st.expander("The numbers", icon=":material/table:"):
         "(not the training batches, on which a critic can overfit above the truth)."
     )
 
+drawing_section()
 share_hint()

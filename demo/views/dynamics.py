@@ -33,8 +33,10 @@ from vaegan.figures import (
     toy2d_animation,
     w1_figure,
 )
+from vaegan.vocabulary import DRAWN_TARGET
 
 from common import file_stamp, page_header, pick_one, results_dir, share_hint, shown_path
+from drawn_target import DRAWN_LOOK, DRAWN_TITLE, drawn_generator_run
 from maths import generator_maths
 from quiz_widgets import generator_quiz, quiz_switch
 
@@ -46,6 +48,7 @@ TARGET_TITLES = {
     "25gaussians": "grid of 25 Gaussians",
     "swissroll": "Swiss roll",
     "moons": "two moons",
+    DRAWN_TARGET: DRAWN_TITLE,
 }
 DEFAULT_LOSSES = {"shift": list(DynamicsConfig().losses), "mlp": list(Toy2dConfig().losses)}
 # One list for both generators (a keyed slider keeps its value when the generator changes), holding both defaults.
@@ -88,7 +91,7 @@ generator = pick_one(
     help="shift: one number θ, Q_θ = P moved by θ. mlp: a 2-D toy GAN, an MLP from 2-D noise to the plane.",
 )  # fmt: skip
 target = middle.selectbox(
-    "target P", FAMILIES if generator == "shift" else TARGETS, key="target", bind="query-params",
+    "target P", FAMILIES if generator == "shift" else (*TARGETS, DRAWN_TARGET), key="target", bind="query-params",
     help="shift: P = (0, U[0,1]) (lines, disjoint supports) or N((0, ½), σ²I) (gaussian). mlp: the toy targets; "
     "lines starts the generator off P's support, as the shift generator does.",
 )  # fmt: skip
@@ -104,64 +107,70 @@ losses = st.multiselect(
 )  # fmt: skip
 st.caption(f"{GENERATOR_TITLES[generator]} · P: {TARGET_TITLES[target]}")
 
-path = results_dir() / dynamics_filename(generator, target, theta_optimizer)
-result: Run | None = None
-if path.exists():
-    try:
-        result = load_run(str(path), file_stamp(path))
-    except VaeganError as exc:
-        st.error(f"`{shown_path(path)}` could not be read: {exc}")
-    else:
-        if isinstance(result, DynamicsResult) != (generator == "shift"):
-            st.error(f"`{shown_path(path)}` holds a run of the other generator: re-create it with the command below.")
-            result = None
-custom_runs: dict[str, Run] = st.session_state.setdefault("dynamics_runs", {})
-
-# ---------------------------------------------------------------------------------------------- your own run
-with st.expander("Train your own", icon=":material/model_training:", expanded=result is None):
-    c1, c2, c3 = st.columns([3, 1, 2], vertical_alignment="bottom")
-    steps = c1.select_slider(
-        "generator steps", TRAIN_STEPS, DEFAULT_STEPS[generator], key="gen_steps", bind="query-params"
-    )
-    seed = c2.number_input("seed", 0, 10_000, 0, key="gen_seed", bind="query-params")
-    custom_config = generator_config(
-        generator, target, losses=losses or DEFAULT_LOSSES[generator],
-        theta_optimizer=theta_optimizer if generator == "shift" else None, steps=steps, seed=int(seed),
-    )  # fmt: skip
-    custom_key = f"{generator}:{json.dumps(custom_config.to_dict(), sort_keys=True)}"
-    c1.caption(
-        f"{len(custom_config.losses)} losses × {steps} generator steps ({custom_config.critic_steps} critic steps "
-        f"each), seed {int(seed)}: the same batched engine as `vaegan divergences train-generator`. Runs are "
-        "cached: the same settings train once for everyone on this server."
-    )
-    if c3.button("Train", type="primary", key="run"):
-        bar = st.progress(0.0, text="training…")
-
-        def on_progress(done: int, total: int, what: str) -> None:
-            if done % 5 == 0 or done == total:
-                bar.progress(done / total, text=f"training on {what}: {done}/{total} generator steps")
-
-        custom_runs[custom_key] = trained_run(generator, json.dumps(custom_config.to_dict()), on_progress)
-        bar.empty()
-    if custom_key in custom_runs:
-        st.success("Showing your run below. Change any setting above to go back to the precomputed run.")
-
-if custom_key in custom_runs:
-    result = custom_runs[custom_key]
-    source = "your run in this session"
-elif result is not None:
-    source = f"`{shown_path(path)}`, precomputed"
+if target == DRAWN_TARGET:  # the learner's drawing (demo/drawn_target.py): trained on request, then cached
+    result, source = drawn_generator_run(losses)
 else:
-    st.info(
-        f"No precomputed run of the {GENERATOR_TITLES[generator]} on the {TARGET_TITLES[target]}"
-        f"{' with Adam on θ' if theta_optimizer == 'adam' else ''} yet: train one above, or from the command line "
-        "(`vaegan divergences train-generator --all` makes every default run):",
-        icon=":material/hourglass_empty:",
-    )
-    flags = f" --generator {generator} --target {target}" + (" --optimizer adam" if theta_optimizer == "adam" else "")
-    st.code(f"vaegan divergences train-generator{flags} --out {shown_path(path)}", language="bash")
-    share_hint()
-    st.stop()
+    path = results_dir() / dynamics_filename(generator, target, theta_optimizer)
+    result: Run | None = None
+    if path.exists():
+        try:
+            result = load_run(str(path), file_stamp(path))
+        except VaeganError as exc:
+            st.error(f"`{shown_path(path)}` could not be read: {exc}")
+        else:
+            if isinstance(result, DynamicsResult) != (generator == "shift"):
+                st.error(
+                    f"`{shown_path(path)}` holds a run of the other generator: re-create it with the command below."
+                )
+                result = None
+    custom_runs: dict[str, Run] = st.session_state.setdefault("dynamics_runs", {})
+
+    # ---------------------------------------------------------------------------------------------- your own run
+    with st.expander("Train your own", icon=":material/model_training:", expanded=result is None):
+        c1, c2, c3 = st.columns([3, 1, 2], vertical_alignment="bottom")
+        steps = c1.select_slider(
+            "generator steps", TRAIN_STEPS, DEFAULT_STEPS[generator], key="gen_steps", bind="query-params"
+        )
+        seed = c2.number_input("seed", 0, 10_000, 0, key="gen_seed", bind="query-params")
+        custom_config = generator_config(
+            generator, target, losses=losses or DEFAULT_LOSSES[generator],
+            theta_optimizer=theta_optimizer if generator == "shift" else None, steps=steps, seed=int(seed),
+        )  # fmt: skip
+        custom_key = f"{generator}:{json.dumps(custom_config.to_dict(), sort_keys=True)}"
+        c1.caption(
+            f"{len(custom_config.losses)} losses × {steps} generator steps ({custom_config.critic_steps} critic steps "
+            f"each), seed {int(seed)}: the same batched engine as `vaegan divergences train-generator`. Runs are "
+            "cached: the same settings train once for everyone on this server."
+        )
+        if c3.button("Train", type="primary", key="run"):
+            bar = st.progress(0.0, text="training…")
+
+            def on_progress(done: int, total: int, what: str) -> None:
+                if done % 5 == 0 or done == total:
+                    bar.progress(done / total, text=f"training on {what}: {done}/{total} generator steps")
+
+            custom_runs[custom_key] = trained_run(generator, json.dumps(custom_config.to_dict()), on_progress)
+            bar.empty()
+        if custom_key in custom_runs:
+            st.success("Showing your run below. Change any setting above to go back to the precomputed run.")
+
+    if custom_key in custom_runs:
+        result = custom_runs[custom_key]
+        source = "your run in this session"
+    elif result is not None:
+        source = f"`{shown_path(path)}`, precomputed"
+    else:
+        st.info(
+            f"No precomputed run of the {GENERATOR_TITLES[generator]} on the {TARGET_TITLES[target]}"
+            f"{' with Adam on θ' if theta_optimizer == 'adam' else ''} yet: train one above, or from the command line "
+            "(`vaegan divergences train-generator --all` makes every default run):",
+            icon=":material/hourglass_empty:",
+        )
+        flags = f" --generator {generator} --target {target}"
+        flags += " --optimizer adam" if theta_optimizer == "adam" else ""
+        st.code(f"vaegan divergences train-generator{flags} --out {shown_path(path)}", language="bash")
+        share_hint()
+        st.stop()
 
 shown = [name for name in (losses or result.config.losses) if name in result.config.losses]
 missing = [name for name in losses if name not in result.config.losses]
@@ -214,7 +223,9 @@ if isinstance(result, Toy2dResult):
         f"(optimal matching). Two samples of the target itself are {result.w1_reference:.3f} apart: about what a "
         "perfect generator scores."
     )
-    if config.target == "lines":
+    if config.target == DRAWN_TARGET:
+        look = DRAWN_LOOK
+    elif config.target == "lines":
         look = (
             "Here the generator starts as a blob off P's segment, so the supports are disjoint as for the shift "
             "generator. Under **squared Hellinger** and the **minimax JS** loss the discriminator separates them and "

@@ -1,4 +1,5 @@
-"""`vaegan divergences sweep | train-generator`: critics that estimate divergences, generators trained by them.
+"""`vaegan divergences sweep | train-generator | draw`: critics that estimate divergences, generators trained by
+them, and both on a drawing of P and Q.
 
 Unset options (None) keep the library's setting: `SweepConfig`'s defaults (or `REFERENCE_SETTING`'s with
 --reference) for a sweep, `DynamicsConfig`'s / `Toy2dConfig`'s for a generator. `vaegan compare` and
@@ -16,9 +17,11 @@ import typer
 from vaegan.cli.display import print_rows, progress_bar, step_reporter
 from vaegan.cli.options import Device, err_console, one_of
 from vaegan.vocabulary import (
+    DRAWING_PRESETS,
     GENERATORS,
     OPTIMIZERS,
     PENALTIES,
+    SLIDE_DIRECTIONS,
     SWEEP_FAMILIES,
     TARGETS,
     THETA_OPTIMIZERS,
@@ -194,3 +197,48 @@ def print_generator_run(run: DynamicsResult | Toy2dResult) -> None:
         typer.echo(f"exact W1 between {config.frame_samples} generated and {config.frame_samples} target points; two "
                    f"samples of the target itself: {run.w1_reference:.3f}")  # fmt: skip
     typer.echo(f"all {len(config.losses)} losses trained together in {run.seconds.get('train', math.nan):.1f} s")
+
+
+@app.command("draw")
+def draw_command(
+    drawing: str = typer.Argument(..., help="A picture of P (red) and Q (blue) on black, a drawing's code from the "
+                                  f"app's link (?draw=…), or a preset: {', '.join(DRAWING_PRESETS)}."),  # fmt: skip
+    slide: Annotated[one_of(SLIDE_DIRECTIONS) | None, typer.Option(
+        help="Also sweep θ: Q moved by θ in [-2, 2] along this direction, every θ at once.")] = None,
+    train_generator: bool = typer.Option(False, "--train-generator",
+                                         help="Also train the MLP generator from Q towards P under every loss."),
+    seed: int = typer.Option(0, "--seed", "-s"),
+    out: Path | None = typer.Option(None, "--out", "--output", "-o",
+                                    help="With --train-generator: the run's JSON (as train-generator writes)."),
+) -> None:
+    """Every divergence between a drawn P and Q (critics' estimates with 95% intervals, the exact W1), as the
+    Divergences page's "draw your own" shows them; optionally their θ sweep and a generator trained towards P."""
+    import dataclasses
+
+    from vaegan.divergences.drawn import load_drawing
+    from vaegan.divergences.drawn_estimates import SWEEP_CONFIG, DrawnConfig, estimate_drawing, sweep_drawing
+    from vaegan.divergences.generators import drawn_generator_config
+    from vaegan.divergences.generators import train_generator as train
+
+    picture = load_drawing(drawing)
+    err_console.print(f"drawing {picture.code} ({int(picture.p.sum())} cells of P, {int(picture.q.sum())} of Q)")
+    with progress_bar("training") as bar:
+        task = bar.add_task("critics", total=None, training="-")
+        estimates = estimate_drawing(picture, DrawnConfig(seed=seed), step_reporter(bar, task))
+    print_rows(estimates.rows())
+    if slide is not None:
+        with progress_bar("training") as bar:
+            task = bar.add_task("θ sweep", total=None, training="-")
+            sweep = sweep_drawing(picture, slide, config=dataclasses.replace(SWEEP_CONFIG, seed=seed),
+                                  progress=step_reporter(bar, task))  # fmt: skip
+        print_rows([{"θ": theta, **{name: round(sweep.estimates[name][i].mean, 4) for name in sweep.estimates},
+                     "exact W1": round(sweep.exact_w1[i], 4)} for i, theta in enumerate(sweep.thetas)])  # fmt: skip
+    if train_generator:
+        config = drawn_generator_config(picture.code, seed=seed)
+        with progress_bar("training") as bar:
+            task = bar.add_task("train-generator", total=config.steps, training="-")
+            run = train(config, step_reporter(bar, task))
+        print_generator_run(run)
+        if out is not None:
+            run.save(out)
+            err_console.print(f"wrote {out}")

@@ -26,9 +26,11 @@ targets, exact empirical W1, modes covered), `families` (the distributions P, Q_
 `critic` (a batched ensemble of MLP critics), `optim` (torch's Adam and SGD written out, without torch.optim's
 import of the compiler stack), `rounding` (significant digits for the result files), `engine` (what the trainers
 share: progress, seeded streams, the stop at a non-finite loss), `sweep` (critics trained over θ, snapshots, JSON
-results), `dynamics` (a one-parameter shift generator trained under each loss: which divergences give it a
-gradient), `toy2d` (MLP generators trained under each loss on 2-D targets: frames), `generators` (the entry point
-for both generators and the app's precomputation).
+results), `drawn` (distributions a learner draws: masks, points, their URL code), `dynamics` (a one-parameter shift
+generator trained under each loss: which divergences give it a gradient), `toy2d` (MLP generators trained under each
+loss on 2-D targets: frames), `generators` (the entry point for both generators and the app's precomputation),
+`drawn_estimates` (every divergence of a drawing and its θ sweep), `drawn_cache` (a bounded cache of a drawing's
+results for an app's sessions).
 """
 
 from vaegan.divergences.bounds import (
@@ -47,6 +49,14 @@ from vaegan.divergences.bounds import (
     wasserstein_dual_estimate,
 )
 from vaegan.divergences.critic import CriticConfig, CriticEnsemble
+from vaegan.divergences.drawn import Drawing
+from vaegan.divergences.drawn_estimates import (
+    DrawnConfig,
+    DrawnEstimates,
+    DrawnSweep,
+    estimate_drawing,
+    sweep_drawing,
+)
 from vaegan.divergences.dynamics import (
     GAN_LOSSES,
     DynamicsConfig,
@@ -71,6 +81,7 @@ from vaegan.divergences.generators import (
     GENERATORS,
     GeneratorConfig,
     GeneratorRun,
+    drawn_generator_config,
     dynamics_filename,
     generator_config,
     load_generator_run,
@@ -107,6 +118,12 @@ from vaegan.divergences.toy2d import TOY_LOSSES, Toy2dConfig, Toy2dResult, run_t
 from vaegan.lipschitz import gradient_norms, interpolate
 
 __all__ = [
+    "Drawing",
+    "DrawnConfig",
+    "DrawnEstimates",
+    "DrawnSweep",
+    "estimate_drawing",
+    "sweep_drawing",
     "DIVERGENCE_NAMES",
     "DIVERGENCE_TITLES",
     "FAMILIES",
@@ -140,6 +157,7 @@ __all__ = [
     "critic_losses",
     "exact_divergence",
     "dynamics_filename",
+    "drawn_generator_config",
     "exact_w1",
     "generator_config",
     "load_generator_run",

@@ -8,6 +8,7 @@ trains it with `train_generator`, and saves or loads runs by `dynamics_filename`
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -24,7 +25,7 @@ from vaegan.divergences.targets import TARGETS, check_target
 from vaegan.divergences.toy2d import TOY2D_FORMAT, Toy2dConfig, Toy2dResult, run_toy2d
 from vaegan.errors import ConfigError
 from vaegan.storage import json_format
-from vaegan.vocabulary import GENERATORS  # torch-free list (vaegan.vocabulary), re-exported here
+from vaegan.vocabulary import DRAWN_TARGET, GENERATORS  # torch-free (vaegan.vocabulary), GENERATORS re-exported
 
 GeneratorConfig = DynamicsConfig | Toy2dConfig
 GeneratorRun = DynamicsResult | Toy2dResult
@@ -101,9 +102,11 @@ def generator_config(
     theta_optimizer: str | None = None,
     steps: int | None = None,
     seed: int = 0,
+    drawing: str | None = None,
 ) -> GeneratorConfig:
     """One run's config from a front-end's choices (None keeps the default): `generator` "shift" (the one-parameter
-    Q_θ of `dynamics`, on lines | gaussian) or "mlp" (this module's 2-D toy GAN, on any of TARGETS)."""
+    Q_θ of `dynamics`, on lines | gaussian) or "mlp" (this module's 2-D toy GAN, on any of TARGETS, or on
+    DRAWN_TARGET with `drawing` a drawing's code: `drawn_generator_config`'s settings)."""
     settings: dict[str, Any] = {"seed": seed}
     if losses is not None:
         settings["losses"] = tuple(losses)
@@ -118,8 +121,20 @@ def generator_config(
     if generator == "mlp":
         if theta_optimizer is not None:
             raise ConfigError("the θ optimizer is the shift generator's; the MLP generator always trains with Adam")
+        if target == DRAWN_TARGET:
+            return dataclasses.replace(drawn_generator_config(drawing or ""), **settings)
         return Toy2dConfig(target=target, **settings)
     raise ConfigError(f"unknown generator {generator!r}; choose from {', '.join(GENERATORS)}")
+
+
+# A drawn target trains from scratch while the learner waits: fewer steps and a smaller batch and network than the
+# shipped runs, so that all five losses train in under half a minute on two busy cores (bench/draw_divergences.py).
+DRAWN_TOY_SETTINGS: dict[str, Any] = dict(steps=200, batch_size=128, width=64, frame_every=10)
+
+
+def drawn_generator_config(code: str, **settings: Any) -> Toy2dConfig:
+    """The MLP generator's run towards a drawing's P (its code), from the generator's start at Q's centre."""
+    return Toy2dConfig(target=DRAWN_TARGET, drawing=code, **{**DRAWN_TOY_SETTINGS, **settings})
 
 
 def train_generator(
@@ -176,6 +191,7 @@ __all__ = [
     "GeneratorConfig",
     "GeneratorRun",
     "default_configs",
+    "drawn_generator_config",
     "dynamics_filename",
     "generator_config",
     "load_generator_run",

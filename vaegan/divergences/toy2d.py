@@ -33,6 +33,7 @@ import torch
 
 from vaegan.divergences.bounds import lower_bound
 from vaegan.divergences.critic import ACTIVATIONS, CriticConfig, CriticEnsemble, check_activations
+from vaegan.divergences.drawn import Drawing, DrawnTarget
 from vaegan.divergences.dynamics import check_losses, critic_losses, generator_losses
 from vaegan.divergences.engine import NO_CHECKPOINTS, ProgressCallback, check_finite_members, rng_stream
 from vaegan.divergences.optim import Adam
@@ -59,7 +60,7 @@ from vaegan.limits import (
 )
 from vaegan.runtime import intra_op_threads
 from vaegan.storage import JsonResult
-from vaegan.vocabulary import LOSS_TITLES, TOY_LOSSES  # torch-free, TOY_LOSSES re-exported here
+from vaegan.vocabulary import DRAWN_TARGET, LOSS_TITLES, TOY_LOSSES  # torch-free, TOY_LOSSES re-exported here
 
 Tensor = torch.Tensor
 TOY2D_FORMAT = "vaegan-toy2d/1"
@@ -89,9 +90,15 @@ class Toy2dConfig:
     frame_samples: int = 256  # generated samples per frame (also the size of both sets of the exact W1)
     frame_arrows: int = 48  # arrows at the first samples of each frame
     grid_size: int = 25  # critic grid points per axis
+    drawing: str = ""  # with target DRAWN_TARGET: the drawing's code (drawn.Drawing.code); P is its P
 
     def __post_init__(self) -> None:
-        check_target(self.target)
+        if self.target == DRAWN_TARGET:
+            Drawing.from_code(self.drawing)  # a one-line DataError for a bad code, before anything runs
+        elif self.drawing:
+            raise ConfigError(f"a drawing is only read by the target {DRAWN_TARGET!r}, not {self.target!r}")
+        else:
+            check_target(self.target)
         check_losses(self.losses)
         if self.activation not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}")
@@ -260,24 +267,27 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
     # optim.Adam is torch's arithmetic without torch.optim's import of the compiler stack (see optim.py).
     critic_opt = Adam(critic.parameters(), lr=config.critic_lr, betas=config.adam_betas)
     generator_opt = Adam(generator.parameters(), lr=config.generator_lr, betas=config.adam_betas)
-    offset = generator_offset(target).to(device)
+    # A drawn target: P is the drawing's P, the generator starts at Q's centre and P's regions are its modes.
+    drawn = DrawnTarget(Drawing.from_code(config.drawing)) if target == DRAWN_TARGET else None
+    sample = drawn.sample if drawn is not None else lambda count, rng: sample_target(target, count, rng)
+    offset = (drawn.start() if drawn is not None else generator_offset(target)).to(device)
 
     def generate(z: Tensor) -> Tensor:
         return generator(z.to(device).expand(members, -1, -1)) + offset  # same noise for every member
 
     def target_batch(count: int, rng: torch.Generator) -> Tensor:
-        return sample_target(target, count, rng).to(device).expand(members, -1, -1)
+        return sample(count, rng).to(device).expand(members, -1, -1)
 
     # Fixed frame inputs, from their own stream: the frames of different runs show the same noise and target.
     frame_rng = rng_stream(config.seed, "frames")
     z_frame = torch.randn(config.frame_samples, 2, generator=frame_rng)
-    x_frame = sample_target(target, config.frame_samples, frame_rng)
-    w1_reference = exact_w1(x_frame, sample_target(target, config.frame_samples, frame_rng))
-    x0, x1, y0, y1 = plot_box(target)
+    x_frame = sample(config.frame_samples, frame_rng)
+    w1_reference = exact_w1(x_frame, sample(config.frame_samples, frame_rng))
+    x0, x1, y0, y1 = drawn.box() if drawn is not None else plot_box(target)
     xs, ys = np.linspace(x0, x1, config.grid_size).tolist(), np.linspace(y0, y1, config.grid_size).tolist()
     grid = torch.cartesian_prod(torch.tensor(ys), torch.tensor(xs)).flip(-1).float().to(device)  # row-major (y, x)
     grid = grid.expand(members, -1, -1)
-    centers = mode_centers(target)
+    centers = mode_centers(target) if drawn is None else None
 
     names = [loss.name for loss in losses]
     record: dict[str, dict[str, list[Any]]] = {
@@ -309,6 +319,9 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
             if centers is not None:
                 record["modes"][name].append(modes_covered(y[m].cpu(), centers))
                 record["quality"][name].append(mode_quality(y[m].cpu(), centers))
+            elif drawn is not None:
+                record["modes"][name].append(drawn.regions_covered(y[m]))
+                record["quality"][name].append(drawn.quality(y[m]))
 
     data_rng = rng_stream(config.seed, "data")
     critics = [f"{target}, {name}: the critic" for name in names]
@@ -358,9 +371,9 @@ def _run_toy2d(config: Toy2dConfig, progress: ProgressCallback | None, device: t
         arrows=record["arrows"],
         estimates=record["estimates"],
         w1=record["w1"],
-        modes=record["modes"] if centers is not None else {},
-        quality=record["quality"] if centers is not None else {},
-        mode_count=None if centers is None else len(centers),
+        modes=record["modes"] if centers is not None or drawn is not None else {},
+        quality=record["quality"] if centers is not None or drawn is not None else {},
+        mode_count=len(centers) if centers is not None else drawn.region_count if drawn is not None else None,
         seconds={"train": time.perf_counter() - start},
         device=str(device),
     )
