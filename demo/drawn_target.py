@@ -107,9 +107,10 @@ def drawing_canvas() -> Drawing:
             return_image_data=True,
             key=f"drawn_canvas_{st.session_state.get('drawn_canvas_gen', 0)}",
         )
-    columns = st.columns(len(DRAWING_PRESETS))
-    for column, name in zip(columns, DRAWING_PRESETS, strict=True):
-        column.button(name, key=f"draw_preset_{name}", on_click=_load, args=(preset(name),), width="stretch")
+    columns = st.columns(2)  # two per row: a narrow column cuts a longer name ("8 Gaussians vs one") short
+    for index, name in enumerate(DRAWING_PRESETS):
+        columns[index % 2].button(name, key=f"draw_preset_{name}", on_click=_load, args=(preset(name),),
+                                  width="stretch")  # fmt: skip
     if st.button("Clear", key="draw_clear", icon=":material/ink_eraser:"):
         st.session_state["drawn_canvas_gen"] = st.session_state.get("drawn_canvas_gen", 0) + 1
         st.session_state["drawn_canvas_shown"] = None
