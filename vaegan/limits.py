@@ -82,3 +82,6 @@ def parse_duration(text: str, flag: str = "--time-budget") -> float:
     if not total <= MAX_TIME_BUDGET:  # also catches a number so long that it became inf
         raise ConfigError(f"{flag} {text[:40]!r} is longer than the limit of {MAX_TIME_BUDGET / 86400:g} days")
     return total
+
+# --- the gap between the ELBO and log p(x) (vaegan.gap)
+MAX_GAP_REPEATS = 256  # independent sets of K importance samples behind one standard error
