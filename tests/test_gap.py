@@ -25,7 +25,8 @@ class LinearGaussian:
         def f(z: torch.Tensor) -> torch.Tensor:
             z = z.double()
             residual = x - z @ self.w.T - self.b
-            log_lik = -0.5 * (residual.pow(2).sum(-1) / self.sigma**2 + x.numel() * math.log(2 * math.pi * self.sigma**2))
+            variance = self.sigma**2
+            log_lik = -0.5 * (residual.pow(2).sum(-1) / variance + x.numel() * math.log(2 * math.pi * variance))
             return log_lik + standard_normal_log_prob(z)
 
         return f
