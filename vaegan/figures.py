@@ -489,15 +489,14 @@ def direction_share_figure(direction_share: Sequence[float], axis_share: Sequenc
     figure.add_bar(x=[f"e{d}" for d in order], y=[axis_share[d] for d in order], name=f"best {len(order)} axes",
                    marker_color="#4f46e5")  # fmt: skip
     mean = sum(axis_share) / max(1, len(axis_share))
+    labels = [f"v{i}" for i in range(len(direction_share))] + [f"e{d}" for d in order]
+    figure.add_scatter(x=labels, y=[mean] * len(labels), mode="lines", line={"color": "#64748b", "dash": "dot"},
+                       name=f"mean of all {len(axis_share)} axes: {mean:.2f}")  # fmt: skip
     figure.update_layout(
         height=280, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white", bargap=0.15,
         title="share of samples whose digit changes along the direction",
         xaxis=dict(type="category"), yaxis=dict(title="share of samples", range=[0, 1.05]),
         legend=dict(orientation="h", y=-0.2),
-        shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": mean, "y1": mean,
-                 "line": {"color": "#64748b", "dash": "dot", "width": 1}}],
-        annotations=[{"xref": "paper", "x": 1, "y": mean, "text": f"mean of all {len(axis_share)} axes: {mean:.2f}",
-                      "showarrow": False, "xanchor": "right", "yanchor": "bottom"}],
     )  # fmt: skip
     return figure
 
@@ -528,7 +527,8 @@ def log_px_curve_figure(k_values: Sequence[int], log_px: Sequence[float], log_px
                        line={"color": "#e11d48", "dash": "dash"})  # fmt: skip
     figure.update_layout(
         height=260, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
-        title="log p(x) estimated with K samples, ±1 standard error", xaxis=dict(title="K", type="log"),
+        title="log p(x) estimated with K samples, ±1 standard error",
+        xaxis=dict(title="K", type="log", tickvals=list(k_values), ticktext=[f"{k:,}" for k in k_values]),
         yaxis_title="nats", legend=dict(orientation="h", y=-0.3),
     )  # fmt: skip
     return figure

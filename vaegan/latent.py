@@ -399,6 +399,7 @@ def semantic_rank(
 # The ε of the digit-change comparison below: the same both ways, so a unit direction and a unit axis move z equally
 # far. ε = 0 is the reference itself, so it is left out.
 LESSON_EPS = (-3.0, -1.5, 1.5, 3.0)
+LESSON_LATENTS = 16  # latents the directions are averaged over and the digit changes counted on
 
 
 @torch.no_grad()
@@ -448,7 +449,7 @@ class DirectionLesson:
 
 
 def lesson_directions(
-    generator: nn.Module, *, k: int = 10, n: int = 16, seed: int = 0
+    generator: nn.Module, *, k: int = 10, n: int = LESSON_LATENTS, seed: int = 0
 ) -> tuple[torch.Tensor, PrincipalDirections]:
     """The n latents drawn with `seed` and the generator's k principal directions over them (method "jacobian":
     orthonormal by construction and ranked by the pixel change they cause, which is what a strip shows)."""
@@ -463,7 +464,7 @@ def direction_lesson(
     classifier: nn.Module,
     *,
     k: int = 10,
-    n: int = 16,
+    n: int = LESSON_LATENTS,
     seed: int = 0,
     eps_values: Sequence[float] = LESSON_EPS,
 ) -> DirectionLesson:
