@@ -29,7 +29,10 @@ from vaegan.vae import IMAGE_PIXELS, LOG_2PI, VAE, bernoulli_log_prob, standard_
 # The K at which the curve log p̂_K is drawn (those up to the K asked for, then that K itself).
 K_GRID = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000)
 DEFAULT_REPEATS = 8  # independent sets of K samples: the standard errors' spread comes from these
-MAX_DECODES = 4096  # latents per log-joint call: memory stays bounded whatever K and the repeats
+# Latents per log-joint call: memory stays bounded whatever K and the repeats. Small, because the conv decoder's
+# activations for thousands of latents outgrow the CPU's caches: on one thread it decoded 4,096 latents in 5.3 s in
+# chunks of 256-512 and in 8.9 s in one chunk (bench/latent_lessons.py's machine, under load).
+MAX_DECODES = 512
 
 
 LogJoint = Callable[[torch.Tensor], torch.Tensor]  # z (n, D) -> log p(x, z) (n,)
