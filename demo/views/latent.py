@@ -205,6 +205,13 @@ def lesson_for(_generator: torch.nn.Module, _classifier: torch.nn.Module, models
     return direction_lesson(_generator, _classifier)
 
 
+@st.cache_resource(max_entries=64)
+def share_chart(_lesson: DirectionLesson, models_key: str, chosen: int) -> go.Figure:
+    """The shares' bar chart with direction `chosen` marked: built once per (models, direction), because building
+    a Plotly figure (its validation) costs a noticeable part of a slider move's budget. Never mutated."""
+    return direction_share_figure(_lesson.direction_share.tolist(), _lesson.axis_share.tolist(), chosen)
+
+
 @st.cache_data(max_entries=128)
 def direction_strip_for(
     _generator: torch.nn.Module, model_key: str, _z: torch.Tensor, z_key: str, _direction: torch.Tensor, index: int
@@ -223,7 +230,8 @@ with st.container(key="directions"):
         "direction often does."
     )
     classifier = try_load(CLASSIFIER_SLOT)
-    lesson = lesson_for(generator, classifier, token + model_token(CLASSIFIER_SLOT)) if classifier is not None else None
+    models_key = token + model_token(CLASSIFIER_SLOT)
+    lesson = lesson_for(generator, classifier, models_key) if classifier is not None else None
     principal = lesson.directions if lesson is not None else directions_for(generator, token)
     direction_sliders, direction_pictures = st.columns([3, 2])
     with direction_sliders:
@@ -253,8 +261,7 @@ with st.container(key="directions"):
     st.caption(f"Top: along principal direction v{int(direction_index)}; bottom: along dim {int(chosen_dim)} alone. "
                "Both are unit vectors, so each ε moves z equally far.")  # fmt: skip
     if lesson is not None:
-        st.plotly_chart(direction_share_figure(lesson.direction_share.tolist(), lesson.axis_share.tolist(),
-                                               int(direction_index)), key="direction_share_chart")  # fmt: skip
+        st.plotly_chart(share_chart(lesson, models_key, int(direction_index)), key="direction_share_chart")
         best_axis = float(lesson.axis_share.max())
         st.caption(
             f"For each direction: the share of {lesson.n} samples whose predicted digit changes somewhere along "
