@@ -440,13 +440,6 @@ class DirectionLesson:
     eps: tuple[float, ...]
     n: int  # latents (sample rows) each share is over
 
-    def rows(self) -> list[dict]:
-        """One row per principal direction and per axis, each with its share: what the page's table shows."""
-        pcs = [{"what": f"direction {i}", "share": float(s), "variance": float(self.directions.variance[i])}
-               for i, s in enumerate(self.direction_share)]  # fmt: skip
-        return pcs + [{"what": f"axis {d}", "share": float(s), "variance": float("nan")}
-                      for d, s in enumerate(self.axis_share)]  # fmt: skip
-
 
 def lesson_directions(
     generator: nn.Module, *, k: int = 10, n: int = LESSON_LATENTS, seed: int = 0
