@@ -1,6 +1,6 @@
 """The latent lessons' speed: a principal-direction slider move on the Latent page and the VAE page's gap panel.
 
-    python -m bench.latent_lessons [--repeats 10]
+    python -m bench.latent_lessons [--repeats 10] [--part all|directions|gap]
 
 Two tables, each with its baseline measured in the same run, on the shipped checkpoints (the run stops with a
 message when they are missing), one torch thread (the app's setting):
@@ -154,6 +154,7 @@ def gap_table(repeats: int) -> list[tuple[str, list[float]]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--part", choices=("all", "directions", "gap"), default="all", help="Which table to measure.")
     args = parser.parse_args()
     missing = [name for name in SHIPPED if not (REPO_ROOT / "checkpoints" / name).exists()]
     if missing:
@@ -165,8 +166,10 @@ def main() -> None:
         os.environ["VAEGAN_APP_DATA"] = str(real)
     print(f"shipped checkpoints; test digits: {real if real.exists() else 'model samples'}; "
           f"{os.cpu_count()} cores, one torch thread; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    print_table("Principal-direction slider (target <= 150 ms)", direction_table(args.repeats))
-    print_table("Gap panel (target <= 2 s for the MLP VAE at K = 1,000)", gap_table(args.repeats))
+    if args.part in ("all", "directions"):
+        print_table("Principal-direction slider (target <= 150 ms)", direction_table(args.repeats))
+    if args.part in ("all", "gap"):
+        print_table("Gap panel (target <= 2 s for the MLP VAE at K = 1,000)", gap_table(args.repeats))
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 

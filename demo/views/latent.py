@@ -205,11 +205,12 @@ def lesson_for(_generator: torch.nn.Module, _classifier: torch.nn.Module, models
     return direction_lesson(_generator, _classifier)
 
 
-@st.cache_resource(max_entries=64)
-def share_chart(_lesson: DirectionLesson, models_key: str, chosen: int) -> go.Figure:
-    """The shares' bar chart with direction `chosen` marked: built once per (models, direction), because building
-    a Plotly figure (its validation) costs a noticeable part of a slider move's budget. Never mutated."""
-    return direction_share_figure(_lesson.direction_share.tolist(), _lesson.axis_share.tolist(), chosen)
+@st.cache_resource(max_entries=4)
+def share_charts(_lesson: DirectionLesson, models_key: str) -> list[go.Figure]:
+    """The shares' bar chart once per direction (that direction marked), all built with the lesson: building a
+    Plotly figure (its validation) costs about 20 ms, too much of a slider move's budget. Never mutated."""
+    shares, axes = _lesson.direction_share.tolist(), _lesson.axis_share.tolist()
+    return [direction_share_figure(shares, axes, chosen) for chosen in range(len(shares))]
 
 
 @st.cache_data(max_entries=128)
@@ -261,7 +262,7 @@ with st.container(key="directions"):
     st.caption(f"Top: along principal direction v{int(direction_index)}; bottom: along dim {int(chosen_dim)} alone. "
                "Both are unit vectors, so each ε moves z equally far.")  # fmt: skip
     if lesson is not None:
-        st.plotly_chart(share_chart(lesson, models_key, int(direction_index)), key="direction_share_chart")
+        st.plotly_chart(share_charts(lesson, models_key)[int(direction_index)], key="direction_share_chart")
         best_axis = float(lesson.axis_share.max())
         st.caption(
             f"For each direction: the share of {lesson.n} samples whose predicted digit changes somewhere along "
