@@ -255,7 +255,7 @@ WIDGET_CHANGES: dict[str, dict[str, object]] = {
         "gen_seed": 1,
     },
     "views/samples.py": {"seed": 3, "n": 16, "train_iter": 100},
-    "views/latent.py": {"seed": 2, "sample": 3, "dim": 0, "eps*": 2.5, "latent_stroke": 12},
+    "views/latent.py": {"seed": 2, "sample": 3, "dim": 0, "eps*": 2.5, "latent_stroke": 12, "pc": 2, "pc_eps": -1.0},
     "views/interpolation.py": {"a": 5, "b": 6, "steps": 4, "mode": "lerp"},
     "views/vae.py": {
         "n_rec": 8,
@@ -268,6 +268,9 @@ WIDGET_CHANGES: dict[str, dict[str, object]] = {
         "k": 10,
         "arch": "vae_mlp",
         "vae_stroke": 12,
+        "gap_source": "your drawing",
+        "gap_k": 100,
+        "gap_digit": 2,
     },
     "views/compare.py": {"arch": "vae_mlp", "n": 36, "vae_seed": 1, "gan_seed": 1, "a": 3, "b": 5, "trust_n": 64},
 }
@@ -717,3 +720,90 @@ def test_the_trust_section_shows_the_library_report(open_page: OpenPage, app_fil
     untrained = open_page("views/compare.py", env={"VAEGAN_APP_TRAIN": str(app_files.results / "none.npz")})
     assert_healthy(untrained)
     assert any("No training digits" in i.value for i in untrained.info)
+# ------------------------------------------------------------------ latent lessons: directions and the gap
+
+
+def test_the_direction_slider_shows_the_library_strip_and_shares(open_page: OpenPage, app_files: AppFiles) -> None:
+    from vaegan.latent import direction_lesson, direction_strip
+
+    at = open_page("views/latent.py", query={"seed": "4", "sample": "2", "pc": "1", "pc_eps": "1.5"})
+    assert_healthy(at)
+    generator = Generator.from_pretrained(str(app_files.checkpoints / "wgan.safetensors")).eval()
+    classifier = DigitClassifier.from_pretrained(str(app_files.checkpoints / "classifier.safetensors")).eval()
+    lesson = direction_lesson(generator, classifier)
+    z = sample_latents(8, 16, 4)[2]
+    strip = direction_strip(generator, z, lesson.directions.directions[1:2], [float(e) for e in range(-5, 5)])[0]
+    expected = list(at.main.get_by_key("direction_strip").image[0].captions)
+    assert expected[0].startswith("v1, ε=-5") and len(expected) == strip.shape[0]
+    caption = next(c.value for c in at.caption if "Principal directions: median" in c.value)
+    assert f"median {float(lesson.direction_share.median()):.2f}" in caption
+    assert f"best {float(lesson.axis_share.max()):.2f}" in caption
+    assert at.main.get_by_key("direction_share_chart") is not None
+    before = at.main.get_by_key("direction_strip").image[0].proto
+    at.main.get_by_key("pc").set_value(3).run()
+    assert_healthy(at)
+    assert at.main.get_by_key("direction_strip").image[0].proto != before
+    assert at.main.get_by_key("direction_strip").image[0].captions[0].startswith("v3, ε=-5")
+
+
+def test_the_gap_panel_shows_the_library_numbers(open_page: OpenPage, app_files: AppFiles) -> None:
+    from vaegan.drawing import EXAMPLE_DIGITS
+    from vaegan.gap import vae_gap_report
+
+    at = open_page("views/vae.py", query={"gap_k": "100", "gap_digit": "5"})
+    assert_healthy(at)
+    model = VAE.from_pretrained(str(app_files.checkpoints / "vae.safetensors"))
+    with np.load(app_files.digits) as f:
+        test = torch.from_numpy(f["test"]).float().reshape(-1, 784)
+    x = test[torch.randperm(len(test), generator=torch.Generator().manual_seed(0))][5]  # the page's digit #5
+    report = vae_gap_report(model, x, k=100)
+    metrics = metrics_of(at)
+    assert metrics["log p̂_K at K=100"] == f"{report.log_px_at_k:.2f} ± {report.log_px_se_at_k:.2f}"
+    assert metrics["ELBO (mean log w)"] == f"{report.elbo:.2f} ± {report.elbo_se:.2f}"
+    assert metrics["gap: log p̂_K − ELBO"] == f"{report.gap:.2f} ± {report.gap_se:.2f}" and report.gap >= 0
+    assert metrics["effective sample size"] == f"{report.ess:.1f} of 100"
+    assert at.main.get_by_key("gap_curve") is not None and at.main.get_by_key("gap_weights") is not None
+    assert any("KL" in latex.value for latex in at.latex)
+
+    at.main.get_by_key("gap_source").set_value("your drawing").run()  # nothing drawn: says so, keeps a test digit
+    assert_healthy(at)
+    assert any("Draw a digit at the top" in info.value for info in at.info)
+    at.session_state["vae_canvas_0"] = canvas_value(EXAMPLE_DIGITS["3"])
+    at.run()
+    assert_healthy(at)
+    assert "your drawing (binarized)" in at.main.get_by_key("gap_digit_picture").image[0].captions
+    assert metrics_of(at)["log p̂_K at K=100"] != metrics["log p̂_K at K=100"]
+
+
+@pytest.mark.parametrize("arch", ["vae_mlp", "vae"])
+def test_the_gap_panel_on_the_shipped_vaes(arch: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    needed = [REPO_ROOT / "checkpoints" / f"{arch}.safetensors", REPO_ROOT / "checkpoints" / "wgan.safetensors"]
+    if not all(p.exists() for p in needed):
+        pytest.skip(f"the shipped files are not there: {arch}.safetensors")
+    for name in ("VAEGAN_CHECKPOINTS", "VAEGAN_RESULTS", "VAEGAN_APP_DATA"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VAEGAN_DATA", str(REPO_ROOT / "no-downloads-here"))  # no test digits: model samples
+    at = AppTest.from_file(HOME, default_timeout=300)
+    at.switch_page("views/vae.py")
+    at.query_params.update({"arch": arch, "gap_k": "10"})
+    at.run()
+    assert_healthy(at)
+    metrics = metrics_of(at)
+    value, error = (float(v) for v in metrics["gap: log p̂_K − ELBO"].split(" ± "))
+    assert value >= -2 * error
+    assert "binarized model sample #0" in at.main.get_by_key("gap_digit_picture").image[0].captions
+
+
+def test_the_directions_on_the_shipped_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    needed = [REPO_ROOT / "checkpoints" / f for f in ("wgan.safetensors", "classifier.safetensors")]
+    if not all(p.exists() for p in needed):
+        pytest.skip("the shipped generator or classifier is not there")
+    for name in ("VAEGAN_CHECKPOINTS", "VAEGAN_RESULTS", "VAEGAN_APP_DATA"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_file(HOME, default_timeout=300)
+    at.switch_page("views/latent.py")
+    at.query_params.update({"pc": "4"})
+    at.run()
+    assert_healthy(at)
+    assert at.main.get_by_key("direction_strip").image[0].captions[0].startswith("v4, ε=-5")
+    assert at.main.get_by_key("direction_share_chart") is not None

@@ -143,9 +143,10 @@ PAGE_KEYS = {
         "draw_on", "draw",
     ],  # fmt: skip
     "views/samples.py": ["seed", "n"],
-    "views/latent.py": ["seed", "sample", "dim", "eps0", "eps3", "eps15"],
+    "views/latent.py": ["seed", "sample", "dim", "eps0", "eps3", "eps15", "pc", "pc_eps"],
     "views/interpolation.py": ["a", "b", "steps", "mode"],
-    "views/vae.py": ["n_rec", "digits", "n_samples", "sample_seed", "rows", "start", "n_eval", "k"],
+    "views/vae.py": ["n_rec", "digits", "n_samples", "sample_seed", "rows", "start", "n_eval", "k", "gap_source",
+                      "gap_k", "gap_digit"],
     "views/dynamics.py": ["gen", "target", "theta_opt", "losses", "quiz"],
     "views/compare.py": ["arch", "n", "vae_seed", "gan_seed", "a", "b", "trust_n"],
 }
@@ -153,7 +154,8 @@ query_values = st.one_of(
     st.text(max_size=20),
     st.integers(-(10**12), 10**12).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(str),
-    st.sampled_from(["true", "false", "lerp", "slerp", "gaussian", "kl", "hellinger,kl", "", "1e308", "-0"]),
+    st.sampled_from(["true", "false", "lerp", "slerp", "gaussian", "kl", "hellinger,kl", "", "1e308", "-0",
+                     "your drawing", "test digit", "1000"]),
     st.sampled_from(["1", "0", "on", "yes", " ON ", "TRUE", "no", "None"]),  # the quiz switch's spellings
 )
 

@@ -616,3 +616,64 @@ def drawn_sweep_figure(sweep: DrawnSweep, height: int = 460) -> go.Figure:
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     )  # fmt: skip
     return figure
+
+
+# ------------------------------------------------------------------------- latent lessons (issue 25)
+
+
+def direction_share_figure(direction_share: Sequence[float], axis_share: Sequence[float], chosen: int,
+                           top_axes: int = 10) -> go.Figure:  # fmt: skip
+    """How often each principal direction changes the classifier's digit, beside the `top_axes` single latent axes
+    that change it most often and a dotted line at the mean over all axes; the chosen direction in red."""
+    order = sorted(range(len(axis_share)), key=lambda d: (-axis_share[d], d))[:top_axes]
+    figure = go.Figure()
+    figure.add_bar(
+        x=[f"v{i}" for i in range(len(direction_share))], y=list(direction_share), name="principal directions",
+        marker_color=["#e11d48" if i == chosen else "#0d9488" for i in range(len(direction_share))],
+    )  # fmt: skip
+    figure.add_bar(x=[f"e{d}" for d in order], y=[axis_share[d] for d in order], name=f"best {len(order)} axes",
+                   marker_color="#4f46e5")  # fmt: skip
+    mean = sum(axis_share) / max(1, len(axis_share))
+    labels = [f"v{i}" for i in range(len(direction_share))] + [f"e{d}" for d in order]
+    figure.add_scatter(x=labels, y=[mean] * len(labels), mode="lines", line={"color": "#64748b", "dash": "dot"},
+                       name=f"mean of all {len(axis_share)} axes: {mean:.2f}")  # fmt: skip
+    figure.update_layout(
+        height=280, margin=dict(l=10, r=10, t=30, b=10), template="plotly_white", bargap=0.15,
+        title="share of samples whose digit changes along the direction",
+        xaxis=dict(type="category"), yaxis=dict(title="share of samples", range=[0, 1.05]),
+        legend=dict(orientation="h", y=-0.2),
+    )  # fmt: skip
+    return figure
+
+
+def importance_weights_figure(normalised_log_weights: Sequence[float], ess: float) -> go.Figure:
+    """A histogram of the normalised log-weights log(w_i / sum w) of K importance samples, with the ESS in the
+    title: a few weights near 0 (= log 1) and the rest far below is a proposal that misses the posterior."""
+    k = len(normalised_log_weights)
+    figure = go.Figure(go.Histogram(x=list(normalised_log_weights), nbinsx=40, marker_color="#a5b4fc"))
+    figure.update_layout(
+        height=260, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white", showlegend=False, bargap=0.05,
+        title=f"K = {k:,} importance weights: effective sample size {ess:.1f} of {k:,}",
+        xaxis_title="log(w_i / Σ w)  (0: one sample carries all the weight)", yaxis_title="samples",
+        **vertical_line(-math.log(k), "#0d9488", 2, "all equal"),
+    )  # fmt: skip
+    return figure
+
+
+def log_px_curve_figure(k_values: Sequence[int], log_px: Sequence[float], log_px_se: Sequence[float],
+                        elbo: float, repeats: int) -> go.Figure:  # fmt: skip
+    """log p̂_K against K (log axis) with ±1 standard error bars over the repeats, and the ELBO as a flat line."""
+    figure = go.Figure()
+    figure.add_scatter(
+        x=list(k_values), y=list(log_px), mode="lines+markers", name=f"log p̂_K (mean of {repeats})",
+        line={"color": "#4f46e5"}, error_y=dict(type="data", array=list(log_px_se), visible=True),
+    )  # fmt: skip
+    figure.add_scatter(x=[k_values[0], k_values[-1]], y=[elbo, elbo], mode="lines", name="ELBO",
+                       line={"color": "#e11d48", "dash": "dash"})  # fmt: skip
+    figure.update_layout(
+        height=260, margin=dict(l=10, r=10, t=40, b=10), template="plotly_white",
+        title="log p(x) estimated with K samples, ±1 standard error",
+        xaxis=dict(title="K", type="log", tickvals=list(k_values), ticktext=[f"{k:,}" for k in k_values]),
+        yaxis_title="nats", legend=dict(orientation="h", y=-0.3),
+    )  # fmt: skip
+    return figure

@@ -10,6 +10,9 @@ The one measure of "how much a direction v changes the image" used throughout:
     change(v) = mean over the latents z_i of RMS over pixels of  G(z_i + eps * v) - G(z_i)
 
 in [-1, 1] image units (0: no change; 2: every pixel flips from black to white).
+
+Over 400 lines because the strips, the ranking and the principal-direction lesson all rest on that one measure and
+on the same eval-mode generator calls; split, each part would import the others' helpers.
 """
 
 from __future__ import annotations
@@ -392,3 +395,78 @@ def semantic_rank(
     rate = torch.cat(changed).view(dims, repeats).float().mean(dim=1)
     rates = [(d, float(rate[d])) for d in range(dims)]
     return sorted(rates, key=lambda pair: (-pair[1], pair[0]))
+
+
+# ------------------------------------------------------------------------ directions against single axes
+
+# The ε of the digit-change comparison below: the same both ways, so a unit direction and a unit axis move z equally
+# far. ε = 0 is the reference itself, so it is left out.
+LESSON_EPS = (-3.0, -1.5, 1.5, 3.0)
+LESSON_LATENTS = 16  # latents the directions are averaged over and the digit changes counted on
+
+
+@torch.no_grad()
+def digit_change_share(
+    generator: nn.Module, classifier: nn.Module, z: torch.Tensor, directions: torch.Tensor,
+    eps_values: Sequence[float] = LESSON_EPS,
+) -> torch.Tensor:  # fmt: skip
+    """For each direction v (rows of `directions`, (R, D)): the share of the latents z (N, D) whose predicted digit
+    changes somewhere along z + ε v, ε in `eps_values`, compared with the digit of G(z) -> (R,) in [0, 1].
+
+    A row counts once however many ε change it: "does moving along v turn this digit into another one?". Cost:
+    R * len(eps_values) * N generated and classified images, walked a few hundred at a time.
+    """
+    if z.dim() != 2 or directions.dim() != 2 or directions.shape[1] != z.shape[1]:
+        raise ConfigError(f"need z (N, D) and directions (R, D), got {tuple(z.shape)} and {tuple(directions.shape)}")
+    eps = torch.as_tensor(list(eps_values), dtype=z.dtype)
+    if eps.numel() == 0:
+        raise ConfigError("need at least one eps value")
+    n, steps = z.shape[0], eps.numel()
+    base, _ = predict_digits(classifier, generate(generator, z))
+    # Every moved latent, in the order (direction, eps, sample); generated and read in groups of whole directions.
+    group = max(1, EVAL_BATCH // (steps * n))
+    changed = []
+    for part in directions.to(z.dtype).split(group):
+        moved = z.view(1, 1, n, -1) + eps.view(1, -1, 1, 1) * part.view(-1, 1, 1, z.shape[1])
+        digits, _ = predict_digits(classifier, generate(generator, moved.reshape(-1, z.shape[1])))
+        changed.append((digits.view(part.shape[0], steps, n) != base.view(1, 1, n)).any(dim=1))
+    return torch.cat(changed).float().mean(dim=1)
+
+
+@dataclass
+class DirectionLesson:
+    """Principal directions next to single latent axes: how often each one turns a sample into another digit."""
+
+    directions: PrincipalDirections
+    direction_share: torch.Tensor  # (k,): digit_change_share of each principal direction
+    axis_share: torch.Tensor  # (D,): digit_change_share of each axis e_d
+    eps: tuple[float, ...]
+    n: int  # latents (sample rows) each share is over
+
+
+def lesson_directions(
+    generator: nn.Module, *, k: int = 10, n: int = LESSON_LATENTS, seed: int = 0
+) -> tuple[torch.Tensor, PrincipalDirections]:
+    """The n latents drawn with `seed` and the generator's k principal directions over them (method "jacobian":
+    orthonormal by construction and ranked by the pixel change they cause, which is what a strip shows)."""
+    check_count("the number of latents (n)", n, MAX_LATENTS)
+    check_count("the number of principal directions (k)", k, MAX_TABLE_SIDE)
+    z = sample_latents(n, generator.latent_dim, seed)
+    return z, principal_directions(generator, z, k=k, method="jacobian")
+
+
+def direction_lesson(
+    generator: nn.Module,
+    classifier: nn.Module,
+    *,
+    k: int = 10,
+    n: int = LESSON_LATENTS,
+    seed: int = 0,
+    eps_values: Sequence[float] = LESSON_EPS,
+) -> DirectionLesson:
+    """The generator's k principal directions (method "jacobian", over n latents drawn with `seed`) and, over the
+    same n latents, how often each direction and each single axis changes the classifier's digit."""
+    z, pcs = lesson_directions(generator, k=k, n=n, seed=seed)
+    direction_share = digit_change_share(generator, classifier, z, pcs.directions, eps_values)
+    axis_share = digit_change_share(generator, classifier, z, torch.eye(z.shape[1]), eps_values)
+    return DirectionLesson(pcs, direction_share, axis_share, tuple(float(e) for e in eps_values), n)

@@ -91,3 +91,6 @@ MAX_NEAREST = 64  # nearest training digits shown per sample
 # --- drawings (vaegan.divergences.drawn)
 MAX_DRAWING_CODE_CHARS = 2_000  # a drawing's URL code: two 41x41 bit masks compress to a few hundred characters
 MAX_DRAWING_SEEDS = 31  # independent critics per divergence of a drawing (the t-table goes to 30 degrees of freedom)
+
+# --- the gap between the ELBO and log p(x) (vaegan.gap)
+MAX_GAP_REPEATS = 256  # independent sets of K importance samples behind one standard error

@@ -71,3 +71,10 @@ TRAIN_COMMANDS: dict[str, str] = {
 DRAWING_PRESETS: tuple[str, ...] = ("lines", "two blobs", "ring vs centre", "8 Gaussians vs one")
 SLIDE_DIRECTIONS: tuple[str, ...] = ("towards P", "right", "left", "up", "down")  # where "slide Q" moves Q
 DRAWN_TARGET = "drawing"  # the MLP generator's target when it is the learner's drawing (not one of TARGETS)
+
+# --- the gap between the ELBO and log p(x) (vaegan.gap; the VAE page's panel)
+GAP_SOURCES: tuple[str, ...] = ("test digit", "your drawing")  # which digit the panel reads
+GAP_K_CHOICES: tuple[int, ...] = (10, 100, 200, 500, 1000)  # the largest K of the panel's curve
+# The K the panel opens with, per VAE architecture: what stays within about 2 s of server time on one CPU thread
+# (bench/latent_lessons.py): the conv decoder costs about 50 times an MLP's per latent.
+GAP_DEFAULT_K: dict[str, int] = {"mlp": 1000, "conv": 200}

@@ -10,8 +10,21 @@ import streamlit as st
 import torch
 
 from vaegan.drawing import prepare_digit
+from vaegan.figures import direction_share_figure
 from vaegan.inversion import invert
-from vaegan.latent import generate, perturbation_strip, rank_latent_dims, sample_latents, semantic_rank
+from vaegan.latent import (
+    LESSON_LATENTS,
+    DirectionLesson,
+    PrincipalDirections,
+    direction_lesson,
+    direction_strip,
+    generate,
+    lesson_directions,
+    perturbation_strip,
+    rank_latent_dims,
+    sample_latents,
+    semantic_rank,
+)
 
 from canvas import digit_canvas
 from common import (
@@ -175,6 +188,91 @@ def strip_for(_generator: torch.nn.Module, model_key: str, _z: torch.Tensor, z_k
 strip = strip_for(generator, token, z, z_key, int(chosen_dim))
 show_strip(strip, [f"ε={e:g}" for e in STRIP_EPS])
 
+# ------------------------------------------------------------------------------------- principal directions
+# Directions from the Jacobian (PCA of how the image changes under small latent steps, E_z[J^T J]), not GANSpace's
+# PCA of early-layer activations: on this generator the first block ends in BatchNorm and ReLU, and the feature-PCA
+# directions regressed back to z come out far from orthogonal (cosines up to 0.85 between two of them) and cost
+# about 10x as long to find; the Jacobian's eigenvectors are orthonormal and ranked by the pixel change they cause,
+# the very quantity a strip shows. Found once per model file (cached for every session), so a slider move only
+# generates the images it shows.
+@st.cache_resource(show_spinner="Finding the principal directions (once per model)…", max_entries=4)
+def directions_for(_generator: torch.nn.Module, model_key: str) -> PrincipalDirections:
+    return lesson_directions(_generator)[1]
+
+
+@st.cache_resource(show_spinner="Reading digits along every direction and axis (once per model)…", max_entries=4)
+def lesson_for(_generator: torch.nn.Module, _classifier: torch.nn.Module, models_key: str) -> DirectionLesson:
+    return direction_lesson(_generator, _classifier)
+
+
+@st.cache_resource(max_entries=4)
+def share_charts(_lesson: DirectionLesson, models_key: str) -> list[go.Figure]:
+    """The shares' bar chart once per direction (that direction marked), all built with the lesson: building a
+    Plotly figure (its validation) costs about 20 ms, too much of a slider move's budget. Never mutated."""
+    shares, axes = _lesson.direction_share.tolist(), _lesson.axis_share.tolist()
+    return [direction_share_figure(shares, axes, chosen) for chosen in range(len(shares))]
+
+
+@st.cache_data(max_entries=128)
+def direction_strip_for(
+    _generator: torch.nn.Module, model_key: str, _z: torch.Tensor, z_key: str, _direction: torch.Tensor, index: int
+) -> torch.Tensor:
+    """G(z + ε v_index) for the strip's ε; `index` names the direction (of this model file's cached set)."""
+    return direction_strip(_generator, _z, _direction[None], STRIP_EPS)[0]
+
+
+with st.container(key="directions"):
+    st.subheader("Principal directions: one direction, many dims at once")
+    st.markdown(
+        "Instead of one coordinate e_d, move along a **principal direction** v_i: the eigenvectors of E_z[JᵀJ] "
+        "(J = ∂G/∂z), the directions in which a unit step changes the image most, averaged over "
+        f"{LESSON_LATENTS} samples. Each "
+        "v_i mixes all the dims. Compare its strip with the single dim's: one axis rarely carries one meaning, a "
+        "direction often does."
+    )
+    classifier = try_load(CLASSIFIER_SLOT)
+    models_key = token + model_token(CLASSIFIER_SLOT)
+    lesson = lesson_for(generator, classifier, models_key) if classifier is not None else None
+    principal = lesson.directions if lesson is not None else directions_for(generator, token)
+    direction_sliders, direction_pictures = st.columns([3, 2])
+    with direction_sliders:
+        direction_index = st.slider("principal direction i (0: the largest pixel change)", 0,
+                                    principal.directions.shape[0] - 1, 0, key="pc", bind="query-params")  # fmt: skip
+        direction_eps = st.slider("ε along it (and along dim d, for comparison)", -5.0, 5.0, 2.0, 0.25, key="pc_eps",
+                                  bind="query-params")  # fmt: skip
+        direction = principal.directions[int(direction_index)]
+        top_dims = direction.abs().argsort(descending=True)[:5].tolist()
+        st.caption(
+            f"v{int(direction_index)}: {float(principal.variance[int(direction_index)]):.3f} mean squared pixel change "
+            f"per unit step; its largest weights are on dims {', '.join(str(d) for d in top_dims)} "
+            f"({float(direction[top_dims].pow(2).sum()):.0%} of its squared length)."
+        )
+    axis = torch.eye(latent_dim)[int(chosen_dim)]
+    moved_pair = generate(generator, torch.stack([z + direction_eps * direction, z + direction_eps * axis]))
+    with direction_pictures:
+        left, right = st.columns(2)
+        with left, st.container(key="direction_edited"):
+            show_images(moved_pair[:1], nrow=1, caption=f"G(z + {direction_eps:g} v{int(direction_index)})", scale=6)
+        with right:
+            show_images(moved_pair[1:], nrow=1, caption=f"G(z + {direction_eps:g} e{int(chosen_dim)})", scale=6)
+    with st.container(key="direction_strip"):
+        show_strip(direction_strip_for(generator, token, z, z_key, direction, int(direction_index)),
+                   [f"v{int(direction_index)}, ε={e:g}" for e in STRIP_EPS])  # fmt: skip
+    show_strip(strip, [f"e{int(chosen_dim)}, ε={e:g}" for e in STRIP_EPS])
+    st.caption(f"Top: along principal direction v{int(direction_index)}; bottom: along dim {int(chosen_dim)} alone. "
+               "Both are unit vectors, so each ε moves z equally far.")  # fmt: skip
+    if lesson is not None:
+        st.plotly_chart(share_charts(lesson, models_key)[int(direction_index)], key="direction_share_chart")
+        best_axis = float(lesson.axis_share.max())
+        st.caption(
+            f"For each direction: the share of {lesson.n} samples whose predicted digit changes somewhere along "
+            f"z + ε v, ε ∈ {{{', '.join(f'{e:g}' for e in lesson.eps)}}}. Principal directions: median "
+            f"{float(lesson.direction_share.median()):.2f}; single axes: median "
+            f"{float(lesson.axis_share.median()):.2f}, best {best_axis:.2f}."
+        )
+    else:
+        st.caption("No digit classifier checkpoint: no count of how often a direction changes the digit.")
+
 # ------------------------------------------------------------------------------------------------ ranking
 def ranking_chart(
     pairs: list[tuple[int, float]], y_title: str, color: str, key: str, y_range: list[float] | None = None
@@ -201,7 +299,6 @@ st.subheader("Dims ranked by effect")
 ranking_chart(ranking, "RMS pixel change", "#4f46e5", "ranking_chart")
 
 # ------------------------------------------------------------------------------------- semantic ranking
-classifier = try_load(CLASSIFIER_SLOT)
 if classifier is not None:
     st.subheader("Dims ranked by how often they change the digit")
     st.caption(

@@ -33,6 +33,7 @@ from common import (
     strip_pictures,
     try_load,
 )
+from gap_panel import gap_panel
 
 # A drawn digit's importance samples come from vaegan.precomputed.draw_k: a conv decoder pass costs far more than an
 # MLP's on a CPU, and a drawing must be read within a fraction of a second (bench/app_draw.py).
@@ -308,5 +309,8 @@ else:
         f"On {n_used:,} test digits (a fixed random subset), with fixed noise seeds "
         "(vaegan.likelihood.evaluate_neg_elbo / evaluate_log_px, the numbers `vaegan eval vae` prints)."
     )
+
+# ------------------------------------------------------------------------------ the gap, one digit at a time
+gap_panel(vae, token, digits, digit)
 
 share_hint()
