@@ -82,3 +82,8 @@ def parse_duration(text: str, flag: str = "--time-budget") -> float:
     if not total <= MAX_TIME_BUDGET:  # also catches a number so long that it became inf
         raise ConfigError(f"{flag} {text[:40]!r} is longer than the limit of {MAX_TIME_BUDGET / 86400:g} days")
     return total
+
+# --- the 2-D VAE trained on the VAE page (vaegan.vae2d)
+MAX_VAE2D_DIGITS = 70_000  # training or held-out digits: all of MNIST
+MAX_VAE2D_GRID_SIDE = 64  # the decoded manifold is side x side digits of 28x28
+MAX_VAE2D_BETA = 1_000.0  # the KL weight; far above any β that still encodes anything

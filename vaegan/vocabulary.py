@@ -63,3 +63,11 @@ TRAIN_COMMANDS: dict[str, str] = {
     "wgan-critic": "vaegan train wgan",
     "digit-classifier": "vaegan train classifier",
 }
+
+# --- the 2-D VAE of the VAE page (vaegan.vae2d): the βs shipped as checkpoints/vae2d_beta{β}.safetensors
+VAE2D_BETAS: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0)
+
+
+def vae2d_checkpoint(beta: float) -> str:
+    """The shipped file of a β, relative to the repository root."""
+    return f"checkpoints/vae2d_beta{beta:g}.safetensors"
