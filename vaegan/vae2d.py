@@ -41,7 +41,7 @@ from vaegan.limits import (
 )
 from vaegan.runtime import cpu_model, eval_mode, intra_op_threads
 from vaegan.vae import IMAGE_PIXELS, VAE, VAEConfig, bernoulli_log_prob, gaussian_kl_to_standard_normal
-from vaegan.vocabulary import VAE2D_BETAS, vae2d_checkpoint  # torch-free, re-exported here
+from vaegan.vocabulary import VAE2D_BETAS, vae2d_checkpoint, vae2d_filename  # torch-free, re-exported here
 
 Tensor = torch.Tensor
 # (optimizer steps done, in total, what is trained): the divergence trainers' progress signature.
@@ -392,9 +392,9 @@ def load_vae2d(path: str | os.PathLike[str]) -> Vae2dResult:
     )  # fmt: skip
 
 
-def shipped_vae2d_paths(root: str | os.PathLike[str] = ".") -> dict[float, Path]:
-    """β -> the shipped file for it, for each shipped β whose file exists under `root`."""
-    paths = {beta: Path(root) / vae2d_checkpoint(beta) for beta in VAE2D_BETAS}
+def shipped_vae2d_paths(folder: str | os.PathLike[str] = "checkpoints") -> dict[float, Path]:
+    """β -> the shipped file for it, for each shipped β whose file exists in `folder`."""
+    paths = {beta: Path(folder) / vae2d_filename(beta) for beta in VAE2D_BETAS}
     return {beta: path for beta, path in paths.items() if path.exists()}
 
 
@@ -423,4 +423,5 @@ __all__ = [
     "split_digits",
     "train_vae2d",
     "vae2d_checkpoint",
+    "vae2d_filename",
 ]

@@ -31,6 +31,7 @@ from common import (
     strip_pictures,
     try_load,
 )
+from vae_playground import show_vae2d_playground
 
 # Importance samples for a drawn digit's log p(x) (and for the reference digits it is placed among), by
 # architecture: a conv decoder pass costs far more than an MLP's on a CPU, and a drawing must be read within a
@@ -312,3 +313,6 @@ else:
     )
 
 share_hint()
+
+# ------------------------------------------------------------------------------------- train a VAE now
+show_vae2d_playground(digit)
