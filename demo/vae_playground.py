@@ -80,10 +80,11 @@ def show_vae2d_playground(drawn: DrawnDigit | None) -> None:
     default_count = next(iter(shipped.values())).config.train_digits if shipped else Vae2dConfig().train_digits
     counts = sorted({*VAE2D_TRAIN_COUNTS, default_count})
     left, middle, right = st.columns([3, 3, 1], vertical_alignment="bottom")
+    # The URL holds the shown text: ?vae2d_beta=2
     beta = left.select_slider("β (weight of the KL term)", VAE2D_BETA_CHOICES, 1.0, key="vae2d_beta",
                               bind="query-params", format_func=lambda b: f"{b:g}")  # fmt: skip
-    count = middle.select_slider("training digits", counts, default_count, key="vae2d_digits", bind="query-params",
-                                 format_func=lambda n: f"{n:,}")  # fmt: skip
+    # No format_func on the counts: the URL holds the shown text, and "5,000" would be an awkward URL value
+    count = middle.select_slider("training digits", counts, default_count, key="vae2d_digits", bind="query-params")
     config = Vae2dConfig.for_digits(int(count), beta=float(beta))
     data_key = real_digits_key()
     classifier = try_load(CLASSIFIER_SLOT)

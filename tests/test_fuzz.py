@@ -144,7 +144,8 @@ PAGE_KEYS = {
     "views/samples.py": ["seed", "n"],
     "views/latent.py": ["seed", "sample", "dim", "eps0", "eps3", "eps15"],
     "views/interpolation.py": ["a", "b", "steps", "mode"],
-    "views/vae.py": ["n_rec", "digits", "n_samples", "sample_seed", "rows", "start", "n_eval", "k"],
+    "views/vae.py": ["n_rec", "digits", "n_samples", "sample_seed", "rows", "start", "n_eval", "k", "vae2d_beta",
+                     "vae2d_digits"],
 }
 query_values = st.one_of(
     st.text(max_size=20),
