@@ -1,14 +1,10 @@
 """A VAE with a 2-D latent space, trained in seconds: β-VAE loss, the decoded manifold, the aggregate posterior.
 
-The model is `vaegan.vae.VAE` (MLP, `latent_dim=2`); training minimises recon + β·KL per digit (Higgins et al.,
-2017): β = 1 is the ELBO, β = 0 an autoencoder with noise, β > 1 pulls every q(z|x) harder towards N(0, I).
-What a run gives the VAE page: the decoder on a grid over the prior's quantiles (Kingma & Welling's Fig. 4), the
-posterior means of held-out digits with their labels, and the ELBO's two terms on those digits.
-
-Digits: the test digits the app shows (`vaegan.data.load_test_digits`), in one fixed shuffle; the first
-`held_out` are held out, the next `train_digits` are trained on. Labels: given ones, else the shipped classifier's
-reading (`label_digits`). The final weights are rounded through fp16, so a run and the fp16 file it is saved as
-(`save_vae2d`) are the same model, and what the file stores (terms, posterior) is exactly what the file gives.
+The model is `vaegan.vae.VAE` (MLP, `latent_dim=2`) trained on recon + β·KL per digit (Higgins et al., 2017). A run
+gives the VAE page the decoder on a grid over the prior's quantiles, the posterior means of held-out digits with
+their labels, and the ELBO's two terms on those digits. Digits: one fixed shuffle of the app's test digits, the first
+`held_out` held out, the next `train_digits` trained on; labels given, else the classifier's (`label_digits`). The
+final weights are rounded through fp16, so a run and its fp16 file (`save_vae2d`) are the same model.
 """
 
 from __future__ import annotations
@@ -17,7 +13,6 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +22,7 @@ from torch import nn
 
 from vaegan.checkpoint import load_model, save_model
 from vaegan.data import MNIST_SIDE, to_rgb32
+from vaegan.divergences.engine import ProgressCallback  # (steps done, in total, what is trained)
 from vaegan.divergences.optim import Adam
 from vaegan.errors import CheckpointError, ConfigError, DataError, TrainingError
 from vaegan.limits import (
@@ -41,11 +37,9 @@ from vaegan.limits import (
 )
 from vaegan.runtime import cpu_model, eval_mode, intra_op_threads
 from vaegan.vae import IMAGE_PIXELS, VAE, VAEConfig, bernoulli_log_prob, gaussian_kl_to_standard_normal
-from vaegan.vocabulary import VAE2D_BETAS, vae2d_checkpoint, vae2d_filename  # torch-free, re-exported here
+from vaegan.vocabulary import VAE2D_BETAS, vae2d_checkpoint, vae2d_filename  # noqa: F401 - torch-free, re-exported
 
 Tensor = torch.Tensor
-# (optimizer steps done, in total, what is trained): the divergence trainers' progress signature.
-ProgressCallback = Callable[[int, int, str], None]
 SHUFFLE_SEED = 0  # the one fixed shuffle of the digits (the VAE page's shuffle of its test digits uses the same)
 EVAL_SEED = 1  # the posterior samples of the held-out reconstruction term
 EVAL_SAMPLES = 4  # posterior samples per held-out digit in the reconstruction term (less noise than one)
@@ -146,6 +140,11 @@ class Vae2dResult:
     @property
     def neg_elbo(self) -> float:
         return self.reconstruction + self.kl
+
+    def describe(self) -> str:
+        """One line for the CLI."""
+        return (f"β = {self.config.beta:g}: held-out −ELBO {self.neg_elbo:.2f} = reconstruction "
+                f"{self.reconstruction:.2f} + KL {self.kl:.2f} nats ({self.seconds:.1f} s)")  # fmt: skip
 
     def terms_row(self) -> dict[str, float]:
         """The row of the ELBO-terms table and chart."""
@@ -396,32 +395,3 @@ def shipped_vae2d_paths(folder: str | os.PathLike[str] = "checkpoints") -> dict[
     """β -> the shipped file for it, for each shipped β whose file exists in `folder`."""
     paths = {beta: Path(folder) / vae2d_filename(beta) for beta in VAE2D_BETAS}
     return {beta: path for beta, path in paths.items() if path.exists()}
-
-
-def describe(result: Vae2dResult) -> str:
-    """One line for a CLI or a caption."""
-    return (f"β = {result.config.beta:g}: held-out −ELBO {result.neg_elbo:.2f} = reconstruction "
-            f"{result.reconstruction:.2f} + KL {result.kl:.2f} nats ({result.seconds:.1f} s)")  # fmt: skip
-
-
-__all__ = [
-    "VAE2D_BETAS",
-    "Vae2dConfig",
-    "Vae2dDigits",
-    "Vae2dResult",
-    "decoded_manifold",
-    "describe",
-    "encode_digit",
-    "epochs_for",
-    "held_out_terms",
-    "label_digits",
-    "load_vae2d",
-    "posterior_means",
-    "prior_quantile_grid",
-    "save_vae2d",
-    "shipped_vae2d_paths",
-    "split_digits",
-    "train_vae2d",
-    "vae2d_checkpoint",
-    "vae2d_filename",
-]

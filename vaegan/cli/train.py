@@ -237,7 +237,7 @@ def train_vae2d_command(
     from vaegan.cli.display import progress_bar, step_reporter
     from vaegan.data import load_test_digits
     from vaegan.runtime import set_threads
-    from vaegan.vae2d import Vae2dConfig, describe, save_vae2d, split_digits, train_vae2d, vae2d_checkpoint
+    from vaegan.vae2d import Vae2dConfig, save_vae2d, split_digits, train_vae2d, vae2d_checkpoint
 
     set_threads(threads)
     config = Vae2dConfig.for_digits(train_digits, beta=beta, seed=seed, **given(held_out=held_out))
@@ -250,4 +250,4 @@ def train_vae2d_command(
         result = train_vae2d(config, digits, progress=step_reporter(bar, task, every=20), threads=None)
     out = out or Path(vae2d_checkpoint(beta))
     save_vae2d(result, out, command=command_line())
-    err_console.print(f"wrote {out}  {describe(result)}  labels: {result.label_source}")
+    err_console.print(f"wrote {out}  {result.describe()}  labels: {result.label_source}")
