@@ -147,6 +147,7 @@ def make_app_files(root: Path) -> AppFiles:
     sizes = {"train": 40, "valid": 40, "test": 600}
     splits = {s: (rng.random((n, 28, 28)) < 0.2).astype(np.uint8) for s, n in sizes.items()}
     np.savez(files.digits, **splits)
+    write_tiny_vae2d_files(files.checkpoints, torch.from_numpy(splits["test"]).float())
     return files
 
 
@@ -271,12 +272,14 @@ WIDGET_CHANGES: dict[str, dict[str, object]] = {
         "gap_source": "your drawing",
         "gap_k": 100,
         "gap_digit": 2,
+        "vae2d_beta": 2.0,
+        "vae2d_digits": 1_000,
     },
     "views/compare.py": {"arch": "vae_mlp", "n": 36, "vae_seed": 1, "gan_seed": 1, "a": 3, "b": 5, "trust_n": 64},
 }
 # Buttons (actions, tested on their own below) and the download button (its payload is the image shown).
 ACTIONS = {"run", "regenerate", "reset", "download", "vae_clear", "vae_example", "latent_clear", "latent_example",
-           "invert"}  # fmt: skip
+           "invert", "vae2d_train"}  # fmt: skip
 
 
 def change_for(page: str, key: str) -> object:
@@ -807,3 +810,76 @@ def test_the_directions_on_the_shipped_generator(monkeypatch: pytest.MonkeyPatch
     assert_healthy(at)
     assert at.main.get_by_key("direction_strip").image[0].captions[0].startswith("v4, ε=-5")
     assert at.main.get_by_key("direction_share_chart") is not None
+# ------------------------------------------------------------------------------------- the 2-D VAE (VAE page)
+
+
+def write_tiny_vae2d_files(folder: Path, digits: torch.Tensor) -> None:
+    """A tiny 2-D VAE for every shipped β (500 training + 100 held-out digits, one epoch, 16 wide), labelled at
+    random: the VAE page's "Train a VAE now" shows them at once, as it shows the real shipped files."""
+    from vaegan.vae2d import VAE2D_BETAS, Vae2dConfig, save_vae2d, split_digits, train_vae2d, vae2d_filename
+
+    labels = torch.randint(0, 10, (digits.shape[0],), generator=torch.Generator().manual_seed(0))
+    for beta in VAE2D_BETAS:
+        config = Vae2dConfig(beta=beta, train_digits=500, held_out=100, epochs=1, hidden=16)
+        result = train_vae2d(config, split_digits(digits, config, labels=labels, source="random"))
+        save_vae2d(result, folder / vae2d_filename(beta), command=f"python cli.py train vae2d --beta {beta:g}")
+
+
+def test_the_2d_vae_section_shows_a_shipped_beta_and_places_the_drawn_digit(
+    open_page: OpenPage, app_files: AppFiles
+) -> None:
+    from vaegan.drawing import EXAMPLE_DIGITS, prepare_digit, render_strokes
+    from vaegan.vae2d import encode_digit, load_vae2d
+
+    at = open_page("views/vae.py", query={"vae2d_beta": "2"})  # the URL holds β as the slider shows it
+    assert_healthy(at)
+    shipped = load_vae2d(app_files.checkpoints / "vae2d_beta2.safetensors")
+    assert metrics_of(at)["held-out −ELBO"] == f"{shipped.neg_elbo:.1f} nats"
+    assert metrics_of(at)["KL(q(z|x) ‖ p(z))"] == f"{shipped.kl:.2f} nats"
+    assert "shipped `" in texts(at) and "vae2d_beta2.safetensors" in texts(at)
+    assert at.main.get_by_key("vae2d_manifold") is not None and at.main.get_by_key("vae2d_terms") is not None
+    assert at.main.get_by_key("vae2d_train").proto.disabled  # nothing to train: the file is there
+    scatter = at.main.get_by_key("vae2d_scatter").proto.spec
+    assert '"your digit"' not in scatter and "Draw a digit on the canvas above" in texts(at)
+
+    at.session_state["vae_canvas_0"] = canvas_value(EXAMPLE_DIGITS["3"])
+    at.run()
+    assert_healthy(at)
+    digit = prepare_digit(render_strokes(EXAMPLE_DIGITS["3"], 280, 26.0))
+    (z1, z2), _ = encode_digit(shipped.model, digit.binary)
+    assert f"Your digit lands at z = ({z1:.2f}, {z2:.2f})" in texts(at)
+    assert '"your digit"' in at.main.get_by_key("vae2d_scatter").proto.spec
+
+
+def test_an_unshipped_beta_trains_on_the_page_as_the_library_trains_it(
+    open_page: OpenPage, app_files: AppFiles, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_vae2d import synthetic_digits
+    from vaegan.classifier import DigitClassifier
+    from vaegan.data import load_test_digits
+    from vaegan.vae2d import Vae2dConfig, split_digits, train_vae2d
+
+    digits, _ = synthetic_digits(1_500)
+    data = tmp_path / "digits.npz"
+    small = digits[:10].view(-1, 28, 28).numpy().astype(np.uint8)
+    np.savez(data, train=small, valid=small, test=digits.view(-1, 28, 28).numpy().astype(np.uint8))
+    # A short run (10 epochs of 500 digits) for the page and for the library alike: the AppTest runs in this process
+    monkeypatch.setattr("vaegan.vae2d.DIGIT_PASSES", 5_000)
+    query = {"vae2d_beta": "0.25", "vae2d_digits": "500"}
+    at = open_page("views/vae.py", query=query, env={"VAEGAN_APP_DATA": str(data)})
+    assert_healthy(at)
+    assert any("β = 0.25 with 500 training digits is not trained yet" in info.value for info in at.info)
+    at.main.get_by_key("vae2d_train").click().run()
+    assert_healthy(at)
+    config = Vae2dConfig.for_digits(500, beta=0.25)
+    classifier = DigitClassifier.from_pretrained(str(app_files.checkpoints / "classifier.safetensors"))
+    expected = train_vae2d(config, split_digits(load_test_digits(str(data)), config, classifier=classifier))
+    assert metrics_of(at)["held-out −ELBO"] == f"{expected.neg_elbo:.1f} nats"
+    assert "trained now on this server" in texts(at)
+    # the session's run joins the shipped βs in the terms chart (same digit count)
+    assert '"0.25"' in at.main.get_by_key("vae2d_terms").proto.spec
+
+    at.main.get_by_key("vae2d_digits").set_value(9_000).run()  # more digits than the file holds
+    at.main.get_by_key("vae2d_train").click().run()
+    assert not at.exception
+    assert any("need 10,000 digits" in warning.value for warning in at.warning)

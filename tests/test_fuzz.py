@@ -146,7 +146,7 @@ PAGE_KEYS = {
     "views/latent.py": ["seed", "sample", "dim", "eps0", "eps3", "eps15", "pc", "pc_eps"],
     "views/interpolation.py": ["a", "b", "steps", "mode"],
     "views/vae.py": ["n_rec", "digits", "n_samples", "sample_seed", "rows", "start", "n_eval", "k", "gap_source",
-                      "gap_k", "gap_digit"],
+                      "gap_k", "gap_digit", "vae2d_beta", "vae2d_digits"],
     "views/dynamics.py": ["gen", "target", "theta_opt", "losses", "quiz"],
     "views/compare.py": ["arch", "n", "vae_seed", "gan_seed", "a", "b", "trust_n"],
 }

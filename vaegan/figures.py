@@ -677,3 +677,74 @@ def log_px_curve_figure(k_values: Sequence[int], log_px: Sequence[float], log_px
         yaxis_title="nats", legend=dict(orientation="h", y=-0.3),
     )  # fmt: skip
     return figure
+
+
+# ------------------------------------------------------------------------------------- the 2-D VAE (VAE page)
+# Plain lists in, so that this module needs nothing of vaegan.vae2d: a Vae2dResult's posterior and labels, and its
+# terms_row() per β.
+
+DIGIT_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                "#17becf")  # fmt: skip  # Plotly's D3 palette: ten colours told apart at a glance
+
+
+def latent_scatter_figure(points: Sequence[Sequence[float]], labels: Sequence[int] | None, *,
+                          drawn: Sequence[float] | None = None, drawn_std: Sequence[float] | None = None,
+                          limit: float | None = None, title: str = "") -> go.Figure:  # fmt: skip
+    """The aggregate posterior: one point per held-out digit (the mean of q(z|x)), one trace and colour per label;
+    a drawn digit as a star with its ±1 σ box; dotted the square that the decoded manifold covers (±limit)."""
+    figure = go.Figure()
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    if labels is None:
+        figure.add_scatter(x=xs, y=ys, mode="markers", name="held-out digits",
+                           marker={"size": 4, "color": "#64748b", "opacity": 0.7})  # fmt: skip
+    else:
+        for digit in sorted(set(labels)):
+            chosen = [i for i, label in enumerate(labels) if label == digit]
+            colour = DIGIT_COLORS[digit % len(DIGIT_COLORS)]
+            figure.add_scatter(x=[xs[i] for i in chosen], y=[ys[i] for i in chosen], mode="markers", name=str(digit),
+                               marker={"size": 4, "opacity": 0.75, "color": colour})  # fmt: skip
+    shapes = []
+    if limit is not None:
+        shapes.append({"type": "rect", "x0": -limit, "x1": limit, "y0": -limit, "y1": limit,
+                       "line": {"color": "#94a3b8", "dash": "dot", "width": 1}})  # fmt: skip
+    if drawn is not None:
+        if drawn_std is not None:
+            shapes.append({"type": "rect", "x0": drawn[0] - drawn_std[0], "x1": drawn[0] + drawn_std[0],
+                           "y0": drawn[1] - drawn_std[1], "y1": drawn[1] + drawn_std[1],
+                           "line": {"color": "#111827", "width": 1}})  # fmt: skip
+        figure.add_scatter(x=[drawn[0]], y=[drawn[1]], mode="markers", name="your digit",
+                           marker={"symbol": "star", "size": 18, "color": "#111827",
+                                   "line": {"color": "white", "width": 1}})  # fmt: skip
+    figure.update_layout(
+        title={"text": title, "font": {"size": 14}}, height=420, template="plotly_white", shapes=shapes,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10}, xaxis_title="z₁", yaxis={"title": "z₂", "scaleanchor": "x"},
+        legend={"title": {"text": "digit"}, "itemsizing": "constant"},
+    )  # fmt: skip
+    return figure
+
+
+def elbo_terms_figure(rows: Sequence[dict[str, float]], marked_beta: float | None = None) -> go.Figure:
+    """The held-out ELBO's two terms against the β each model was trained with: reconstruction E_q[−log p(x|z)]
+    (left) and KL(q(z|x) ‖ p(z)) (right), in nats; the β on show ringed. Each β is one category on the x axis
+    (β = 0 has no place on a log axis)."""
+    from plotly.subplots import make_subplots  # only this figure has two panels
+
+    rows = sorted(rows, key=lambda row: row["β"])
+    betas = [f"{row['β']:g}" for row in rows]
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("reconstruction, E_q[−log p(x|z)]", "KL(q(z|x) ‖ p(z))"),
+                           horizontal_spacing=0.12)  # fmt: skip
+    for col, (key, colour) in enumerate((("reconstruction", "#4f46e5"), ("KL", "#e11d48")), start=1):
+        figure.add_scatter(x=betas, y=[row[key] for row in rows], mode="lines+markers", name=key, row=1, col=col,
+                           line={"color": colour}, marker={"size": 8})  # fmt: skip
+        if marked_beta is not None and f"{marked_beta:g}" in betas:
+            i = betas.index(f"{marked_beta:g}")
+            figure.add_scatter(x=[betas[i]], y=[rows[i][key]], mode="markers", showlegend=False, row=1, col=col,
+                               marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": "#111827",
+                                                                                     "width": 2}})  # fmt: skip
+        figure.update_xaxes(title_text="β", type="category", row=1, col=col)
+        figure.update_yaxes(title_text="nats per digit", row=1, col=col)
+    figure.update_layout(height=300, template="plotly_white", showlegend=False,
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10})  # fmt: skip
+    for annotation in figure.layout.annotations:
+        annotation.font = {"size": 13}
+    return figure

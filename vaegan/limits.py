@@ -94,3 +94,8 @@ MAX_DRAWING_SEEDS = 31  # independent critics per divergence of a drawing (the t
 
 # --- the gap between the ELBO and log p(x) (vaegan.gap)
 MAX_GAP_REPEATS = 256  # independent sets of K importance samples behind one standard error
+
+# --- the 2-D VAE trained on the VAE page (vaegan.vae2d)
+MAX_VAE2D_DIGITS = 70_000  # training or held-out digits: all of MNIST
+MAX_VAE2D_GRID_SIDE = 64  # the decoded manifold is side x side digits of 28x28
+MAX_VAE2D_BETA = 1_000.0  # the KL weight; far above any β that still encodes anything

@@ -78,3 +78,18 @@ GAP_K_CHOICES: tuple[int, ...] = (10, 100, 200, 500, 1000)  # the largest K of t
 # The K the panel opens with, per VAE architecture: what stays within about 2 s of server time on one CPU thread
 # (bench/latent_lessons.py): the conv decoder costs about 50 times an MLP's per latent.
 GAP_DEFAULT_K: dict[str, int] = {"mlp": 1000, "conv": 200}
+
+# --- the 2-D VAE of the VAE page (vaegan.vae2d): the βs shipped as checkpoints/vae2d_beta{β}.safetensors
+VAE2D_BETAS: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 4.0)
+VAE2D_BETA_CHOICES: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # the page's β slider
+VAE2D_TRAIN_COUNTS: tuple[int, ...] = (500, 1_000, 2_000, 5_000, 9_000)  # the page's training-digit counts
+
+
+def vae2d_filename(beta: float) -> str:
+    """The file name of a β's 2-D VAE."""
+    return f"vae2d_beta{beta:g}.safetensors"
+
+
+def vae2d_checkpoint(beta: float) -> str:
+    """The shipped file of a β, relative to the repository root."""
+    return f"checkpoints/{vae2d_filename(beta)}"

@@ -34,6 +34,7 @@ from common import (
     try_load,
 )
 from gap_panel import gap_panel
+from vae_playground import show_vae2d_playground
 
 # A drawn digit's importance samples come from vaegan.precomputed.draw_k: a conv decoder pass costs far more than an
 # MLP's on a CPU, and a drawing must be read within a fraction of a second (bench/app_draw.py).
@@ -312,5 +313,8 @@ else:
 
 # ------------------------------------------------------------------------------ the gap, one digit at a time
 gap_panel(vae, token, digits, digit)
+
+# ------------------------------------------------------------------------------------- train a VAE now
+show_vae2d_playground(digit)
 
 share_hint()

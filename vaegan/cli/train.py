@@ -1,4 +1,4 @@
-"""`vaegan train vae | classifier | wgan`: train a model and export it as .safetensors.
+"""`vaegan train vae | classifier | wgan | vae2d`: train a model and export it as .safetensors.
 
 Unset options (None) keep the config dataclass's default (VAEConfig, VAETrainConfig, ClassifierConfig,
 ClassifierTrainConfig, or the WGAN recipe in vaegan.train.wgan.RECIPES).
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vaegan.cli.display import TrainingDisplay, duration
-from vaegan.cli.models import export, load, torch_version, train_device
+from vaegan.cli.models import command_line, export, load, torch_version, train_device
 from vaegan.cli.options import (
     BINARIZE_HELP,
     CLASSIFIER_CKPT,
@@ -225,3 +225,38 @@ def train_wgan_command(
     sidecar = export_sidecar(run_dir, out) if distributed.is_main() else None  # rank 0 wrote the timeline
     if sidecar is not None:
         err_console.print(f"wrote {sidecar} (its training timeline, for the app's Samples page)")
+
+
+@app.command("vae2d")
+def train_vae2d_command(
+    beta: float = typer.Option(1.0, min=0.0, help="KL weight of the β-VAE loss (1 = the ELBO)."),
+    train_digits: int = typer.Option(5000, min=1, help="Digits trained on (after the held-out ones)."),
+    held_out: int | None = typer.Option(None, min=1, help="Digits held out for the posterior and the terms."),
+    epochs: int | None = typer.Option(None, min=1, help="Passes over the training digits (default: about "
+                                      "150,000 digits in all, as the app)."),  # fmt: skip
+    data: str = typer.Option("binarized-mnist", help="Binary digits: the test split of this spec (as the app's "
+                             "VAE page; never downloads). " + VAE_DATA_HELP),  # fmt: skip
+    classifier: Path = typer.Option(CLASSIFIER_CKPT, help="Labels the held-out digits (none: unlabelled)."),
+    seed: Seed = 0,
+    out: Path = out_option(None, "Where the 2-D VAE is written (checkpoints/vae2d_beta{β}.safetensors)."),
+    threads: Threads = 0,
+) -> None:
+    """Train the VAE page's 2-D β-VAE on test digits in seconds and export it with its posterior and terms."""
+    from vaegan.classifier import load_optional_classifier
+    from vaegan.cli.display import progress_bar, step_reporter
+    from vaegan.data import load_test_digits
+    from vaegan.runtime import set_threads
+    from vaegan.vae2d import Vae2dConfig, save_vae2d, split_digits, train_vae2d, vae2d_checkpoint
+
+    set_threads(threads)
+    config = Vae2dConfig.for_digits(train_digits, beta=beta, seed=seed, **given(held_out=held_out))
+    if epochs is not None:
+        config = Vae2dConfig(**{**config.to_dict(), "epochs": epochs})
+    reader = load_optional_classifier(classifier)
+    digits = split_digits(load_test_digits(data), config, classifier=reader, source=data)
+    with progress_bar("training") as bar:
+        task = bar.add_task("2-D VAE", total=None, training="-")
+        result = train_vae2d(config, digits, progress=step_reporter(bar, task, every=20), threads=None)
+    out = out or Path(vae2d_checkpoint(beta))
+    save_vae2d(result, out, command=command_line())
+    err_console.print(f"wrote {out}  {result.describe()}  labels: {result.label_source}")
