@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+from streamlit.elements.widgets.number_input import NumberInputSerde
 
 # Nothing here imports torch: on a cold start the first page can draw its title and text while the page's own
 # imports (torch, the models) are still loading.
@@ -36,6 +37,21 @@ PAGES = [
     st.Page(PAGES_DIR / "vae.py", title="VAE", icon=":material/blur_on:", url_path="vae"),
     st.Page(PAGES_DIR / "compare.py", title="VAE vs GAN", icon=":material/compare:", url_path="compare"),
 ]
+
+# Streamlit seeds a URL-bound number widget with int(value) before it checks the value is finite, and a ?seed=inf
+# then crashes the page with an OverflowError; it already treats a ValueError there as "invalid: use the default".
+# Until it does the same for an overflow, the integer parser turns one into the other.
+_parse_number = NumberInputSerde.deserialize
+
+
+def _deserialize_finite(self: NumberInputSerde, ui_value: float | None) -> float | None:
+    try:
+        return _parse_number(self, ui_value)
+    except OverflowError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+NumberInputSerde.deserialize = _deserialize_finite
 
 # Digits are 28-32 pixels: whenever the browser scales an image, keep every pixel a crisp square.
 st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
