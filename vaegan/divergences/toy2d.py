@@ -133,7 +133,10 @@ class Toy2dConfig:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        if not self.drawing:  # a built-in target's file stays what it was before drawings existed, byte for byte
+            del data["drawing"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Toy2dConfig:
