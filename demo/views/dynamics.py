@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from vaegan.divergences import (
@@ -57,6 +58,19 @@ DEFAULT_STEPS = {"shift": DynamicsConfig().steps, "mlp": Toy2dConfig().steps}
 COLUMNS = 3  # animations per row
 
 Run = DynamicsResult | Toy2dResult
+
+
+@st.cache_resource(show_spinner=False, max_entries=40)
+def cached_animation(_run: Run, run_id: int, loss: str, scale: float) -> tuple[Run, go.Figure]:
+    """One loss's animation of a run, built once and shared by every rerun and session: building its frames is most
+    of a revisit's time (bench/draw_divergences.py). Keyed by the run object's id; the cached value holds the run
+    itself, so no other object can take that id while the figure is cached."""
+    figure = toy2d_animation(_run, loss, scale) if isinstance(_run, Toy2dResult) else shift_animation(_run, loss, scale)
+    return _run, figure
+
+
+def animation(run: Run, loss: str, scale: float) -> go.Figure:
+    return cached_animation(run, id(run), loss, scale)[1]
 
 
 @st.cache_resource(show_spinner="Loading the run…", max_entries=16)
@@ -187,7 +201,7 @@ if quiz and not generator_quiz(result, shown):  # predict first: the animations 
 st.subheader("Each loss, step by step")
 if isinstance(result, Toy2dResult):
     scale = arrow_scale([result.arrows[name] for name in shown])
-    figures = {name: toy2d_animation(result, name, scale) for name in shown}
+    figures = {name: animation(result, name, scale) for name in shown}
     what = (
         f"grey: {len(result.target_samples)} target points; coloured: the generator's points; black arrows: "
         f"−∂ℓ/∂y at the first {result.config.frame_arrows}, where the loss pushes each point (one scale for all "
@@ -195,7 +209,7 @@ if isinstance(result, Toy2dResult):
     )
 else:
     scale = shift_arrow_scale(result, shown)
-    figures = {name: shift_animation(result, name, scale) for name in shown}
+    figures = {name: animation(result, name, scale) for name in shown}
     what = (
         "white: P; coloured: Q_θ; the black arrow at Q is −dℓ/dθ, where the loss pushes θ (one scale for all "
         "charts); colour: the critic V (red high, blue low)"
