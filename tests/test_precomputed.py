@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from tests.test_app import make_app_files
-from vaegan import precomputed
+from vaegan import latent, precomputed
 from vaegan.checkpoint import load_model, save_model
 from vaegan.classifier import ClassifierConfig, DigitClassifier
 from vaegan.compare import compare_models
@@ -74,8 +74,9 @@ def test_precomputed_numbers_equal_the_pages_computations_and_are_then_read_not_
     digits = tiny_digits(60)
     store = NumberStore(tmp_path)
     written = precompute_app_numbers(store, {"tiny": vae}, digits, generator=generator, classifier=classifier)
-    assert sorted(item.kind for item in written) == ["compare", "trust", "vae-kl-per-dim", "vae-measure",
-                                                     "vae-reference-scores"]  # fmt: skip
+    kinds = ["compare", "latent-directions", "latent-lesson", "trust", "vae-kl-per-dim", "vae-measure",
+             "vae-reference-scores"]  # fmt: skip
+    assert sorted(item.kind for item in written) == kinds
     shuffled = precomputed.fixed_shuffle(digits)
     k = precomputed.draw_k("mlp")
     # what the pages compute, independently of the store
@@ -85,11 +86,19 @@ def test_precomputed_numbers_equal_the_pages_computations_and_are_then_read_not_
     n = precomputed.compare_n(real.shape[0])
     expected_compare = compare_models(vae, generator, classifier, real, n=n, seed=precomputed.COMPARE_SEED)
 
+    expected_lesson = latent.direction_lesson(generator, classifier)
+
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("computed although stored")
 
-    for name in ("score_digits", "compare_models", "evaluate_neg_elbo", "evaluate_log_px"):
+    for name in ("score_digits", "compare_models", "evaluate_neg_elbo", "evaluate_log_px", "lesson_directions",
+                 "latent_direction_lesson"):  # fmt: skip
         monkeypatch.setattr(precomputed, name, refuse)
+    lesson = precomputed.direction_lesson(store, generator, classifier)
+    assert torch.equal(lesson.directions.directions, expected_lesson.directions.directions)
+    assert torch.equal(lesson.axis_share, expected_lesson.axis_share) and lesson.eps == expected_lesson.eps
+    assert torch.equal(precomputed.principal_directions(store, generator).variance,
+                       expected_lesson.directions.variance)  # fmt: skip
     assert precomputed.reference_scores(store, vae, shuffled, precomputed.REFERENCE_N, k) == expected_scores
     assert precomputed.comparison(store, vae, generator, classifier, real, n) == json.loads(json.dumps(
         expected_compare))  # fmt: skip
@@ -131,27 +140,30 @@ def test_the_command_writes_the_files_the_pages_then_read(tmp_path: Path, monkey
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert "wrote 10 files" in run.stderr
+    assert "wrote 12 files" in run.stderr
     stored = sorted(path.name.split("-")[0] for path in (out / precomputed.FOLDER).glob("*.json"))
-    assert stored == ["compare"] * 2 + ["trust"] * 2 + ["vae"] * 6
+    assert stored == ["compare"] * 2 + ["latent"] * 2 + ["trust"] * 2 + ["vae"] * 6
     # The pages, on the same files, read these numbers: computing them is made to fail.
     for name in ("score_digits", "compare_models", "evaluate_neg_elbo", "evaluate_log_px", "fidelity_report",
-                 "comparison_images"):  # fmt: skip
+                 "comparison_images", "lesson_directions", "latent_direction_lesson"):  # fmt: skip
         monkeypatch.setattr(precomputed, name, lambda *a, **k: (_ for _ in ()).throw(AssertionError("computed")))
     monkeypatch.setenv("VAEGAN_CHECKPOINTS", str(files.checkpoints))
     monkeypatch.setenv("VAEGAN_RESULTS", str(out))
     monkeypatch.setenv("VAEGAN_APP_DATA", str(files.digits))
     monkeypatch.setenv("VAEGAN_DATA", str(tmp_path / "no-downloads"))
     home = str(Path(__file__).resolve().parents[1] / "demo" / "Home.py")
-    for page, query in (("views/compare.py", {}), ("views/vae.py", {}), ("views/vae.py", {"arch": "vae_mlp"})):
+    for page, query in (("views/compare.py", {}), ("views/vae.py", {}), ("views/vae.py", {"arch": "vae_mlp"}),
+                        ("views/latent.py", {})):  # fmt: skip
         at = AppTest.from_file(home, default_timeout=120)
         at.switch_page(page)
         at.query_params.update(query)
         at.run()
         assert not at.exception, (page, [e.message for e in at.exception])
         assert not [e for e in at.error], (page, [e.value for e in at.error])
-    metrics = [m.label for m in at.metric]
-    assert "−ELBO (nats)" in metrics
+        if page == "views/latent.py":
+            assert at.main.get_by_key("directions") is not None  # the section drew, from the stored directions
+        elif query:
+            assert "−ELBO (nats)" in [m.label for m in at.metric]
 
 
 def test_bad_model_paths_give_one_line(tmp_path: Path) -> None:
@@ -172,7 +184,7 @@ def test_loaded_files_have_the_fingerprint_of_the_saved_model(tmp_path: Path) ->
 def test_the_shipped_sample_based_numbers_belong_to_the_shipped_vaes() -> None:
     """results/precomputed holds the numbers the VAE page shows without test digits, for the shipped files: a
     retrained checkpoint must come with `vaegan app precompute` run again, or its visitors would wait."""
-    from vaegan.vocabulary import APP_VAE_CHECKPOINTS
+    from vaegan.vocabulary import APP_VAE_CHECKPOINTS, DEFAULT_CHECKPOINTS
 
     root = Path(__file__).resolve().parents[1]
     store = NumberStore(root / "results" / precomputed.FOLDER)
@@ -185,3 +197,7 @@ def test_the_shipped_sample_based_numbers_belong_to_the_shipped_vaes() -> None:
         ):
             missing = f"{kind} of {path}: run vaegan app precompute"
             assert store.get(kind, fingerprint(kind, *inputs)) is not None, missing
+    generator = load_model(root / DEFAULT_CHECKPOINTS["wgan-generator"], kind="wgan-generator")
+    classifier = load_model(root / DEFAULT_CHECKPOINTS["digit-classifier"], kind="digit-classifier")
+    for kind, inputs in (("latent-directions", (generator,)), ("latent-lesson", (generator, classifier))):
+        assert store.get(kind, fingerprint(kind, *inputs)) is not None, f"{kind}: run vaegan app precompute"

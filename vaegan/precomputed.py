@@ -31,6 +31,8 @@ from vaegan.classifier import classifier_features
 from vaegan.compare import compare_models, comparison_images
 from vaegan.errors import ConfigError
 from vaegan.fidelity import fidelity_report
+from vaegan.latent import DirectionLesson, PrincipalDirections, lesson_directions
+from vaegan.latent import direction_lesson as latent_direction_lesson
 from vaegan.likelihood import evaluate_log_px, evaluate_neg_elbo, sample_binary_digits, score_digits
 from vaegan.storage import atomic_write_bytes
 from vaegan.version import __version__
@@ -195,6 +197,36 @@ def comparison_features(
     return {name: classifier_features(classifier, batch) for name, batch in images.items()}
 
 
+def _directions_to_json(pcs: PrincipalDirections) -> dict[str, Any]:
+    return {"directions": pcs.directions.tolist(), "variance": pcs.variance.tolist(), "scores": pcs.scores.tolist(),
+            "method": pcs.method}  # fmt: skip
+
+
+def _directions_from_json(data: dict[str, Any]) -> PrincipalDirections:
+    return PrincipalDirections(torch.tensor(data["directions"]), torch.tensor(data["variance"]),
+                               torch.tensor(data["scores"]), data["method"])  # fmt: skip
+
+
+def principal_directions(store: NumberStore, generator: nn.Module) -> PrincipalDirections:
+    """The Latent page's principal directions of the generator (`vaegan.latent.lesson_directions`)."""
+    data = store.remember("latent-directions", (generator,),
+                          lambda: _directions_to_json(lesson_directions(generator)[1]))  # fmt: skip
+    return _directions_from_json(data)
+
+
+def _lesson_json(generator: nn.Module, classifier: nn.Module) -> dict[str, Any]:
+    lesson = latent_direction_lesson(generator, classifier)
+    return {"directions": _directions_to_json(lesson.directions), "direction_share": lesson.direction_share.tolist(),
+            "axis_share": lesson.axis_share.tolist(), "eps": list(lesson.eps), "n": lesson.n}  # fmt: skip
+
+
+def direction_lesson(store: NumberStore, generator: nn.Module, classifier: nn.Module) -> DirectionLesson:
+    """The Latent page's directions against single axes (`vaegan.latent.direction_lesson`)."""
+    data = store.remember("latent-lesson", (generator, classifier), lambda: _lesson_json(generator, classifier))
+    return DirectionLesson(_directions_from_json(data["directions"]), torch.tensor(data["direction_share"]),
+                           torch.tensor(data["axis_share"]), tuple(data["eps"]), int(data["n"]))  # fmt: skip
+
+
 # ------------------------------------------------------------------------------------------- the command
 
 
@@ -241,6 +273,12 @@ def precompute_app_numbers(
         if on_written is not None:
             on_written(written[-1])
 
+    if generator is not None:
+        run("latent-directions", "generator", (generator,), lambda: _directions_to_json(
+            lesson_directions(generator)[1]), {})  # fmt: skip
+        if classifier is not None:
+            run("latent-lesson", "generator", (generator, classifier),
+                lambda: _lesson_json(generator, classifier), {})  # fmt: skip
     with torch.no_grad():
         for name, vae in vaes.items():
             source = "test digits" if shuffled is not None else "model samples"

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from vaegan import precomputed
 from vaegan.drawing import prepare_digit
 from vaegan.figures import direction_share_figure
 from vaegan.inversion import invert
@@ -16,10 +17,8 @@ from vaegan.latent import (
     LESSON_LATENTS,
     DirectionLesson,
     PrincipalDirections,
-    direction_lesson,
     direction_strip,
     generate,
-    lesson_directions,
     perturbation_strip,
     rank_latent_dims,
     sample_latents,
@@ -32,6 +31,7 @@ from common import (
     WGAN_SLOT,
     inverted_latent,
     model_token,
+    number_store,
     page_header,
     pick_one,
     require_model,
@@ -197,12 +197,12 @@ show_strip(strip, [f"ε={e:g}" for e in STRIP_EPS])
 # generates the images it shows.
 @st.cache_resource(show_spinner="Finding the principal directions (once per model)…", max_entries=4)
 def directions_for(_generator: torch.nn.Module, model_key: str) -> PrincipalDirections:
-    return lesson_directions(_generator)[1]
+    return precomputed.principal_directions(number_store(), _generator)  # stored by `vaegan app precompute`
 
 
 @st.cache_resource(show_spinner="Reading digits along every direction and axis (once per model)…", max_entries=4)
 def lesson_for(_generator: torch.nn.Module, _classifier: torch.nn.Module, models_key: str) -> DirectionLesson:
-    return direction_lesson(_generator, _classifier)
+    return precomputed.direction_lesson(number_store(), _generator, _classifier)  # stored by `vaegan app precompute`
 
 
 @st.cache_resource(max_entries=4)
