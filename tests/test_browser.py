@@ -12,6 +12,7 @@ there .ci/run installs chromium and a missing browser is an error, so the test c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -21,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -51,7 +53,7 @@ PAGES = [
 ]
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}, and CI is set: the browser test must run in CI (.ci/run installs chromium)")
     pytest.skip(reason)
@@ -61,7 +63,7 @@ def chromium_path() -> str:
     for candidate in ("/usr/bin/chromium", shutil.which("chromium")):
         if candidate and Path(candidate).exists():
             return candidate
-    _unavailable("Debian's chromium is not installed (apt-get install chromium)")
+    unavailable("Debian's chromium is not installed (apt-get install chromium)")
     raise AssertionError("unreachable")
 
 
@@ -85,19 +87,20 @@ def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 90.0) 
     raise RuntimeError(f"streamlit did not become healthy within {timeout:.0f}s")
 
 
-@pytest.fixture(scope="module")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    files: AppFiles = make_app_files(tmp_path_factory.mktemp("browser_app"))
+@contextlib.contextmanager
+def serve_app(env: dict[str, str], log_dir: Path) -> Iterator[str]:
+    """`streamlit run demo/Home.py` with `env` on a free loopback port, until the block ends; yields its URL. A server
+    that does not become healthy fails the test with its log."""
     port = free_port()
-    env = {**os.environ, **files.env, "PYTHONUNBUFFERED": "1"}
-    log_path = tmp_path_factory.mktemp("browser_log") / "streamlit.log"
+    log_path = log_dir / "streamlit.log"
     command = [
         sys.executable, "-m", "streamlit", "run", "demo/Home.py",
         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=log,
+                                   stderr=subprocess.STDOUT)  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         try:
             wait_for_health(url, process)
@@ -111,6 +114,44 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    files: AppFiles = make_app_files(tmp_path_factory.mktemp("browser_app"))
+    with serve_app({**os.environ, **files.env}, tmp_path_factory.mktemp("browser_log")) as url:
+        yield url
+
+
+def sync_playwright() -> Any:
+    """Playwright's `sync_playwright()` context, or the skip (a failure under CI) when the package is missing."""
+    try:
+        from playwright.sync_api import sync_playwright as start  # only the browser tests need it (dev extra)
+    except ImportError:
+        unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    return start()
+
+
+def move_slider_until_image_changes(page: Any, slider_key: str, image_key: str, presses: int,
+                                    timeout_ms: int = 30_000) -> str:  # fmt: skip
+    """Focus the first slider in the `slider_key` container, press → `presses` times and wait until the first image
+    in the `image_key` container shows another picture; returns the picture it showed before."""
+    before = page.locator(f".st-key-{image_key} img").first.get_attribute("src")
+    page.locator(f".st-key-{slider_key}").get_by_role("slider").first.focus()
+    for _ in range(presses):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        f"before => {{ const img = document.querySelector('.st-key-{image_key} img'); "
+        "return img !== null && img.getAttribute('src') !== before; }",
+        arg=before,
+        timeout=timeout_ms,
+    )
+    return before
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's chromium, headless, with the flags every browser check here uses."""
+    return playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
 
 
 # True once every Plotly chart has drawn its SVG and every image has loaded (both happen after the script ends).
@@ -160,14 +201,10 @@ def screenshot(page, name: str) -> None:  # noqa: ANN001 - playwright Page
 
 
 def test_every_page_renders_in_chromium_and_a_latent_slider_changes_the_image(app_server: str) -> None:
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    chromium_path()
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             for path, name, heading in PAGES:
@@ -191,17 +228,7 @@ def test_every_page_renders_in_chromium_and_a_latent_slider_changes_the_image(ap
             page.goto(f"{app_server}/latent")
             wait_until_idle(page, "Latent space")
             edited = page.locator(".st-key-edited img").first
-            before = edited.get_attribute("src")
-            thumb = page.locator(".st-key-eps_sliders").get_by_role("slider").first
-            thumb.focus()
-            for _ in range(4):
-                page.keyboard.press("ArrowRight")
-            page.wait_for_function(
-                "before => { const img = document.querySelector('.st-key-edited img'); "
-                "return img !== null && img.getAttribute('src') !== before; }",
-                arg=before,
-                timeout=30_000,
-            )
+            before = move_slider_until_image_changes(page, "eps_sliders", "edited", presses=4)
             wait_until_idle(page, "Latent space")
             assert_no_exception(page, "latent after moving a slider")
             assert edited.get_attribute("src") != before

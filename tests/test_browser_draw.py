@@ -14,11 +14,12 @@ import pytest
 
 from tests.test_browser import (  # noqa: F401 - app_server is a fixture
     ARTIFACTS,
-    CHROMIUM_ARGS,
     app_server,
     assert_no_exception,
     chromium_path,
+    launch_chromium,
     screenshot,
+    sync_playwright,
     wait_until_idle,
 )
 from vaegan.divergences.drawn import CELL, GRID_SIDE, Drawing, preset
@@ -54,11 +55,10 @@ def drawing_in(url: str) -> Drawing:
 
 
 def test_draw_estimate_sweep_train_and_share(app_server: str) -> None:  # noqa: F811
-    executable = chromium_path()
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -r requirements-dev.txt")
+    chromium_path()
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{app_server}/divergences?draw_on=true")

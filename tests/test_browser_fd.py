@@ -7,17 +7,14 @@ Screenshots of the page and of the section go to test-artifacts/ (git-ignored).
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
-from tests.test_browser import (  # noqa: F401 - app_server is a pytest fixture, used by name
+from tests.test_browser import (  # noqa: F401 - app_server is a fixture
     ARTIFACTS,
-    CHROMIUM_ARGS,
     app_server,
     assert_no_exception,
     chromium_path,
+    launch_chromium,
     screenshot,
+    sync_playwright,
     wait_until_idle,
 )
 
@@ -26,16 +23,10 @@ CHART_TEXT = "() => [...document.querySelectorAll('.st-key-trust .legendtext')].
 
 
 def test_the_trust_section_draws_and_its_n_slider_redraws_it(app_server: str) -> None:  # noqa: F811
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI"):  # as tests/test_browser.py: in CI a missing browser is an error, not a skip
-            pytest.fail("the playwright package is not installed, and CI is set")
-        pytest.skip("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    chromium_path()
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{app_server}/compare")

@@ -9,8 +9,6 @@ real test digits of ../shared/data when present, and on tests/test_app.py's tiny
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,12 +17,12 @@ import pytest
 from tests.test_app import make_app_files
 from tests.test_browser import (
     ARTIFACTS,
-    CHROMIUM_ARGS,
-    _unavailable,
     assert_no_exception,
     chromium_path,
-    free_port,
-    wait_for_health,
+    launch_chromium,
+    move_slider_until_image_changes,
+    serve_app,
+    sync_playwright,
     wait_until_idle,
 )
 
@@ -43,28 +41,8 @@ def lessons_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             env["VAEGAN_APP_DATA"] = str(REAL_DIGITS)
     else:
         env.update(make_app_files(tmp_path_factory.mktemp("lessons_app")).env)
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("lessons_log") / "streamlit.log"
-    command = [
-        sys.executable, "-m", "streamlit", "run", "demo/Home.py",
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_health(url, process)
-            yield url
-        except RuntimeError as exc:
-            pytest.fail(f"{exc}\n--- streamlit log ---\n{log_path.read_text(errors='replace')}")
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with serve_app(env, tmp_path_factory.mktemp("lessons_log")) as url:
+        yield url
 
 
 def section_screenshot(page, key: str, name: str) -> None:  # noqa: ANN001 - playwright Page
@@ -78,14 +56,10 @@ def section_screenshot(page, key: str, name: str) -> None:  # noqa: ANN001 - pla
 
 
 def test_the_direction_slider_changes_the_image_and_the_gap_panel_renders(lessons_server: str) -> None:
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    chromium_path()
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{lessons_server}/latent")
@@ -93,17 +67,7 @@ def test_the_direction_slider_changes_the_image_and_the_gap_panel_renders(lesson
             assert_no_exception(page, "latent")
             edited = page.locator(".st-key-direction_edited img").first
             strip_before = page.locator(".st-key-direction_strip img").first.get_attribute("src")
-            before = edited.get_attribute("src")
-            thumb = page.locator(".st-key-pc").get_by_role("slider").first
-            thumb.focus()
-            for _ in range(2):
-                page.keyboard.press("ArrowRight")
-            page.wait_for_function(
-                "before => { const img = document.querySelector('.st-key-direction_edited img'); "
-                "return img !== null && img.getAttribute('src') !== before; }",
-                arg=before,
-                timeout=60_000,
-            )
+            before = move_slider_until_image_changes(page, "pc", "direction_edited", presses=2, timeout_ms=60_000)
             wait_until_idle(page, "Latent space")
             assert_no_exception(page, "latent after moving the direction slider")
             assert edited.get_attribute("src") != before

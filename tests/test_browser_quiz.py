@@ -7,17 +7,14 @@ this reuses); screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from tests.test_browser import (  # noqa: F401 - app_server is a fixture
     ARTIFACTS,
-    CHROMIUM_ARGS,
     app_server,
     assert_no_exception,
     chromium_path,
+    launch_chromium,
     screenshot,
+    sync_playwright,
     wait_until_idle,
 )
 
@@ -35,17 +32,10 @@ def open_maths(page) -> None:  # noqa: ANN001 - playwright Page
 
 
 def test_predict_then_reveal_in_chromium(app_server: str) -> None:  # noqa: F811
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "the playwright package is not installed (pip install -r requirements-dev.txt)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}, and CI is set: the browser tests must run in CI")
-        pytest.skip(reason)
+    chromium_path()
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{app_server}/divergences?quiz=1")

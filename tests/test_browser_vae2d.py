@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import numpy as np
@@ -19,13 +17,12 @@ import pytest
 from tests.test_app import AppFiles, make_app_files
 from tests.test_browser import (
     ARTIFACTS,
-    CHROMIUM_ARGS,
     REPO_ROOT,
-    _unavailable,
     assert_no_exception,
     chromium_path,
-    free_port,
-    wait_for_health,
+    launch_chromium,
+    serve_app,
+    sync_playwright,
     wait_until_idle,
 )
 from tests.test_vae2d import synthetic_digits
@@ -41,29 +38,9 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("vae2d_digits") / "digits.npz"
     images = digits.view(-1, 28, 28).numpy().astype(np.uint8)
     np.savez(data, train=images[:10], valid=images[:10], test=images)
-    port = free_port()
-    env = {**os.environ, **files.env, "VAEGAN_APP_DATA": str(data), "PYTHONUNBUFFERED": "1"}
-    log_path = tmp_path_factory.mktemp("browser_log") / "streamlit.log"
-    command = [
-        sys.executable, "-m", "streamlit", "run", "demo/Home.py",
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_health(url, process)
-            yield url
-        except RuntimeError as exc:
-            pytest.fail(f"{exc}\n--- streamlit log ---\n{log_path.read_text(errors='replace')}")
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    env = {**os.environ, **files.env, "VAEGAN_APP_DATA": str(data)}
+    with serve_app(env, tmp_path_factory.mktemp("browser_log")) as url:
+        yield url
 
 
 def section_screenshot(page, name: str) -> None:  # noqa: ANN001 - playwright Page
@@ -86,14 +63,10 @@ def metric(page, label: str) -> str:  # noqa: ANN001 - playwright Page
 
 
 def test_train_a_vae_now_in_chromium(app_server: str) -> None:
-    executable = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    chromium_path()
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{app_server}/vae")
