@@ -39,12 +39,12 @@ import pytest
 
 from bench.space import app_pages
 from tests.test_browser import (
-    CHROMIUM_ARGS,
     DRAWN,
-    _unavailable,
     assert_no_exception,
     chromium_path,
     free_port,
+    launch_chromium,
+    sync_playwright,
     wait_for_health,
 )
 
@@ -327,11 +327,8 @@ def wait_idle(page, timeout: float = 60.0) -> None:  # noqa: ANN001 - a playwrig
 
 
 def test_the_container_command_serves_every_page_as_nobody_from_a_read_only_folder() -> None:
-    executable = chromium_path()  # skips (or fails under CI) before anything expensive
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -r requirements-dev.txt)")
+    chromium_path()  # skips (or fails under CI) before anything expensive
+    browser_session = sync_playwright()  # the same for the playwright package
     if os.geteuid() != 0:
         pytest.skip("needs root, to run the container's command as the unprivileged user nobody")
     for tool in ("setpriv", "unshare", "find"):
@@ -345,9 +342,9 @@ def test_the_container_command_serves_every_page_as_nobody_from_a_read_only_fold
     root.chmod(0o755)
     before = files_of_nobody()
     try:
-        with run_space_command(root) as space, sync_playwright() as playwright:
+        with run_space_command(root) as space, browser_session as playwright:
             assert space.app.stat().st_mode & 0o222 == 0  # read-only for everyone (nobody is not root)
-            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             for url_path, title in pages:
                 page.goto(f"{space.url}/{url_path}")
