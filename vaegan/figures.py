@@ -26,6 +26,19 @@ if TYPE_CHECKING:
     from vaegan.quiz import CurveScore
 
 
+
+class BuiltFigure(go.Figure):
+    """A figure built once and then only shown, many times (an animation the app caches for every session). Plotly
+    answers every `to_dict` with a deep copy, and Streamlit asks for one on every rerun of every chart: for the
+    five animations of the Training page that copy was most of a revisit. Here it is made once. Never change one."""
+
+    def to_dict(self) -> dict[str, Any]:
+        built = self.__dict__.get("_built_dict")
+        if built is None:
+            built = self.__dict__["_built_dict"] = super().to_dict()
+        return built
+
+
 # One colour per divergence, in every figure of a sweep.
 DIVERGENCE_COLORS = {
     "hellinger": "#e11d48",

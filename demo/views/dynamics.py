@@ -23,6 +23,7 @@ from vaegan.divergences import (
 )
 from vaegan.errors import VaeganError
 from vaegan.figures import (
+    BuiltFigure,
     arrow_scale,
     estimate_figure,
     gradient_figure,
@@ -66,7 +67,7 @@ def cached_animation(_run: Run, run_id: int, loss: str, scale: float) -> tuple[R
     of a revisit's time (bench/draw_divergences.py). Keyed by the run object's id; the cached value holds the run
     itself, so no other object can take that id while the figure is cached."""
     figure = toy2d_animation(_run, loss, scale) if isinstance(_run, Toy2dResult) else shift_animation(_run, loss, scale)
-    return _run, figure
+    return _run, BuiltFigure(figure)  # its dict made once, not per rerun
 
 
 def animation(run: Run, loss: str, scale: float) -> go.Figure:
