@@ -24,23 +24,15 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from bench.app import timed
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOME = str(REPO_ROOT / "demo" / "Home.py")
 SHIPPED = ("vae.safetensors", "vae_mlp.safetensors", "wgan.safetensors", "classifier.safetensors")
 GAP_K = {"vae_mlp": (10, 100, 1000), "vae": (100, 200, 500, 1000)}
-
-
-def timed(action: Callable[[], object], repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def row(name: str, times: list[float]) -> str:
