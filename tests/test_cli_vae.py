@@ -93,3 +93,23 @@ def test_corrupt_checkpoint_is_one_line(tmp_path: Path) -> None:
     result = run_cli("eval", "vae", "--ckpt", str(bad), "--data", "binarized-mnist")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "not a valid safetensors file" in result.stderr
+
+
+def test_arch_conv_starts_from_the_conv_recipe(tmp_path: Path) -> None:
+    """`--arch conv` alone trains the shipped conv recipe's net and rates; an explicit flag still wins."""
+    from cli import main as cli_main
+    from vaegan.train.vae import ARCH_DEFAULTS
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "tiny.npz"
+    np.savez(data, **{split: (rng.random((n, 28, 28)) < 0.13).astype(np.uint8)
+                      for split, n in (("train", 100), ("valid", 20), ("test", 20))})  # fmt: skip
+    out = tmp_path / "conv.safetensors"
+    args = ["train", "vae", "--arch", "conv", "--data", str(data), "--epochs", "1", "--device", "cpu",
+            "--out", str(out), "--run-dir", str(tmp_path / "run")]  # fmt: skip
+    assert cli_main([*args, "--hidden", "32"]) == 0
+    info = read_info(out)
+    model_defaults, train_defaults = ARCH_DEFAULTS["conv"]
+    assert info.config == {"arch": "conv", "latent_dim": model_defaults["latent_dim"], "hidden": 32}
+    assert (info.extra["train_config"]["batch_size"], info.extra["train_config"]["lr"]) == (100, 1.5e-3)
+    assert train_defaults == {"batch_size": 100, "lr": 1.5e-3} and model_defaults["hidden"] == 64

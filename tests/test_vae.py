@@ -128,3 +128,24 @@ def test_importance_estimate_does_not_depend_on_the_chunk_size() -> None:
     one_at_a_time = log_px_importance(model, x, k=37, max_decodes=1, rng=torch.Generator().manual_seed(3))
     all_at_once = log_px_importance(model, x, k=37, max_decodes=10_000, rng=torch.Generator().manual_seed(3))
     torch.testing.assert_close(one_at_a_time, all_at_once, atol=0, rtol=1e-6)  # float32 rounding only
+
+
+def test_conv_vae_runs_channels_last_and_round_trips(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path
+    """The conv net keeps NHWC weights (its speed lever) through a save and a load, and computes what the same
+    weights compute in the default layout."""
+    from vaegan.checkpoint import save_model
+
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(arch="conv", latent_dim=4, hidden=32)).eval()
+    convs = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    save_model(model, tmp_path / "conv.safetensors")
+    loaded = VAE.from_pretrained(tmp_path / "conv.safetensors").eval()
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in loaded.parameters() if w.dim() == 4)
+    nchw = VAE(VAEConfig(arch="conv", latent_dim=4, hidden=32)).to(memory_format=torch.contiguous_format).eval()
+    nchw.load_state_dict(model.state_dict())
+    x = (torch.rand(8, 784) < 0.3).float()
+    with torch.no_grad():
+        z = torch.randn(8, 4)
+        assert torch.allclose(loaded.decode(z), nchw.decode(z), atol=1e-4)
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(loaded.encode(x), nchw.encode(x), strict=True))

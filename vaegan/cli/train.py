@@ -70,20 +70,21 @@ def train_vae_command(
     from vaegan.limits import parse_duration
     from vaegan.runtime import set_threads
     from vaegan.train.common import hardware
-    from vaegan.train.vae import BUDGET_MAX_EPOCHS, VAETrainConfig, train_vae
+    from vaegan.train.vae import ARCH_DEFAULTS, BUDGET_MAX_EPOCHS, VAETrainConfig, train_vae
     from vaegan.vae import VAEConfig
 
     set_threads(threads)
     dev = train_device(device)
     resume = distributed.resume_wanted(resume, run_dir / "state.safetensors")
     splits = load_binary_mnist(data, seed=seed, binarize=binarize)
-    model_config = VAEConfig(**given(arch=arch, latent_dim=latent_dim, hidden=hidden))
+    model_defaults, train_defaults = ARCH_DEFAULTS[arch or "mlp"]
+    model_config = VAEConfig(**{**model_defaults, **given(arch=arch, latent_dim=latent_dim, hidden=hidden)})
     budget = parse_duration(time_budget) if time_budget else None
     if budget and epochs is None:
         epochs = BUDGET_MAX_EPOCHS
-    train_config = VAETrainConfig(seed=seed, **given(epochs=epochs, batch_size=batch_size, lr=lr, eval_k=eval_k,
-                                                      schedule=schedule, warmup_epochs=warmup_epochs,
-                                                      time_budget=budget))  # fmt: skip
+    train_config = VAETrainConfig(seed=seed, **{**train_defaults, **given(
+        epochs=epochs, batch_size=batch_size, lr=lr, eval_k=eval_k, schedule=schedule, warmup_epochs=warmup_epochs,
+        time_budget=budget)})  # fmt: skip
     err_console.print(
         f"training {model_config.arch} VAE on {splits.name} ({splits.train.shape[0]} images"
         f"{'' if splits.binarize == 'binary' else f', binarized: {splits.binarize}'}) on {dev}"

@@ -105,6 +105,14 @@ SCHEDULES = LR_SCHEDULES  # the old name of the torch-free list (vaegan.vocabula
 # The most epochs a time budget may choose when the caller names no --epochs (the CLI's default then).
 BUDGET_MAX_EPOCHS = 1000
 
+# What `train vae --arch ARCH` starts from (model settings, train settings); explicit settings override them. The
+# dataclass defaults are the MLP's; the conv net's are the recipe of the shipped checkpoints/vae.safetensors
+# (docs/results.md#vae-conv): a 64-wide net with z of 32 wants smaller batches and a lower rate than the MLP.
+ARCH_DEFAULTS: dict[str, tuple[dict, dict]] = {
+    "mlp": ({}, {}),
+    "conv": ({"hidden": 64, "latent_dim": 32}, {"batch_size": 100, "lr": 1.5e-3}),
+}
+
 
 def planned_epochs(cfg: VAETrainConfig, seconds_per_epoch: float, seconds_so_far: float, done: int) -> int:
     """How many epochs fit the time budget at the measured speed (at least those done, at most cfg.epochs).
