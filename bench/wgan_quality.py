@@ -138,7 +138,8 @@ def main() -> None:
     from vaegan.runtime import cpu_model
 
     print(f"WGAN-GP time to quality: budget {args.budget:.0f} s per recipe, {args.threads} thread(s) each, "
-          f"{'one after the other' if args.sequential else 'side by side'} ({wall:.0f} s of training wall time), "
+          f"{'alone' if len(recipes) == 1 else 'one after the other' if args.sequential else 'side by side'} "
+          f"({wall:.0f} s of training wall time), "
           f"{cpu_model()}")
     print(f"train {args.data}; FD / precision / recall of the EMA generator on {args.holdout} (n=1000)\n")
     print(f"{'time (s)':>9s}  " + "  ".join(f"{name:>26s}" for name in recipes))

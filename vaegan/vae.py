@@ -123,7 +123,7 @@ class VAE(FromPretrained, nn.Module):
         self.encoder = make_encoder(self.config)
         self.decoder = make_decoder(self.config)
         if self.config.arch == "conv":
-            # oneDNN's CPU convolutions run faster on NHWC tensors (docs/results.md#vae-levers). load_state_dict
+            # oneDNN's CPU convolutions run faster on NHWC tensors (docs/results.md#budget-levers). load_state_dict
             # copies into these tensors, so a loaded model keeps the layout; files are written contiguous.
             self.to(memory_format=torch.channels_last)
 
