@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,3 +77,37 @@ def test_portable_command_has_no_absolute_paths(tmp_path: Path) -> None:
     )
     assert command == "train vae --data ../d/a.npz+../d/b.npz@0:10 --out=c/v.st --x 1"
     assert portable_command(["--name", "two words"], root) == "--name 'two words'"
+
+
+def test_loaded_adam_moments_take_their_parameters_layout() -> None:
+    """A state file stores the moments contiguous; fused Adam pairs a parameter with its moments by memory, so a
+    channels-last parameter must get NHWC moments back, or the resumed step differs from the uninterrupted one."""
+    from vaegan.checkpoint import load_state, save_state
+    from vaegan.train.common import load_optimizer_state, make_adam
+
+    torch.manual_seed(0)
+    start = torch.randn(4, 3, 2, 2)
+    grads = [torch.randn(4, 3, 2, 2).contiguous(memory_format=torch.channels_last) for _ in range(2)]
+
+    def fresh() -> tuple[torch.nn.Parameter, torch.optim.Optimizer]:
+        param = torch.nn.Parameter(start.clone().contiguous(memory_format=torch.channels_last))
+        return param, make_adam([param], 0.1)
+
+    straight, optimizer = fresh()
+    for grad in grads:
+        straight.grad = grad.clone()
+        optimizer.step()
+
+    resumed, first = fresh()
+    resumed.grad = grads[0].clone()
+    first.step()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "state.safetensors"
+        save_state(path, {"optimizer": first.state_dict()})
+        second = make_adam([resumed], 0.1)
+        load_optimizer_state(second, load_state(path)["optimizer"])
+    moments = second.state[resumed]
+    assert all(moments[key].is_contiguous(memory_format=torch.channels_last) for key in ("exp_avg", "exp_avg_sq"))
+    resumed.grad = grads[1].clone()
+    second.step()
+    assert torch.equal(straight, resumed)

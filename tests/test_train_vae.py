@@ -37,8 +37,11 @@ def test_training_lowers_the_loss(tiny_splits: BinarySplits) -> None:
     assert result.metrics["valid_neg_elbo"] == history[-1]["valid_neg_elbo"]
 
 
-def test_interrupted_and_resumed_run_matches_uninterrupted(tiny_splits: BinarySplits, tmp_path: Path) -> None:
-    cfg = VAEConfig(latent_dim=4, hidden=32)
+@pytest.mark.parametrize("arch", ["mlp", "conv"])  # conv: channels-last weights, whose moments must stay NHWC
+def test_interrupted_and_resumed_run_matches_uninterrupted(
+    tiny_splits: BinarySplits, tmp_path: Path, arch: str
+) -> None:
+    cfg = VAEConfig(arch=arch, latent_dim=4, hidden=32)
     straight = train_vae(cfg, tiny_splits, VAETrainConfig(epochs=3, batch_size=32), state_path=tmp_path / "a").model
 
     # "Interrupt" after one epoch: a run that only had time for epoch 1 leaves its state file behind...

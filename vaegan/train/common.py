@@ -74,6 +74,23 @@ def make_adam(params: Iterable[nn.Parameter], lr: float, betas: tuple[float, flo
         return torch.optim.Adam(params, lr=lr, betas=betas)
 
 
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """`optimizer.load_state_dict(state)`, then every per-parameter tensor laid out as its parameter.
+
+    State files hold tensors contiguous, and torch casts loaded moments to a parameter's dtype and device but not
+    to its memory layout. Fused Adam walks a parameter, its gradient and its moments as flat memory, so the moments
+    of a channels-last parameter, loaded contiguous, would update each weight with another weight's moments: a
+    resumed run would silently train differently from one that never stopped.
+    """
+    optimizer.load_state_dict(state)
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            moments = optimizer.state.get(param, {})
+            for key, value in moments.items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    moments[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 def last_good_checkpoint(state_path: str | Path | None, saved_at: str | None) -> str:
     """What a NaN message says about resuming: the last state this run wrote (and when), or why there is none."""
     if state_path is None:

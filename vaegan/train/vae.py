@@ -46,6 +46,7 @@ from vaegan.train.common import (
     check_finite,
     check_finite_weights,
     check_resume,
+    load_optimizer_state,
     make_adam,
     numerics_of,
     restoring,
@@ -194,7 +195,7 @@ def train_vae(
         check_resume(state, identity, state_path)
         with restoring(state_path):
             model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
+            load_optimizer_state(optimizer, state["optimizer"])
             set_rng_state(state["rng"])
             history = list(state["history"])
             start_epoch = int(state["epoch"])

@@ -55,6 +55,7 @@ from vaegan.train.common import (
     check_finite,
     check_finite_weights,
     check_resume,
+    load_optimizer_state,
     make_adam,
     numerics_of,
     restoring,
@@ -267,9 +268,11 @@ def train_wgan(
     if state is not None:
         check_resume(state, identity, state_path)
         with restoring(state_path):
-            for module, key in ((generator, "generator"), (critic, "critic"), (ema, "ema"), (opt_g, "opt_g"),
-                                (opt_c, "opt_c"), (scaler_g, "scaler_g"), (scaler_c, "scaler_c")):  # fmt: skip
+            for module, key in ((generator, "generator"), (critic, "critic"), (ema, "ema"), (scaler_g, "scaler_g"),
+                                (scaler_c, "scaler_c")):  # fmt: skip
                 module.load_state_dict(state[key])
+            load_optimizer_state(opt_g, state["opt_g"])
+            load_optimizer_state(opt_c, state["opt_c"])
             set_rng_state(state["rng"])
             start, history = int(state["iteration"]), list(state["history"])
             seconds_before = float(state["seconds"])
