@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +78,7 @@ def test_portable_command_has_no_absolute_paths(tmp_path: Path) -> None:
     assert portable_command(["--name", "two words"], root) == "--name 'two words'"
 
 
-def test_loaded_adam_moments_take_their_parameters_layout() -> None:
+def test_loaded_adam_moments_take_their_parameters_layout(tmp_path: Path) -> None:
     """A state file stores the moments contiguous; fused Adam pairs a parameter with its moments by memory, so a
     channels-last parameter must get NHWC moments back, or the resumed step differs from the uninterrupted one."""
     from vaegan.checkpoint import load_state, save_state
@@ -101,11 +100,9 @@ def test_loaded_adam_moments_take_their_parameters_layout() -> None:
     resumed, first = fresh()
     resumed.grad = grads[0].clone()
     first.step()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "state.safetensors"
-        save_state(path, {"optimizer": first.state_dict()})
-        second = make_adam([resumed], 0.1)
-        load_optimizer_state(second, load_state(path)["optimizer"])
+    save_state(tmp_path / "state.safetensors", {"optimizer": first.state_dict()})
+    second = make_adam([resumed], 0.1)
+    load_optimizer_state(second, load_state(tmp_path / "state.safetensors")["optimizer"])
     moments = second.state[resumed]
     assert all(moments[key].is_contiguous(memory_format=torch.channels_last) for key in ("exp_avg", "exp_avg_sq"))
     resumed.grad = grads[1].clone()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -130,7 +131,7 @@ def test_importance_estimate_does_not_depend_on_the_chunk_size() -> None:
     torch.testing.assert_close(one_at_a_time, all_at_once, atol=0, rtol=1e-6)  # float32 rounding only
 
 
-def test_conv_vae_runs_channels_last_and_round_trips(tmp_path) -> None:  # noqa: ANN001 - pytest's tmp_path
+def test_conv_vae_runs_channels_last_and_round_trips(tmp_path: Path) -> None:
     """The conv net keeps NHWC weights (its speed lever) through a save and a load, and computes what the same
     weights compute in the default layout."""
     from vaegan.checkpoint import save_model
