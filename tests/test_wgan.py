@@ -58,6 +58,18 @@ def test_shapes_and_range(width: int) -> None:
     assert generator.net[6].out_channels == width and critic.net[0].out_channels == width
 
 
+def test_critic_width_sets_the_critic_alone_and_round_trips(tmp_path: Path) -> None:
+    config = WGANConfig(latent_dim=10, width=4, critic_width=12)
+    generator, critic = Generator(config), Critic(config)
+    assert generator.net[6].out_channels == 4 and critic.net[0].out_channels == 12
+    assert critic.net[4].out_channels == 48  # the 4x4 block: 4 x critic_width
+    assert critic(generator(torch.randn(3, 10))).shape == (3,)
+    loaded = load_model(save_model(generator, tmp_path / "g.safetensors"), kind="wgan-generator")
+    assert loaded.config == config
+    with pytest.raises(ConfigError, match="critic_width"):
+        WGANConfig(critic_width=0)
+
+
 def test_critic_has_no_batchnorm_and_generator_does() -> None:
     assert not any(isinstance(m, nn.BatchNorm2d) for m in Critic(TINY).modules())
     assert sum(isinstance(m, nn.BatchNorm2d) for m in Generator(TINY).modules()) == 3

@@ -32,12 +32,16 @@ class WGANConfig:
     latent_dim: int = 100
     width: int = 64  # channels of the 16x16 layer; the 8x8 and 4x4 layers have 2x and 4x this many
     channels: int = 3
+    critic_width: int | None = None  # the critic's 16x16 channels when they differ from the generator's (None: width)
 
     def __post_init__(self) -> None:
         if self.latent_dim < 1 or self.width < 1 or self.channels < 1:
             raise ConfigError("latent_dim, width and channels must be positive")
+        if self.critic_width is not None and self.critic_width < 1:
+            raise ConfigError("critic_width must be positive (or None: the generator's width)")
         check_count("latent_dim", self.latent_dim, MAX_LATENT_DIM)
         check_count("width", self.width, MAX_CHANNELS)
+        check_count("critic_width", self.critic_width or self.width, MAX_CHANNELS)
         check_count("channels", self.channels, MAX_CHANNELS)
 
 
@@ -87,7 +91,7 @@ class Critic(nn.Module):
     def __init__(self, config: WGANConfig | None = None) -> None:
         super().__init__()
         self.config = config or WGANConfig()
-        w, c = self.config.width, self.config.channels
+        w, c = self.config.critic_width or self.config.width, self.config.channels
         self.net = nn.Sequential(
             nn.Conv2d(c, w, 4, 2, 1), nn.LeakyReLU(0.2, True),  # 16x16
             nn.Conv2d(w, 2 * w, 4, 2, 1), nn.LeakyReLU(0.2, True),  # 8x8

@@ -157,6 +157,7 @@ def train_wgan_command(
         help="linear: both rates fall to 0 at the last iteration.")] = None,
     ema_decay: float | None = typer.Option(None, min=0.0, max=0.99999),
     width: int | None = typer.Option(None, min=1, help="Channels of the 16x16 layer (the 8x8 and 4x4: 2x, 4x)."),
+    critic_width: int | None = typer.Option(None, min=1, help="The critic's --width, when it differs."),
     latent_dim: int | None = typer.Option(None, min=1, help="Size of z ~ N(0, I)."),
     seed: Seed = 0,
     out: Path = out_option(WGAN_CKPT, "Where the EMA generator is exported."),
@@ -195,9 +196,9 @@ def train_wgan_command(
     threads_used = set_threads(threads)
     dev = train_device(device)
     model_config, train_config = make_recipe(
-        recipe, latent_dim=latent_dim, width=width, iters=iters, batch_size=batch_size, n_critic=n_critic,
-        gp_weight=gp, gp_every=gp_every, lr=lr, critic_lr=critic_lr, beta1=beta1, beta2=beta2, lr_decay=lr_decay,
-        ema_decay=ema_decay, seed=seed, precision=precision, channels_last=channels_last,
+        recipe, latent_dim=latent_dim, width=width, critic_width=critic_width, iters=iters, batch_size=batch_size,
+        n_critic=n_critic, gp_weight=gp, gp_every=gp_every, lr=lr, critic_lr=critic_lr, beta1=beta1, beta2=beta2,
+        lr_decay=lr_decay, ema_decay=ema_decay, seed=seed, precision=precision, channels_last=channels_last,
         checkpoint_every=checkpoint_every, sample_every=sample_every, timeline_every=timeline_every,
         time_budget=parse_duration(time_budget) if time_budget else None, sync_bn=sync_bn,
     )  # fmt: skip

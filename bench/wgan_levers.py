@@ -1,0 +1,161 @@
+"""Quality-per-second levers of the WGAN-GP: the `fast` recipe against variants of it, for the same wall-clock
+budget, side by side on one machine.
+
+    python bench/wgan_levers.py --levers "critic width 64,generator width 64,batch 128" --budget 2400
+    python bench/wgan_levers.py --list                     # the levers it knows
+    python bench/wgan_levers.py --levers "ema 0.9995" --budget 60     # a quick check that it runs
+
+Every run is `train_wgan` with the `fast` recipe, the budget option (it measures its own speed, fixes the
+iteration count that fits and decays the learning rates to zero at it) and one thread, all runs at the same time:
+on a 2-core machine four runs share two cores, so each sees the same contention, and a lever that makes an
+iteration dearer pays for it in iterations. The baseline (the `fast` recipe unchanged) always runs in the same
+batch. After training the EMA generator is scored at the end and at half the budget (FD / precision / recall on
+held-out digits, n = 1,000, what `python cli.py eval wgan` prints); scoring never eats into the budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing as mp
+import shutil
+import sys
+import time
+from pathlib import Path
+
+TRAIN = "../shared/data/mnist_train_5k.npz+../shared/data/mnist_test.npz@0:8000"
+HELD_OUT = "../shared/data/mnist_test.npz@8000:10000"
+BASELINE = "fast recipe"
+
+# Each lever: the recipe fields it changes (model or training settings; `vaegan.train.wgan.recipe`).
+LEVERS: dict[str, dict] = {
+    BASELINE: {},
+    "critic width 64": {"critic_width": 64},
+    "generator width 64": {"width": 64, "critic_width": 32},
+    "batch 128, lr x1.41": {"batch_size": 128, "lr": 2.8e-4, "critic_lr": 8.5e-4},
+    "ema 0.9995": {"ema_decay": 0.9995},
+    "ema 0.998": {"ema_decay": 0.998},
+    "penalty weight 5": {"gp_weight": 5.0},
+    "penalty weight 20": {"gp_weight": 20.0},
+    "lr x1.5": {"lr": 3e-4, "critic_lr": 9e-4},
+    "critic lr 4e-4": {"critic_lr": 4e-4},
+    "n_critic 2": {"n_critic": 2},
+    "width 24": {"width": 24},
+    "width 48": {"width": 48},
+    "critic width 48": {"critic_width": 48},
+    "z 32": {"latent_dim": 32},
+}
+
+
+class BudgetSpent(Exception):  # noqa: N818 - a signal, not an error
+    pass
+
+
+def train_one(name: str, budget: float, data: str, run_dir: str, threads: int) -> None:
+    """Train one lever under the budget, keeping a copy of the state at half the budget (runs in a subprocess)."""
+    import torch
+
+    from vaegan.data import load_rgb32
+    from vaegan.train.wgan import recipe, train_wgan
+
+    torch.set_num_threads(threads)
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    model_config, train_config = recipe("fast", iters=1_000_000, time_budget=budget, checkpoint_every=250,
+                                        sample_every=10**9, log_every=10**9, timeline_every=0,
+                                        **LEVERS[name])  # fmt: skip
+    halfway: list[bool] = [False]
+
+    def on_progress(report) -> None:  # noqa: ANN001 - vaegan.train.common.Progress
+        if report.event == "checkpoint" and not halfway[0] and report.seconds >= budget / 2:
+            halfway[0] = True
+            shutil.copy(report.path, run / "half.safetensors")
+            (run / "half.json").write_text(json.dumps({"seconds": report.seconds, "iteration": report.done}))
+        if report.event == "step" and report.seconds >= budget * 1.1:  # the budget option ends the run before
+            raise BudgetSpent
+
+    with contextlib.suppress(BudgetSpent):
+        train_wgan(model_config, load_rgb32(data), train_config, run_dir=run, on_progress=on_progress)
+
+
+def score(run_dir: Path, classifier: str, held_out: str, n: int = 1000) -> dict:
+    """FD / precision / recall of the EMA generator at half the budget and at the end."""
+    import torch
+
+    from vaegan.checkpoint import load_model, load_state
+    from vaegan.data import load_rgb32
+    from vaegan.metrics import evaluate_generator
+    from vaegan.wgan import Generator, WGANConfig
+
+    torch.set_num_threads(2)
+    reader = load_model(classifier, kind="digit-classifier")
+    real = load_rgb32(held_out).images
+    rows = {}
+    for label, path in (("half", run_dir / "half.safetensors"), ("end", run_dir / "state.safetensors")):
+        if not path.exists():
+            continue
+        state = load_state(path)
+        generator = Generator(WGANConfig(**state["model_config"]))
+        generator.load_state_dict(state["ema"])
+        result = evaluate_generator(generator.eval(), reader, real, latent_dim=generator.latent_dim, n=n, seed=0)
+        rows[label] = {"seconds": float(state["seconds"]), "iteration": int(state["iteration"]),
+                       **{key: result[key] for key in ("fid", "precision", "recall")}}  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levers", default="", help="comma-separated lever names (--list); the baseline is added")
+    parser.add_argument("--list", action="store_true", help="print the known levers and exit")
+    parser.add_argument("--budget", type=float, default=2400.0, help="training seconds per run")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--data", default=TRAIN)
+    parser.add_argument("--holdout", default=HELD_OUT)
+    parser.add_argument("--classifier", default="checkpoints/classifier.safetensors")
+    parser.add_argument("--work", default="runs/bench_wgan_levers", help="run dirs (not committed)")
+    parser.add_argument("--out", default="results/wgan_levers.json")
+    args = parser.parse_args()
+    if args.list:
+        for name, change in LEVERS.items():
+            print(f"{name:22s} {json.dumps(change)}")
+        return
+    names = [BASELINE] + [name.strip() for name in args.levers.split(",") if name.strip()]
+    unknown = [name for name in names if name not in LEVERS]
+    if unknown:
+        sys.exit(f"unknown lever(s) {', '.join(map(repr, unknown))}; --list shows the known ones")
+
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    started = time.perf_counter()
+    jobs = [mp.Process(target=train_one, args=(name, args.budget, args.data, str(work / f"run{k}"), args.threads))
+            for k, name in enumerate(names)]  # fmt: skip
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join()
+        if job.exitcode != 0:
+            sys.exit(f"a training process failed (exit code {job.exitcode})")
+    wall = time.perf_counter() - started
+    results = {name: score(work / f"run{k}", args.classifier, args.holdout) for k, name in enumerate(names)}
+
+    from vaegan.runtime import cpu_model
+
+    print(f"WGAN-GP levers: {len(names)} runs side by side, {args.threads} thread(s) each, budget {args.budget:.0f} s "
+          f"each ({wall:.0f} s wall), {cpu_model()}")
+    print(f"train {args.data}; EMA generator on {args.holdout}, n=1000: FD / precision / recall @ iteration\n")
+    print(f"{'lever':24s} {'at half the budget':>30s} {'at the end':>30s}")
+    for name, rows in results.items():
+        cells = [f"{r['fid']:6.2f} {r['precision']:5.3f} {r['recall']:5.3f} @{r['iteration']:6d}" if r else "-"
+                 for r in (rows.get("half"), rows.get("end"))]  # fmt: skip
+        print(f"{name:24s} {cells[0]:>30s} {cells[1]:>30s}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"budget": args.budget, "threads": args.threads, "cpu": cpu_model(),
+                                          "data": args.data, "holdout": args.holdout,
+                                          "levers": {name: LEVERS[name] for name in names},
+                                          "results": results}, indent=1))  # fmt: skip
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
