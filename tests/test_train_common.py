@@ -20,6 +20,7 @@ from vaegan.train.common import (
     run_identity,
     set_rng_state,
 )
+from vaegan.wgan import WGANConfig
 
 
 def test_check_finite_names_the_value_the_place_and_the_state_file() -> None:
@@ -49,6 +50,16 @@ def test_check_resume_refuses_other_models_settings_and_data() -> None:
         check_resume({**identity, "numerics": {"lr": 1.0}}, identity, "s")
     with pytest.raises(TrainingError, match=r"trained on 'other.npz' \(5 images\), not 'data.npz' \(100 images\)"):
         check_resume({**identity, "data": ["other.npz", 5]}, identity, "s")
+
+
+def test_a_state_from_before_a_new_unset_model_field_still_resumes() -> None:
+    """WGANConfig.critic_width came later: older states lack it, and None (not set) must match its absence."""
+    identity = run_identity(WGANConfig(width=8), {"lr": 1e-3}, "data.npz", 100)
+    assert identity["model_config"]["critic_width"] is None
+    older = {**identity, "model_config": {k: v for k, v in identity["model_config"].items() if k != "critic_width"}}
+    check_resume(older, identity, "s")
+    with pytest.raises(TrainingError, match="critic_width None in the file, 16 now"):
+        check_resume(identity, run_identity(WGANConfig(width=8, critic_width=16), {"lr": 1e-3}, "data.npz", 100), "s")
 
 
 def test_make_adam_steps_like_plain_adam() -> None:

@@ -138,7 +138,10 @@ def run_identity(model_config: Any, numerics: Mapping[str, Any], data_name: str,
 def check_resume(state: Mapping[str, Any], identity: Mapping[str, Any], state_path: str | Path) -> None:
     """One rule for every loop: a state file may be resumed only by a run with the same identity."""
     for key, what in (("model_config", "model"), ("numerics", "training settings"), ("data", "data")):
-        if state.get(key) != identity[key]:
+        saved, now = state.get(key), identity[key]
+        if key == "model_config":  # a field added to a config later is absent from older files: None = not set
+            saved, now = _without_none(saved), _without_none(now)
+        if saved != now:
             if key == "data" and isinstance(state.get("data"), list):
                 raise TrainingError(
                     f"{state_path} was trained on {state['data'][0]!r} ({state['data'][1]} images), not "
@@ -148,6 +151,10 @@ def check_resume(state: Mapping[str, Any], identity: Mapping[str, Any], state_pa
                 f"{state_path} was written by a run with other settings (its {what} differ"
                 f"{_differences(state.get(key), identity[key])}); drop --resume or match them"
             )
+
+
+def _without_none(config: Any) -> Any:
+    return {k: v for k, v in config.items() if v is not None} if isinstance(config, Mapping) else config
 
 
 def _differences(saved: Any, now: Any) -> str:
