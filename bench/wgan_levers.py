@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import multiprocessing as mp
 import shutil
 import sys
 import time
 from pathlib import Path
+
+from vaegan.runtime import run_in_processes
 
 TRAIN = "../shared/data/mnist_train_5k.npz+../shared/data/mnist_test.npz@0:8000"
 HELD_OUT = "../shared/data/mnist_test.npz@8000:10000"
@@ -128,14 +129,8 @@ def main() -> None:
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
     started = time.perf_counter()
-    jobs = [mp.Process(target=train_one, args=(name, args.budget, args.data, str(work / f"run{k}"), args.threads))
-            for k, name in enumerate(names)]  # fmt: skip
-    for job in jobs:
-        job.start()
-    for job in jobs:
-        job.join()
-        if job.exitcode != 0:
-            sys.exit(f"a training process failed (exit code {job.exitcode})")
+    run_in_processes(train_one, [(name, args.budget, args.data, str(work / f"run{k}"), args.threads)
+                                 for k, name in enumerate(names)])  # fmt: skip
     wall = time.perf_counter() - started
     results = {name: score(work / f"run{k}", args.classifier, args.holdout) for k, name in enumerate(names)}
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import multiprocessing as mp
 import shutil
-import sys
 from pathlib import Path
 
 from wgan_quality import HELD_OUT, TRAIN, score  # noqa: E402 - this folder is on sys.path when run
+
+from vaegan.runtime import run_in_processes
 
 VARIANTS = '[{"lr": 1e-4, "critic_lr": 3e-4}, {"lr": 2e-4, "critic_lr": 6e-4}]'
 
@@ -71,14 +71,8 @@ def main() -> None:
     variants = json.loads(args.variants)
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
-    jobs = [mp.Process(target=train_variant, args=(v, args.planned, args.stop, args.every, args.data,
-                                                   str(work / f"v{i}"))) for i, v in enumerate(variants)]  # fmt: skip
-    for job in jobs:
-        job.start()
-    for job in jobs:
-        job.join()
-        if job.exitcode != 0:
-            sys.exit(f"a training process failed (exit code {job.exitcode})")
+    run_in_processes(train_variant, [(v, args.planned, args.stop, args.every, args.data, str(work / f"v{i}"))
+                                     for i, v in enumerate(variants)])  # fmt: skip
     curves = [{row["iteration"]: row["fid"] for row in score(work / f"v{i}", args.classifier, args.holdout, args.n)}
               for i in range(len(variants))]  # fmt: skip
     print(f"fast recipe, {args.planned} iterations planned, stopped at {args.stop}; FD of the EMA generator "

@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import multiprocessing as mp
 import shutil
 import sys
 import time
 from pathlib import Path
+
+from vaegan.runtime import run_in_processes
 
 TRAIN = "../shared/data/mnist_train_5k.npz+../shared/data/mnist_test.npz@0:8000"
 HELD_OUT = "../shared/data/mnist_test.npz@8000:10000"
@@ -122,16 +123,8 @@ def main() -> None:
     if not recipes or set(recipes) - {"reference", "fast"}:
         sys.exit(f"--recipes: a comma-separated list of reference and fast, got {args.recipes!r}")
     started = time.perf_counter()
-    jobs = [mp.Process(target=train_one, args=(name, args.budget, args.eval_every, args.data, str(work / name),
-                                               args.threads)) for name in recipes]  # fmt: skip
-    for job in jobs:
-        job.start()
-        if args.sequential:
-            job.join()
-    for job in jobs:
-        job.join()
-        if job.exitcode != 0:
-            sys.exit(f"a training process failed (exit code {job.exitcode})")
+    run_in_processes(train_one, [(name, args.budget, args.eval_every, args.data, str(work / name), args.threads)
+                                 for name in recipes], sequential=args.sequential)  # fmt: skip
     wall = time.perf_counter() - started
     curves = {name: score(work / name, args.classifier, args.holdout) for name in recipes}
 

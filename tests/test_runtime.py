@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 
 from vaegan.errors import ConfigError
-from vaegan.runtime import device_of, eval_mode, resolve_device, set_threads
+from vaegan.runtime import device_of, eval_mode, resolve_device, run_in_processes, set_threads
 
 
 def test_device_resolution() -> None:
@@ -43,3 +46,22 @@ def test_device_of_and_threads() -> None:
         torch.set_num_threads(before)
     with pytest.raises(ConfigError):
         set_threads(-1)
+
+
+def _write_pid(path: str, fail: bool) -> None:
+    Path(path).write_text(str(os.getpid()))
+    if fail:
+        raise SystemExit(3)
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_run_in_processes_runs_each_set_in_its_own_process(tmp_path: Path, sequential: bool) -> None:
+    paths = [str(tmp_path / f"{k}.txt") for k in range(3)]
+    run_in_processes(_write_pid, [(path, False) for path in paths], sequential=sequential)
+    pids = {Path(path).read_text() for path in paths}
+    assert len(pids) == 3 and str(os.getpid()) not in pids
+
+
+def test_run_in_processes_raises_when_a_child_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"1 of 2 processes failed \(exit codes \[3\]\)"):
+        run_in_processes(_write_pid, [(str(tmp_path / "a"), False), (str(tmp_path / "b"), True)])

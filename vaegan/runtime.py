@@ -7,9 +7,10 @@ written once.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import platform
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -123,3 +124,18 @@ def describe_machine() -> str:
     """One line: CPU model, torch's CPU kernel level (AVX2, AVX512, …), torch version and intra-op threads."""
     kernels = torch.backends.cpu.get_cpu_capability()
     return f"{cpu_model()}, torch {torch.__version__} ({kernels} kernels), {torch.get_num_threads()} intra-op threads"
+
+
+def run_in_processes(target: Callable[..., None], argument_sets: Sequence[tuple], sequential: bool = False) -> None:
+    """`target(*arguments)` in one child process per argument set, all at once (or one after the other), for runs
+    that must not share a Python process (each sets its own threads); a child that fails stops the caller."""
+    jobs = [mp.Process(target=target, args=arguments) for arguments in argument_sets]
+    for job in jobs:
+        job.start()
+        if sequential:
+            job.join()
+    for job in jobs:
+        job.join()
+    failed = [job.exitcode for job in jobs if job.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(jobs)} processes failed (exit codes {failed})")
