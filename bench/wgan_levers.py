@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from vaegan.runtime import run_in_processes
 
 TRAIN = "../shared/data/mnist_train_5k.npz+../shared/data/mnist_test.npz@0:8000"
@@ -43,9 +45,12 @@ LEVERS: dict[str, dict] = {
     "critic lr 4e-4": {"critic_lr": 4e-4},
     "n_critic 2": {"n_critic": 2},
     "width 24": {"width": 24},
+    "width 32": {"width": 32},
     "width 48": {"width": 48},
     "critic width 48": {"critic_width": 48},
     "z 32": {"latent_dim": 32},
+    "augment translation": {"augment": "translation"},
+    "augment translation+cutout": {"augment": "translation,cutout"},
 }
 
 
@@ -80,8 +85,28 @@ def train_one(name: str, budget: float, data: str, run_dir: str, threads: int) -
         train_wgan(model_config, load_rgb32(data), train_config, run_dir=run, on_progress=on_progress)
 
 
-def score(run_dir: Path, classifier: str, held_out: str, n: int = 1000) -> dict:
-    """FD / precision / recall of the EMA generator at half the budget and at the end."""
+def memorised_share(state: dict, training: torch.Tensor, held_out: torch.Tensor, n: int = 2000) -> float:
+    """How much of the critic's real-vs-fake margin is its memory of the training digits:
+    (E f(train) - E f(held-out)) / (E f(train) - E f(fake)), on untransformed images, fakes from the EMA generator.
+    0 for a critic that scores unseen digits like the ones it trained on."""
+    import torch
+
+    from vaegan.wgan import Critic, Generator, WGANConfig
+
+    config = WGANConfig(**state["model_config"])
+    critic, generator = Critic(config), Generator(config)
+    critic.load_state_dict(state["critic"])
+    generator.load_state_dict(state["ema"])
+    with torch.no_grad():
+        z = torch.randn(n, config.latent_dim, generator=torch.Generator().manual_seed(0))
+        train_score, held_score, fake_score = (critic(x).mean().item() for x in
+                                               (training[:n], held_out[:n], generator.eval()(z)))  # fmt: skip
+    return (train_score - held_score) / (train_score - fake_score)
+
+
+def score(run_dir: Path, classifier: str, held_out: str, data: str, n: int = 1000) -> dict:
+    """FD / precision / recall of the EMA generator at half the budget and at the end, and the critic's
+    memorised share of its margin (`memorised_share`)."""
     import torch
 
     from vaegan.checkpoint import load_model, load_state
@@ -92,6 +117,8 @@ def score(run_dir: Path, classifier: str, held_out: str, n: int = 1000) -> dict:
     torch.set_num_threads(2)
     reader = load_model(classifier, kind="digit-classifier")
     real = load_rgb32(held_out).images
+    training = load_rgb32(data).images
+    training = training[torch.randperm(len(training), generator=torch.Generator().manual_seed(0))]
     rows = {}
     for label, path in (("half", run_dir / "half.safetensors"), ("end", run_dir / "state.safetensors")):
         if not path.exists():
@@ -101,7 +128,8 @@ def score(run_dir: Path, classifier: str, held_out: str, n: int = 1000) -> dict:
         generator.load_state_dict(state["ema"])
         result = evaluate_generator(generator.eval(), reader, real, latent_dim=generator.latent_dim, n=n, seed=0)
         rows[label] = {"seconds": float(state["seconds"]), "iteration": int(state["iteration"]),
-                       **{key: result[key] for key in ("fid", "precision", "recall")}}  # fmt: skip
+                       **{key: result[key] for key in ("fid", "precision", "recall")},
+                       "memorised_share": memorised_share(state, training, real)}  # fmt: skip
     return rows
 
 
@@ -116,6 +144,7 @@ def main() -> None:
     parser.add_argument("--classifier", default="checkpoints/classifier.safetensors")
     parser.add_argument("--work", default="runs/bench_wgan_levers", help="run dirs (not committed)")
     parser.add_argument("--out", default="results/wgan_levers.json")
+    parser.add_argument("--score-only", action="store_true", help="score the runs already in --work, train nothing")
     args = parser.parse_args()
     if args.list:
         for name, change in LEVERS.items():
@@ -127,23 +156,27 @@ def main() -> None:
         sys.exit(f"unknown lever(s) {', '.join(map(repr, unknown))}; --list shows the known ones")
 
     work = Path(args.work)
-    shutil.rmtree(work, ignore_errors=True)
     started = time.perf_counter()
-    run_in_processes(train_one, [(name, args.budget, args.data, str(work / f"run{k}"), args.threads)
-                                 for k, name in enumerate(names)])  # fmt: skip
+    if not args.score_only:
+        shutil.rmtree(work, ignore_errors=True)
+        run_in_processes(train_one, [(name, args.budget, args.data, str(work / f"run{k}"), args.threads)
+                                     for k, name in enumerate(names)])  # fmt: skip
     wall = time.perf_counter() - started
-    results = {name: score(work / f"run{k}", args.classifier, args.holdout) for k, name in enumerate(names)}
+    results = {name: score(work / f"run{k}", args.classifier, args.holdout, args.data) for k, name in enumerate(names)}
 
     from vaegan.runtime import cpu_model
 
+    how = f"scored the runs in {work}" if args.score_only else f"{wall:.0f} s wall"
     print(f"WGAN-GP levers: {len(names)} runs side by side, {args.threads} thread(s) each, budget {args.budget:.0f} s "
-          f"each ({wall:.0f} s wall), {cpu_model()}")
+          f"each ({how}), {cpu_model()}")
     print(f"train {args.data}; EMA generator on {args.holdout}, n=1000: FD / precision / recall @ iteration\n")
-    print(f"{'lever':24s} {'at half the budget':>30s} {'at the end':>30s}")
+    print(f"{'lever':28s} {'at half the budget':>30s} {'at the end':>30s} {'memorised':>10s}")
     for name, rows in results.items():
         cells = [f"{r['fid']:6.2f} {r['precision']:5.3f} {r['recall']:5.3f} @{r['iteration']:6d}" if r else "-"
                  for r in (rows.get("half"), rows.get("end"))]  # fmt: skip
-        print(f"{name:24s} {cells[0]:>30s} {cells[1]:>30s}")
+        memorised = f"{rows['end']['memorised_share']:.2f}" if "end" in rows else "-"
+        print(f"{name:28s} {cells[0]:>30s} {cells[1]:>30s} {memorised:>10s}")
+    print("memorised: the critic's (E f(train) - E f(held-out)) / (E f(train) - E f(fake)) at the end")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"budget": args.budget, "threads": args.threads, "cpu": cpu_model(),
                                           "data": args.data, "holdout": args.holdout,

@@ -80,7 +80,8 @@ def run_ranks(fn: Callable[..., Any], *args: Any, timeout: float = 240) -> list[
 
 def _scenarios(base: str) -> dict[str, Any]:
     """Everything the in-process tests check, in one group of ranks (starting ranks costs seconds each)."""
-    return {"gradients": _one_step_gradients(16), "vae": _train_vae_weights(), "wgan": _wgan_resume(base),
+    return {"gradients": _one_step_gradients(16), "augmented": _one_step_gradients(16, "translation,cutout"),
+            "vae": _train_vae_weights(), "wgan": _wgan_resume(base),
             "reference": _uninterrupted_wgan(str(_npz(Path(base) / f"ref-{distributed.rank()}.npz")), *KILL_RUN)}
 
 
@@ -164,18 +165,21 @@ def _real(n: int) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(torch.rand(n, 3, 32, 32, generator=g), 5, 1, 2) * 2 - 1
 
 
-def _one_step_gradients(batch: int) -> dict[str, Any]:
+def _one_step_gradients(batch: int, augment: str = "none") -> dict[str, Any]:
     """One critic step (with the penalty's double backward) and one generator step on a global batch of `batch`;
-    lr 0 keeps the weights, so the gradients of both steps can be read."""
+    lr 0 keeps the weights, so the gradients of both steps can be read. `augment`: the critic's DiffAugment policy
+    (its transforms are drawn per row of the global batch, like z)."""
+    options = StepOptions(gp_weight=10.0, augment=augment)
     generator, critic = _players()
     ddp_generator, ddp_critic = distributed.wrap(generator), distributed.wrap(critic)
     frozen_c = torch.optim.SGD(critic.parameters(), lr=0.0)
     frozen_g = torch.optim.SGD(generator.parameters(), lr=0.0)
     torch.manual_seed(3)
     real = distributed.shard(_real(batch))
-    stats = critic_step(generator, ddp_critic, frozen_c, real, StepOptions(gp_weight=10.0))
+    stats = critic_step(generator, ddp_critic, frozen_c, real, options)
     critic_grads = {name: p.grad.clone() for name, p in critic.named_parameters()}
-    g_loss = generator_step(ddp_generator, critic, frozen_g, distributed.local_batch(batch), torch.device("cpu"))
+    g_loss = generator_step(ddp_generator, critic, frozen_g, distributed.local_batch(batch), torch.device("cpu"),
+                            options)  # fmt: skip
     values = distributed.mean_over_ranks({"loss": stats.loss.item(), "penalty": stats.penalty.item(),
                                           "generator_loss": g_loss.item()})  # fmt: skip
     rng, refused = torch.get_rng_state(), ""
@@ -189,14 +193,16 @@ def _one_step_gradients(batch: int) -> dict[str, Any]:
 
 
 @pytest.mark.distributed
+@pytest.mark.parametrize("scenario", ["gradients", "augmented"])
 def test_ddp_gradients_with_the_penalty_double_backward_equal_one_process_on_the_global_batch(
-    two_ranks: dict[str, Any],
+    two_ranks: dict[str, Any], scenario: str
 ) -> None:
-    """2 ranks x 8 rows against 1 process x 16 rows: the critic's gradients (Wasserstein term + the penalty's double
-    backward through the DDP critic) and the generator's. DDP averages the ranks' gradients and each rank's loss is
-    a mean over its 8 rows, so the average is the 16-row mean: no rescaling, equal up to float summation order."""
-    single = one_thread(lambda: _one_step_gradients(16))
-    ranks = two_ranks["gradients"]
+    """2 ranks x 8 rows against 1 process x 16 rows, with and without DiffAugment: the critic's gradients
+    (Wasserstein term + the penalty's double backward through the DDP critic) and the generator's. DDP averages
+    the ranks' gradients and each rank's loss is a mean over its 8 rows, so the average is the 16-row mean: no
+    rescaling, equal up to float summation order."""
+    single = one_thread(lambda: _one_step_gradients(16, "none" if scenario == "gradients" else "translation,cutout"))
+    ranks = two_ranks[scenario]
     for part in ("critic", "generator"):
         diff = max_difference(ranks[0][part], single[part])
         scale = max(float(g.abs().max()) for g in single[part].values())

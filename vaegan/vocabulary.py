@@ -20,6 +20,7 @@ LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")  # the VAE's and the dive
 WGAN_RECIPES: tuple[str, ...] = ("fast", "reference")  # keys of vaegan.train.wgan.RECIPES
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")  # keys of vaegan.train.wgan.PRECISIONS
 LR_DECAYS: tuple[str, ...] = ("none", "linear")
+AUGMENTATIONS: tuple[str, ...] = ("none", "translation", "translation,cutout")  # vaegan.augment, the critic's
 
 # --- latent space (vaegan.latent)
 INTERPOLATION_MODES: tuple[str, ...] = ("lerp", "slerp")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from vaegan.augment import augment
 from vaegan.checkpoint import FromPretrained
 from vaegan.distributed import draw_shard, unwrap
 from vaegan.errors import ConfigError
@@ -137,6 +138,7 @@ class StepOptions:
     autocast_dtype: torch.dtype | None = None  # None: fp32; torch.bfloat16 / torch.float16: autocast
     fused_critic_batch: bool = True  # one critic pass over [real; fake] instead of two
     channels_last: bool = False  # NHWC activations (oneDNN/cuDNN convolutions are faster in it)
+    augment: str = "none"  # what the critic sees of real and fake images (vaegan.augment.AUGMENTATIONS)
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -183,14 +185,19 @@ def critic_step(
     z and the penalty's coefficients are this rank's rows of the global batch's draws, so the averaged gradient is
     the one a single process computes on the global batch (the DDP critic's two forward passes, [real; fake] and
     x_hat, feed one backward: its gradient hooks fire once per parameter, after the penalty's double backward).
-    `penalty_weight` overrides `options.gp_weight` for this step; 0 skips the penalty and its double backward
-    entirely (lazy regularization applies the penalty every k-th step with weight k * lambda).
+    With `options.augment` the critic sees real and fake images (and the penalty their interpolates) through
+    `vaegan.augment`, each side with its own transforms. `penalty_weight` overrides `options.gp_weight` for this
+    step; 0 skips the penalty and its double backward entirely (lazy regularization applies the penalty every k-th
+    step with weight k * lambda).
     """
     batch = real.shape[0]
     weight = options.gp_weight if penalty_weight is None else penalty_weight
     with torch.no_grad(), _autocast(real.device, options.autocast_dtype):
         z = draw_shard(torch.randn, batch, unwrap(generator).config.latent_dim, device=real.device)
         fake = generator(z).to(real.dtype)
+    if options.augment != "none":  # both sides get their own transforms, drawn after z (vaegan.augment)
+        real = augment(real, options.augment).contiguous(memory_format=options.memory_format)
+        fake = augment(fake, options.augment)
     fake = fake.contiguous(memory_format=options.memory_format)
     with _autocast(real.device, options.autocast_dtype):
         if options.fused_critic_batch:
@@ -233,7 +240,7 @@ def generator_step(
     critic.requires_grad_(False)
     try:
         with _autocast(device, options.autocast_dtype):
-            fake = generator(z).contiguous(memory_format=options.memory_format)
+            fake = augment(generator(z), options.augment).contiguous(memory_format=options.memory_format)
             loss = -critic(fake).float().mean()
         optimizer.zero_grad(set_to_none=True)
         _backward(loss, scaler)

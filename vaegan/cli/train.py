@@ -29,7 +29,15 @@ from vaegan.cli.options import (
     one_of,
     out_option,
 )
-from vaegan.vocabulary import BINARIZE_MODES, LR_DECAYS, LR_SCHEDULES, PRECISIONS, VAE_ARCHITECTURES, WGAN_RECIPES
+from vaegan.vocabulary import (
+    AUGMENTATIONS,
+    BINARIZE_MODES,
+    LR_DECAYS,
+    LR_SCHEDULES,
+    PRECISIONS,
+    VAE_ARCHITECTURES,
+    WGAN_RECIPES,
+)
 
 if TYPE_CHECKING:
     from vaegan.train.common import Progress as TrainProgress
@@ -159,6 +167,8 @@ def train_wgan_command(
     width: int | None = typer.Option(None, min=1, help="Channels of the 16x16 layer (the 8x8 and 4x4: 2x, 4x)."),
     critic_width: int | None = typer.Option(None, min=1, help="The critic's --width, when it differs."),
     latent_dim: int | None = typer.Option(None, min=1, help="Size of z ~ N(0, I)."),
+    augment: Annotated[one_of(AUGMENTATIONS) | None, typer.Option(
+        help="DiffAugment for the critic's inputs, real and fake alike (few training images).")] = None,
     seed: Seed = 0,
     out: Path = out_option(WGAN_CKPT, "Where the EMA generator is exported."),
     run_dir: Path = typer.Option(Path("runs/wgan"), help="Holds state.safetensors (for --resume) and samples/."),
@@ -200,7 +210,7 @@ def train_wgan_command(
         n_critic=n_critic, gp_weight=gp, gp_every=gp_every, lr=lr, critic_lr=critic_lr, beta1=beta1, beta2=beta2,
         lr_decay=lr_decay, ema_decay=ema_decay, seed=seed, precision=precision, channels_last=channels_last,
         checkpoint_every=checkpoint_every, sample_every=sample_every, timeline_every=timeline_every,
-        time_budget=parse_duration(time_budget) if time_budget else None, sync_bn=sync_bn,
+        time_budget=parse_duration(time_budget) if time_budget else None, sync_bn=sync_bn, augment=augment,
     )  # fmt: skip
     if (classifier is None) != (not holdout):
         raise ConfigError("the timeline's metrics need both --classifier and --holdout (or neither)")

@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 
 from vaegan import distributed
+from vaegan.augment import check_augmentation
 from vaegan.checkpoint import load_state, save_state
 from vaegan.data import ImageSet
 from vaegan.errors import ConfigError
@@ -98,6 +99,7 @@ class WGANTrainConfig:
     precision: str = "fp32"
     channels_last: bool = False
     fused_critic_batch: bool = True
+    augment: str = "none"  # DiffAugment policy for the critic's inputs (vaegan.augment), "none" to see them as they are
     sync_bn: bool = False  # under torchrun: the generator's BatchNorm uses global-batch statistics (CUDA only)
     checkpoint_every: int = 500
     sample_every: int = 500
@@ -113,6 +115,7 @@ class WGANTrainConfig:
             raise ConfigError("critic_lr must be > 0")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ConfigError("Adam betas must lie in [0, 1)")
+        check_augmentation(self.augment)
         if self.lr_decay not in LR_DECAYS:
             raise ConfigError(f"unknown lr_decay {self.lr_decay!r}; choose one of {', '.join(LR_DECAYS)}")
         if self.precision not in PRECISIONS:
@@ -136,6 +139,7 @@ class WGANTrainConfig:
             autocast_dtype=PRECISIONS[self.precision],
             fused_critic_batch=self.fused_critic_batch,
             channels_last=self.channels_last,
+            augment=self.augment,
         )
 
     def numerics(self) -> dict:
@@ -146,6 +150,8 @@ class WGANTrainConfig:
             ignore.append("iters")
         if not self.sync_bn:  # states written before the setting existed resume as before
             ignore.append("sync_bn")
+        if self.augment == "none":  # likewise
+            ignore.append("augment")
         return numerics_of(self, ignore)
 
 
