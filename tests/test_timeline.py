@@ -133,6 +133,32 @@ def test_the_sidecar_is_small_and_keeps_the_ends(tmp_path: Path) -> None:
     assert export_sidecar(tmp_path / "no-run", model) is None
 
 
+def test_export_wgan_writes_the_timeline_only_up_to_the_exported_state(tmp_path: Path) -> None:
+    """`vaegan export wgan` of a run that recorded past its last state (still running, or killed): the sidecar
+    stops at the exported iteration, because later records belong to weights the file does not hold."""
+    from vaegan.cli.runs import export_wgan_command
+
+    run = tmp_path / "run"
+    train_wgan(TINY, tiny_images(40), CONFIG, run_dir=run, timeline_scorer=scorer())
+    recorded = Timeline.load(run / TIMELINE_FILE)
+    later = Timeline(
+        [*recorded.iterations, 9, 11],
+        torch.cat([recorded.images, recorded.images[-1:].flip(0).repeat(2, 1, 1, 1, 1)]),
+        recorded.latents,
+        [*recorded.metric_iterations, 9, 11],
+        {name: [*values, 1.0, 2.0] for name, values in recorded.metrics.items()},
+        recorded.info,
+    )
+    later.save(run / TIMELINE_FILE)
+    out = tmp_path / "exported" / "wgan.safetensors"
+    export_wgan_command(run_dir=run, out=out, half=False)
+    sidecar = Timeline.load(sidecar_path(out))
+    assert load_state(run / "state.safetensors")["iteration"] == 7
+    assert sidecar.iterations == recorded.iterations and sidecar.iterations[-1] == 7
+    assert sidecar.metric_iterations == recorded.metric_iterations and sidecar.metrics == recorded.metrics
+    assert torch.equal(sidecar.images, recorded.images)
+
+
 def test_bad_files_and_folders_are_one_line_errors(tmp_path: Path) -> None:
     (tmp_path / "garbage.safetensors").write_bytes(b"not a timeline")
     with pytest.raises(CheckpointError, match="not a valid safetensors"):

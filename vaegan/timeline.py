@@ -233,12 +233,20 @@ class TimelineRecorder:
 # ------------------------------------------------------------------------------------- export and import
 
 
-def export_sidecar(run_dir: str | Path, model_path: str | Path, max_frames: int = SIDECAR_MAX_FRAMES) -> Path | None:
-    """Copy the run's timeline, thinned to `max_frames` frames, next to the exported model; None without one."""
+def export_sidecar(
+    run_dir: str | Path, model_path: str | Path, max_frames: int = SIDECAR_MAX_FRAMES, until: int | None = None
+) -> Path | None:
+    """Copy the run's timeline, thinned to `max_frames` frames, next to the exported model; None without one.
+
+    `until`: the exported model's iteration. A run that is still going (or was killed after its last state) has
+    recorded past the state a model is exported from, and those records belong to other weights."""
     source = Path(run_dir) / TIMELINE_FILE
     if not source.exists():
         return None
-    return Timeline.load(source).thinned(max_frames).save(sidecar_path(model_path))
+    timeline = Timeline.load(source)
+    if until is not None:
+        timeline = timeline.until(until)
+    return timeline.thinned(max_frames).save(sidecar_path(model_path))
 
 
 def read_grid(path: str | Path, count: int, *, nrow: int = 8, side: int = 32, padding: int = 2) -> torch.Tensor:

@@ -20,13 +20,18 @@ def export_wgan_command(
     out: Path = typer.Option(WGAN_CKPT, "--out", "--output", "-o", help="Where the EMA generator is written."),
     half: Half = False,
 ) -> None:
-    """Export the EMA generator of a run's last checkpoint (a stopped or still running run) without training."""
+    """Export the EMA generator of a run's last checkpoint (a stopped or still running run) without training, and
+    its training timeline up to that checkpoint next to it (what `train wgan` writes at the end of a run)."""
     from vaegan.checkpoint import save_result
+    from vaegan.timeline import export_sidecar
     from vaegan.train.wgan import STATE_FILE, result_from_state
 
     result = result_from_state(run_dir / STATE_FILE)
     save_result(result, out, command=command_line(), half=half)
     err_console.print(f"wrote {out} (EMA generator after {result.steps} iterations, {result.seconds:.0f}s of training)")
+    sidecar = export_sidecar(run_dir, out, until=result.steps)
+    if sidecar is not None:
+        err_console.print(f"wrote {sidecar} (its training timeline up to iteration {result.steps:,})")
 
 
 @timeline_app.command("from-grids")
