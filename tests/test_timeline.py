@@ -143,7 +143,7 @@ def test_export_wgan_writes_the_timeline_only_up_to_the_exported_state(tmp_path:
     recorded = Timeline.load(run / TIMELINE_FILE)
     later = Timeline(
         [*recorded.iterations, 9, 11],
-        torch.cat([recorded.images, recorded.images[-1:].flip(0).repeat(2, 1, 1, 1, 1)]),
+        torch.cat([recorded.images, (255 - recorded.images[-1:]).repeat(2, 1, 1, 1, 1)]),
         recorded.latents,
         [*recorded.metric_iterations, 9, 11],
         {name: [*values, 1.0, 2.0] for name, values in recorded.metrics.items()},
