@@ -42,6 +42,8 @@ LEVERS: dict[str, dict] = {
     "ema 0.9995": {"ema_decay": 0.9995},
     "ema 0.998": {"ema_decay": 0.998},
     "penalty weight 5": {"gp_weight": 5.0},
+    "top-k 0.5": {"top_k": 0.5},
+    "top-k 0.75": {"top_k": 0.75},
     "penalty weight 20": {"gp_weight": 20.0},
     "lr x1.5": {"lr": 3e-4, "critic_lr": 9e-4},
     "critic lr 4e-4": {"critic_lr": 4e-4},

@@ -30,6 +30,7 @@ from vaegan.wgan import (
     ema_decay,
     generator_step,
     gradient_penalty,
+    top_k_share,
     update_ema,
 )
 
@@ -303,6 +304,46 @@ def test_generator_step_updates_only_the_generator_and_reports_minus_the_mean_sc
     torch.testing.assert_close(loss, expected.detach())
     assert all(torch.equal(a, b) for a, b in zip(c_before, critic.parameters(), strict=True))
     assert any(not torch.equal(a, b) for a, b in zip(before.parameters(), generator.parameters(), strict=True))
+
+
+def test_a_top_k_generator_step_scores_only_the_best_fakes() -> None:
+    generator, critic, opt_g, _ = _players()
+    before = copy.deepcopy(generator)
+    torch.manual_seed(2)
+    scores = critic(before(torch.randn(16, 16))).detach()  # the same z, drawn independently
+    best_five = -scores.sort(descending=True).values[:5].mean()
+    torch.manual_seed(2)
+    loss = generator_step(generator, critic, opt_g, 16, torch.device("cpu"), keep=5)
+    torch.testing.assert_close(loss, best_five)
+    assert loss < -scores.mean()  # the kept fakes are the critic's favourites: minus their mean is lower
+
+
+def test_the_top_k_share_falls_per_epoch_to_its_floor_and_one_switches_it_off() -> None:
+    assert top_k_share(0, 0.5) == 1.0 and top_k_share(1, 0.5) == pytest.approx(0.99)
+    assert top_k_share(10, 0.5) == pytest.approx(0.99**10) and top_k_share(500, 0.5) == 0.5
+    assert all(top_k_share(epoch, 1.0) == 1.0 for epoch in (0, 7, 10**4))
+    for share in (0.0, 1.5, -0.1):
+        with pytest.raises(ConfigError, match="top_k"):
+            WGANTrainConfig(top_k=share)
+    # Plain runs keep their identity: states written before the setting existed still resume.
+    assert "top_k" not in WGANTrainConfig().numerics() and "top_k" in WGANTrainConfig(top_k=0.5).numerics()
+
+
+def test_top_k_training_keeps_the_best_fakes_in_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    kept: list[int | None] = []
+    real_step = generator_step
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - passes through
+        kept.append(args[7] if len(args) > 7 else kwargs.get("keep"))
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr("vaegan.train.wgan.generator_step", spy)
+    data = tiny_images(64)  # one batch of 64 per epoch and one critic step per iteration: a new epoch every step
+    train_wgan(TINY, data, WGANTrainConfig(iters=4, batch_size=64, n_critic=1, top_k=0.5))
+    assert kept == [64, 63, 63, 62]  # round(64 * 0.99^epoch)
+    kept.clear()
+    train_wgan(TINY, data, WGANTrainConfig(iters=2, batch_size=64, n_critic=1))
+    assert kept == [None, None]
 
 
 def test_ema_update_and_schedule() -> None:

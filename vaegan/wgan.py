@@ -227,8 +227,13 @@ def generator_step(
     device: torch.device,
     options: StepOptions = StepOptions(),
     scaler: torch.amp.GradScaler | None = None,
+    keep: int | None = None,
 ) -> torch.Tensor:
     """One generator update: minimise -E[f(G(z))]. Returns the detached loss.
+
+    With `keep` (top-k training, Sinha et al. 2020) only the `keep` fakes the critic scores highest enter the
+    loss (the paper's reason: at the fakes it scores worst, the critic's gradient often points away from the
+    nearest mode of the data). Under DDP each rank keeps the best of its own shard.
 
     Only the generator's optimizer steps, and the critic's weights do not change here. Under DDP `generator` is the
     DistributedDataParallel generator, `critic` the plain module (DDP would wait for critic gradients that the
@@ -241,13 +246,22 @@ def generator_step(
     try:
         with _autocast(device, options.autocast_dtype):
             fake = augment(generator(z), options.augment).contiguous(memory_format=options.memory_format)
-            loss = -critic(fake).float().mean()
+            scores = critic(fake).float()
+            if keep is not None and keep < scores.shape[0]:
+                scores = scores.topk(keep).values
+            loss = -scores.mean()
         optimizer.zero_grad(set_to_none=True)
         _backward(loss, scaler)
         _step(optimizer, scaler)
     finally:
         critic.requires_grad_(True)
     return loss.detach()
+
+
+def top_k_share(epoch: int, smallest: float, decay: float = 0.99) -> float:
+    """The share of fakes top-k training keeps in `epoch`: all at first, times `decay` per epoch, down to
+    `smallest` (the paper's schedule; 1.0 keeps every fake, plain WGAN-GP)."""
+    return max(smallest, decay**epoch)
 
 
 # ------------------------------------------------------------------------------------------------- EMA

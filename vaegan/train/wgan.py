@@ -73,6 +73,7 @@ from vaegan.wgan import (
     critic_step,
     ema_decay,
     generator_step,
+    top_k_share,
     update_ema,
 )
 
@@ -93,6 +94,7 @@ class WGANTrainConfig:
     beta2: float = 0.9
     lr_decay: str = "none"  # "linear": both learning rates fall linearly to 0 at the last iteration
     ema_decay: float = 0.999
+    top_k: float = 1.0  # top-k training: the smallest share of fakes the generator step keeps (1.0: all, off)
     time_budget: float = 0.0  # seconds of training; 0 = run `iters` iterations
     calibration_iters: int = 20  # iterations timed before a budget fixes the iteration count
     seed: int = 0
@@ -111,6 +113,8 @@ class WGANTrainConfig:
             raise ConfigError("iters, batch_size, n_critic, gp_every and calibration_iters must be >= 1")
         if not self.lr > 0 or self.gp_weight < 0 or not 0 <= self.ema_decay < 1:
             raise ConfigError("need lr > 0, gp >= 0 and 0 <= ema_decay < 1")
+        if not 0 < self.top_k <= 1:
+            raise ConfigError(f"top_k is the share of fakes kept: it must lie in (0, 1], got {self.top_k}")
         if self.critic_lr is not None and not self.critic_lr > 0:
             raise ConfigError("critic_lr must be > 0")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
@@ -152,6 +156,8 @@ class WGANTrainConfig:
             ignore.append("sync_bn")
         if self.augment == "none":  # likewise
             ignore.append("augment")
+        if self.top_k == 1.0:  # likewise
+            ignore.append("top_k")
         return numerics_of(self, ignore)
 
 
@@ -355,8 +361,11 @@ def train_wgan(
             stats = critic_step(generator, ddp_critic, opt_c, real, options, scaler_c if use_scaler else None, weight)
             if weight > 0:
                 last_penalty = stats.penalty
+        # Top-k: the share kept shrinks per epoch of real batches, as the paper's schedule does.
+        share = top_k_share(iteration * cfg.n_critic // real_batches.per_epoch, cfg.top_k)
+        keep = max(1, round(share * local_batch)) if cfg.top_k < 1 else None
         g_loss = generator_step(ddp_generator, critic, opt_g, local_batch, device, options,
-                                scaler_g if use_scaler else None)  # fmt: skip
+                                scaler_g if use_scaler else None, keep)  # fmt: skip
         update_ema(ema, generator, ema_decay(iteration, cfg.ema_decay))
         iteration += 1
         done = iteration
