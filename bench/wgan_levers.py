@@ -1,7 +1,7 @@
 """Quality-per-second levers of the WGAN-GP: the `fast` recipe against variants of it, for the same wall-clock
 budget, side by side on one machine.
 
-    python bench/wgan_levers.py --levers "critic width 64,generator width 64,batch 128" --budget 2400
+    python bench/wgan_levers.py --levers "critic width 64,generator width 64,batch 128 with lr x1.41" --budget 2400
     python bench/wgan_levers.py --list                     # the levers it knows
     python bench/wgan_levers.py --levers "ema 0.9995" --budget 60     # a quick check that it runs
     python bench/wgan_levers.py --levers "width 32,n_critic 2" --score-only --eval-seeds 8  # rescore --work
@@ -38,7 +38,8 @@ LEVERS: dict[str, dict] = {
     BASELINE: {},
     "critic width 64": {"critic_width": 64},
     "generator width 64": {"width": 64, "critic_width": 32},
-    "batch 128, lr x1.41": {"batch_size": 128, "lr": 2.8e-4, "critic_lr": 8.5e-4},
+    "batch 128 with lr x1.41": {"batch_size": 128, "lr": 2.8e-4, "critic_lr": 8.5e-4},
+    "batch 32 with lr /1.41": {"batch_size": 32, "lr": 2.1e-4, "critic_lr": 6.4e-4},
     "ema 0.9995": {"ema_decay": 0.9995},
     "ema 0.998": {"ema_decay": 0.998},
     "penalty weight 5": {"gp_weight": 5.0},
@@ -47,6 +48,8 @@ LEVERS: dict[str, dict] = {
     "penalty weight 20": {"gp_weight": 20.0},
     "lr x1.5": {"lr": 3e-4, "critic_lr": 9e-4},
     "critic lr 4e-4": {"critic_lr": 4e-4},
+    "generator lr 2e-4": {"lr": 2e-4},
+    "beta1 0.5": {"beta1": 0.5},
     "n_critic 2": {"n_critic": 2},
     "width 24": {"width": 24},
     "width 32": {"width": 32},
@@ -56,6 +59,15 @@ LEVERS: dict[str, dict] = {
     "augment translation": {"augment": "translation"},
     "augment translation+cutout": {"augment": "translation,cutout"},
 }
+
+
+def lever_names(text: str) -> list[str]:
+    """The baseline and the levers a comma-separated --levers value names (so no lever name holds a comma)."""
+    names = [BASELINE] + [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in LEVERS]
+    if unknown:
+        sys.exit(f"unknown lever(s) {', '.join(map(repr, unknown))}; --list shows the known ones")
+    return names
 
 
 class BudgetSpent(Exception):  # noqa: N818 - a signal, not an error
@@ -158,10 +170,7 @@ def main() -> None:
         return
     if args.eval_seeds < 1:
         sys.exit(f"--eval-seeds must be >= 1, got {args.eval_seeds}")
-    names = [BASELINE] + [name.strip() for name in args.levers.split(",") if name.strip()]
-    unknown = [name for name in names if name not in LEVERS]
-    if unknown:
-        sys.exit(f"unknown lever(s) {', '.join(map(repr, unknown))}; --list shows the known ones")
+    names = lever_names(args.levers)
 
     work = Path(args.work)
     started = time.perf_counter()
