@@ -101,6 +101,15 @@ def test_train_wgan_records_a_timeline_with_metrics_and_exports_the_sidecar(tmp_
     sidecar = Timeline.load(tmp_path / "out" / "wgan_timeline.safetensors")
     assert sidecar.iterations == [0, 2, 4] and sorted(sidecar.metrics) == ["fid", "precision", "recall"]
     assert sidecar.info["n"] == 10 and "wgan_timeline.safetensors" in done.stderr
+    shown = run_cli("timeline", "show", str(tmp_path / "out" / "wgan_timeline.safetensors"), "--json")
+    assert shown.returncode == 0, shown.stderr
+    scores = json.loads(shown.stdout)["scores"]
+    assert [row["iteration"] for row in scores] == sidecar.metric_iterations
+    for name, values in sidecar.metrics.items():
+        assert [row[name] for row in scores] == pytest.approx(values)
+    table = run_cli("timeline", "show", str(tmp_path / "out" / "wgan_timeline.safetensors"))
+    assert table.stdout.splitlines()[0].split() == ["iteration", "fid", "precision", "recall"]
+    assert len(table.stdout.splitlines()) == 1 + len(scores) and "floor (real vs real)" in table.stderr
 
     rebuilt = run_cli("timeline", "from-grids", str(tmp_path / "run"), "--out", str(tmp_path / "grids.safetensors"),
                       "--seed", "0", "--latent-dim", "8")  # fmt: skip
@@ -108,3 +117,5 @@ def test_train_wgan_records_a_timeline_with_metrics_and_exports_the_sidecar(tmp_
     from_grids = Timeline.load(tmp_path / "grids.safetensors")
     assert from_grids.iterations == [2, 4] and torch.equal(from_grids.images, sidecar.images[1:])
     assert torch.equal(from_grids.latents, sidecar.latents) and from_grids.metrics == {}
+    unscored = run_cli("timeline", "show", str(tmp_path / "grids.safetensors"))
+    assert unscored.returncode == 0 and unscored.stdout == "" and "no scores" in unscored.stderr

@@ -299,6 +299,14 @@ def frame_index(timeline: Timeline, iteration: int) -> int:
     return index
 
 
+def metric_rows(timeline: Timeline) -> list[dict[str, float | int | None]]:
+    """One row per scored iteration: {"iteration", then each metric}, None where a metric was not measured there
+    (`vaegan timeline show`; the same numbers the Samples page plots)."""
+    return [{"iteration": it, **{name: float(values[i]) if np.isfinite(values[i]) else None
+                                 for name, values in timeline.metrics.items()}}
+            for i, it in enumerate(timeline.metric_iterations)]  # fmt: skip
+
+
 def metric_curves(timeline: Timeline) -> dict[str, tuple[list[int], list[float]]]:
     """name -> (iterations, values) of every metric measured, finite values only (for plotting)."""
     curves = {}

@@ -1,4 +1,5 @@
-"""`vaegan export wgan` and `vaegan timeline from-grids`: files made from a training run's folder, no training."""
+"""`vaegan export wgan`, `vaegan timeline from-grids` and `vaegan timeline show`: files made from a training run's
+folder, and what a timeline file holds; no training."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import typer
 
+from vaegan.cli.display import print_json, print_rows
 from vaegan.cli.models import command_line
-from vaegan.cli.options import WGAN_CKPT, Half, err_console
+from vaegan.cli.options import WGAN_CKPT, AsJson, Half, err_console
 
 export_app = typer.Typer(name="export", help="Export a model from a run's training state.", no_args_is_help=True)
 timeline_app = typer.Typer(name="timeline", help="Training timelines of WGAN runs (what the app's Samples page "
@@ -53,3 +55,31 @@ def timeline_from_grids_command(
     thinned.save(out)
     span = f"iterations {thinned.iterations[0]}..{thinned.iterations[-1]}, {out.stat().st_size / 1e6:.2f} MB"
     err_console.print(f"wrote {out}: {len(thinned)} of {len(timeline)} grids ({span})")
+
+
+@timeline_app.command("show")
+def timeline_show_command(
+    path: Path = typer.Argument(Path("checkpoints/wgan_timeline.safetensors"), help="A timeline file."),
+    as_json: AsJson = False,
+) -> None:
+    """The scores a timeline recorded while its run trained: FD / precision / recall at every scored iteration,
+    with how they were measured (the curve the Samples page plots next to the frames)."""
+    from vaegan.timeline import Timeline, metric_rows
+
+    timeline = Timeline.load(path)
+    rows = metric_rows(timeline)
+    if as_json:
+        print_json({"info": timeline.info, "frames": timeline.iterations, "scores": rows})
+        return
+    if not rows:
+        err_console.print(f"{path} holds {len(timeline)} frames and no scores (a timeline built from sample grids)")
+        return
+    print_rows([{"iteration": f"{row['iteration']:,}",
+                 **{k: "-" if v is None else f"{v:.3f}" for k, v in row.items() if k != "iteration"}}
+                for row in rows])  # fmt: skip
+    info = timeline.info
+    measured = ", ".join(f"{k} {info[k]}" for k in ("n", "k", "metric_seed", "holdout") if k in info)
+    floor = " / ".join(f"{info[f'real_vs_real_{k}']:.3f}" for k in ("fid", "precision", "recall")
+                       if f"real_vs_real_{k}" in info)  # fmt: skip
+    err_console.print(f"{len(rows)} scored iterations of {len(timeline)} frames; {measured}"
+                      + (f"; floor (real vs real) {floor}" if floor else ""), soft_wrap=True)  # fmt: skip
