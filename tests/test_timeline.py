@@ -22,6 +22,7 @@ from vaegan.timeline import (
     export_sidecar,
     frame_index,
     metric_curves,
+    metric_rows,
     sidecar_path,
     timeline_from_grids,
     to_uint8,
@@ -176,3 +177,16 @@ def test_bad_files_and_folders_are_one_line_errors(tmp_path: Path) -> None:
     save_png(tmp_path / "samples" / "iter_000010.png", torch.zeros(4, 3, 32, 32), nrow=8)  # too few images
     with pytest.raises(DataError, match="not a grid"):
         timeline_from_grids(tmp_path)
+
+
+def test_the_cli_default_timeline_is_the_shipped_generators_sidecar() -> None:
+    from vaegan.cli.options import WGAN_CKPT, WGAN_TIMELINE
+
+    assert WGAN_TIMELINE == sidecar_path(WGAN_CKPT) == Path("checkpoints/wgan_timeline.safetensors")
+
+
+def test_metric_rows_are_one_row_per_scored_iteration_with_none_for_a_missing_value() -> None:
+    timeline = Timeline([0], torch.zeros(1, 16, 3, 32, 32, dtype=torch.uint8), metric_iterations=[0, 500],
+                        metrics={"fid": [800.0, float("nan")], "precision": [0.0, 0.5]})  # fmt: skip
+    assert metric_rows(timeline) == [{"iteration": 0, "fid": 800.0, "precision": 0.0},
+                                     {"iteration": 500, "fid": None, "precision": 0.5}]  # fmt: skip

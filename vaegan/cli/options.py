@@ -40,6 +40,9 @@ err_console = Console(stderr=True, quiet=rank() != 0)
 VAE_CKPT = Path(DEFAULT_CHECKPOINTS["vae"])
 WGAN_CKPT = Path(DEFAULT_CHECKPOINTS["wgan-generator"])
 CLASSIFIER_CKPT = Path(DEFAULT_CHECKPOINTS["digit-classifier"])
+# The shipped generator's timeline, by vaegan.timeline.sidecar_path's rule (spelled out: that module imports torch,
+# which `--help` should not wait for; tests/test_timeline.py holds the two equal).
+WGAN_TIMELINE = WGAN_CKPT.with_name(f"{WGAN_CKPT.stem}_timeline.safetensors")
 
 VAE_DATA_HELP = "binarized-mnist | mnist | PATH.npz | PATH.amat | FOLDER; rows with @a:b, join with +."
 BINARIZE_HELP = (

@@ -9,7 +9,7 @@ import typer
 
 from vaegan.cli.display import print_json, print_rows
 from vaegan.cli.models import command_line
-from vaegan.cli.options import WGAN_CKPT, AsJson, Half, err_console
+from vaegan.cli.options import WGAN_CKPT, WGAN_TIMELINE, AsJson, Half, err_console
 
 export_app = typer.Typer(name="export", help="Export a model from a run's training state.", no_args_is_help=True)
 timeline_app = typer.Typer(name="timeline", help="Training timelines of WGAN runs (what the app's Samples page "
@@ -39,7 +39,7 @@ def export_wgan_command(
 @timeline_app.command("from-grids")
 def timeline_from_grids_command(
     run_dir: Path = typer.Argument(..., help="A WGAN run folder with samples/iter_XXXXXX.png grids of 64 images."),
-    out: Path = typer.Option(Path("checkpoints/wgan_timeline.safetensors"), "--out", "--output", "-o",
+    out: Path = typer.Option(WGAN_TIMELINE, "--out", "--output", "-o",
                              help="The timeline file to write."),  # fmt: skip
     max_frames: int = typer.Option(32, min=2, help="Keep at most this many grids, spread evenly (first and last)."),
     seed: int | None = typer.Option(None, help="The run's --seed: stores the 16 latents (needs --latent-dim)."),
@@ -59,7 +59,7 @@ def timeline_from_grids_command(
 
 @timeline_app.command("show")
 def timeline_show_command(
-    path: Path = typer.Argument(Path("checkpoints/wgan_timeline.safetensors"), help="A timeline file."),
+    path: Path = typer.Argument(WGAN_TIMELINE, help="A timeline file."),
     as_json: AsJson = False,
 ) -> None:
     """The scores a timeline recorded while its run trained: FD / precision / recall at every scored iteration,
