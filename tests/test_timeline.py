@@ -77,6 +77,7 @@ def test_the_metrics_are_the_eval_wgan_numbers(tmp_path: Path) -> None:
     for name in ("fid", "precision", "recall"):
         assert timeline.metrics[name][-1] == pytest.approx(evaluated[name])
         assert timeline.info[f"real_vs_real_{name}"] == pytest.approx(evaluated[f"real_vs_real_{name}"])
+        assert timeline.floor[name] == pytest.approx(evaluated[f"real_vs_real_{name}"])
     assert timeline.info["n"] == 12 and timeline.info["holdout"] == "blobs"
     curves = metric_curves(timeline)
     assert curves["fid"] == (timeline.iterations, timeline.metrics["fid"])
@@ -190,3 +191,16 @@ def test_metric_rows_are_one_row_per_scored_iteration_with_none_for_a_missing_va
                         metrics={"fid": [800.0, float("nan")], "precision": [0.0, 0.5]})  # fmt: skip
     assert metric_rows(timeline) == [{"iteration": 0, "fid": 800.0, "precision": 0.0},
                                      {"iteration": 500, "fid": None, "precision": 0.5}]  # fmt: skip
+
+
+def test_the_curves_figure_draws_each_metric_and_the_floor_the_timeline_holds() -> None:
+    from vaegan.figures import metric_curves_figure
+
+    timeline = Timeline([0], torch.zeros(1, 16, 3, 32, 32, dtype=torch.uint8), metric_iterations=[0, 500],
+                        metrics={"fid": [800.0, 9.0], "precision": [0.0, 0.7]},
+                        info={"real_vs_real_fid": 2.9, "n": 1000})  # fmt: skip
+    assert timeline.floor == {"fid": 2.9}
+    figure = metric_curves_figure(metric_curves(timeline), timeline.floor, marked=500)
+    assert [trace.name for trace in figure.data] == ["Fréchet distance", "Fréchet distance, real vs real", "precision"]
+    assert list(figure.data[1].y) == [2.9, 2.9]
+    assert Timeline([0], timeline.images).floor == {}

@@ -194,7 +194,7 @@ def vertical_line(x: float, color: str, width: int, text: str | None = None) -> 
 def metric_curves_figure(curves: dict[str, tuple[list[int], list[float]]], floor: dict[str, float],
                          marked: int) -> go.Figure:  # fmt: skip
     """FD (left axis) and precision / recall (right axis, 0-1) against training iterations, the real-vs-real floors
-    dotted, the iteration on show marked."""
+    (`Timeline.floor`: metric name -> score) dotted, the iteration on show marked."""
     styles = {"fid": ("Fréchet distance", "#4f46e5", "y"), "precision": ("precision", "#0d9488", "y2"),
               "recall": ("recall", "#d97706", "y2")}  # fmt: skip
     figure = go.Figure()
@@ -202,8 +202,8 @@ def metric_curves_figure(curves: dict[str, tuple[list[int], list[float]]], floor
         label, colour, axis = styles.get(name, (name, "#64748b", "y2"))
         figure.add_scatter(x=iterations, y=values, name=label, mode="lines+markers", line={"color": colour},
                            yaxis=axis)  # fmt: skip
-        if f"real_vs_real_{name}" in floor:
-            figure.add_scatter(x=[iterations[0], iterations[-1]], y=[floor[f"real_vs_real_{name}"]] * 2,
+        if name in floor:
+            figure.add_scatter(x=[iterations[0], iterations[-1]], y=[floor[name]] * 2,
                                name=f"{label}, real vs real", mode="lines", yaxis=axis,
                                line={"color": colour, "dash": "dot", "width": 1})  # fmt: skip
     figure.update_layout(**vertical_line(marked, "#e11d48", 2))

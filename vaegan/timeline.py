@@ -84,6 +84,12 @@ class Timeline:
         """The images of frame `index` as float32 (16, C, H, W) in [-1, 1]."""
         return from_uint8(self.images[index])
 
+    @property
+    def floor(self) -> dict[str, float]:
+        """The real-vs-real scores the timeline's metrics were recorded beside (what a perfect generator would score
+        at the same n), by metric name; empty for a timeline without scores."""
+        return {name: self.info[f"real_vs_real_{name}"] for name in METRICS if f"real_vs_real_{name}" in self.info}
+
     def until(self, iteration: int) -> Timeline:
         """The records up to and including `iteration`."""
         keep = [i for i, it in enumerate(self.iterations) if it <= iteration]

@@ -124,8 +124,8 @@ if timeline is not None and len(timeline):
                  caption=f"all {len(timeline)} frames, {timeline.iterations[0]:,} to {timeline.iterations[-1]:,}")
     curves = metric_curves(timeline)
     if curves:
-        floor = {k: v for k, v in timeline.info.items() if k.startswith("real_vs_real_")}
-        st.plotly_chart(metric_curves_figure(curves, floor, timeline.iterations[shown_frame]), key="timeline_chart")
+        st.plotly_chart(metric_curves_figure(curves, timeline.floor, timeline.iterations[shown_frame]),
+                        key="timeline_chart")
         n = timeline.info.get("n")
         st.caption(
             f"FD and precision/recall on the digit classifier's features ({n} samples against {n} held-out "

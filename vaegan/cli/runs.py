@@ -79,7 +79,6 @@ def timeline_show_command(
                 for row in rows])  # fmt: skip
     info = timeline.info
     measured = ", ".join(f"{k} {info[k]}" for k in ("n", "k", "metric_seed", "holdout") if k in info)
-    floor = " / ".join(f"{info[f'real_vs_real_{k}']:.3f}" for k in ("fid", "precision", "recall")
-                       if f"real_vs_real_{k}" in info)  # fmt: skip
+    floor = " / ".join(f"{value:.3f}" for value in timeline.floor.values())
     err_console.print(f"{len(rows)} scored iterations of {len(timeline)} frames; {measured}"
                       + (f"; floor (real vs real) {floor}" if floor else ""), soft_wrap=True)  # fmt: skip
