@@ -346,6 +346,43 @@ def test_top_k_training_keeps_the_best_fakes_in_the_loop(monkeypatch: pytest.Mon
     assert kept == [None, None]
 
 
+def test_warm_up_rises_linearly_then_hands_over_to_the_decay() -> None:
+    from vaegan.train.wgan import learning_rate_scale
+
+    plain = WGANTrainConfig(iters=100)
+    assert [learning_rate_scale(plain, i, 100) for i in (0, 50, 99)] == [1.0, 1.0, 1.0]  # constant, no warm-up
+    warm = WGANTrainConfig(iters=100, warmup_iters=4)
+    assert [learning_rate_scale(warm, i, 100) for i in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    both = WGANTrainConfig(iters=100, warmup_iters=10, lr_decay="linear")
+    for i in (0, 5, 9, 10, 60):
+        assert learning_rate_scale(both, i, 100) == pytest.approx(min(1, (i + 1) / 10) * (1 - i / 100))
+    budget = WGANTrainConfig(time_budget=60, warmup_iters=10)  # calibrating: no count yet, so no decay
+    assert learning_rate_scale(budget, 4, None) == 0.5
+    with pytest.raises(ConfigError, match="warmup_iters"):
+        WGANTrainConfig(warmup_iters=-1)
+
+
+def test_the_loop_steps_with_the_warmed_up_rates(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[float, float]] = []
+    real_step = generator_step
+
+    def spy(generator, critic, optimizer, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202 - passes through
+        seen.append((optimizer.param_groups[0]["lr"], spy.critic_optimizer.param_groups[0]["lr"]))
+        return real_step(generator, critic, optimizer, *args, **kwargs)
+
+    real_critic_step = critic_step
+
+    def critic_spy(generator, critic, optimizer, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        spy.critic_optimizer = optimizer
+        return real_critic_step(generator, critic, optimizer, *args, **kwargs)
+
+    monkeypatch.setattr("vaegan.train.wgan.generator_step", spy)
+    monkeypatch.setattr("vaegan.train.wgan.critic_step", critic_spy)
+    config = WGANTrainConfig(iters=3, batch_size=16, n_critic=1, lr=1e-3, critic_lr=3e-3, warmup_iters=2)
+    train_wgan(TINY, tiny_images(32), config)
+    assert seen == [pytest.approx((5e-4, 1.5e-3)), pytest.approx((1e-3, 3e-3)), pytest.approx((1e-3, 3e-3))]
+
+
 def test_ema_update_and_schedule() -> None:
     ema, model = Generator(TINY), Generator(TINY)
     expected = [0.9 * e + 0.1 * m for e, m in zip(ema.parameters(), model.parameters(), strict=True)]

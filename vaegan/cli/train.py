@@ -163,6 +163,8 @@ def train_wgan_command(
     beta2: float | None = typer.Option(None, min=0.0, max=0.9999),
     lr_decay: Annotated[one_of(LR_DECAYS) | None, typer.Option(
         help="linear: both rates fall to 0 at the last iteration.")] = None,
+    warmup_iters: int | None = typer.Option(None, min=0, help="Both learning rates rise linearly from 0 over N "
+                                            "iterations; 0 = none."),  # fmt: skip
     ema_decay: float | None = typer.Option(None, min=0.0, max=0.99999),
     top_k: float | None = typer.Option(None, min=0.01, max=1.0, help="Top-k training: the generator step keeps "
                                        "the best-scored fakes, a share falling x0.99 per epoch to this; 1 = off."),
@@ -210,7 +212,7 @@ def train_wgan_command(
     model_config, train_config = make_recipe(
         recipe, latent_dim=latent_dim, width=width, critic_width=critic_width, iters=iters, batch_size=batch_size,
         n_critic=n_critic, gp_weight=gp, gp_every=gp_every, lr=lr, critic_lr=critic_lr, beta1=beta1, beta2=beta2,
-        lr_decay=lr_decay, ema_decay=ema_decay, top_k=top_k, seed=seed, precision=precision,
+        lr_decay=lr_decay, warmup_iters=warmup_iters, ema_decay=ema_decay, top_k=top_k, seed=seed, precision=precision,
         channels_last=channels_last, checkpoint_every=checkpoint_every, sample_every=sample_every,
         timeline_every=timeline_every, time_budget=parse_duration(time_budget) if time_budget else None,
         sync_bn=sync_bn, augment=augment,

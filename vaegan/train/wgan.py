@@ -93,6 +93,7 @@ class WGANTrainConfig:
     beta1: float = 0.5
     beta2: float = 0.9
     lr_decay: str = "none"  # "linear": both learning rates fall linearly to 0 at the last iteration
+    warmup_iters: int = 0  # both learning rates rise linearly from 0 over this many iterations (0: no warm-up)
     ema_decay: float = 0.999
     top_k: float = 1.0  # top-k training: the smallest share of fakes the generator step keeps (1.0: all, off)
     time_budget: float = 0.0  # seconds of training; 0 = run `iters` iterations
@@ -126,6 +127,7 @@ class WGANTrainConfig:
             raise ConfigError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.time_budget < 0 or not math.isfinite(self.time_budget):
             raise ConfigError(f"time_budget must be a finite number of seconds >= 0, got {self.time_budget}")
+        check_count("warmup_iters", self.warmup_iters, MAX_ITERS, minimum=0)
         if min(self.checkpoint_every, self.sample_every, self.log_every) < 1:
             raise ConfigError("checkpoint_every, sample_every and log_every must be >= 1")
         check_count("iters", self.iters, MAX_ITERS)
@@ -158,6 +160,8 @@ class WGANTrainConfig:
             ignore.append("augment")
         if self.top_k == 1.0:  # likewise
             ignore.append("top_k")
+        if self.warmup_iters == 0:  # likewise
+            ignore.append("warmup_iters")
         return numerics_of(self, ignore)
 
 
@@ -222,6 +226,20 @@ class RealBatches:
 def preview_latents(n: int, latent_dim: int, seed: int) -> torch.Tensor:
     """The fixed z of the sample grids, from a private RNG (the training RNG is not touched)."""
     return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed + 4242))
+
+
+def learning_rate_scale(cfg: WGANTrainConfig, iteration: int, planned: int | None) -> float:
+    """The factor on both peak learning rates at `iteration` (0-based) of a run planned to end at `planned`.
+
+    A linear warm-up over `warmup_iters` from 1/warmup_iters up to 1, times the linear decay to 0 at `planned` when
+    the run decays (`lr_decay="linear"`, or any time budget: a budgeted run runs at the full rates while it
+    calibrates, `planned` None, and decays once the count is fixed).
+    """
+    decays = cfg.lr_decay == "linear" or cfg.time_budget > 0
+    scale = 1.0 - iteration / planned if (decays and planned is not None) else 1.0
+    if iteration < cfg.warmup_iters:
+        scale *= (iteration + 1) / cfg.warmup_iters
+    return scale
 
 
 def planned_iterations(cfg: WGANTrainConfig, seconds_per_iter: float, seconds_so_far: float, done: int) -> int:
@@ -331,9 +349,7 @@ def train_wgan(
         save_png(run_dir / "samples" / f"iter_{iteration:06d}.png", images.float().cpu(), nrow=8)
 
     def set_learning_rates(iteration: int) -> None:
-        # A budgeted run always decays; while it calibrates (planned is None) it runs at the full rates.
-        decays = cfg.lr_decay == "linear" or cfg.time_budget > 0
-        scale = 1.0 - iteration / planned if (decays and planned is not None) else 1.0
+        scale = learning_rate_scale(cfg, iteration, planned)
         for optimizer, lr in ((opt_g, cfg.lr), (opt_c, critic_lr)):
             for group in optimizer.param_groups:
                 group["lr"] = lr * scale
