@@ -14,11 +14,12 @@ from torch import nn
 
 from tests.conftest import smooth_images
 from vaegan.checkpoint import save_model
-from vaegan.classifier import DigitClassifier, classifier_features
+from vaegan.classifier import DigitClassifier, classifier_features, predict_digits
 from vaegan.errors import ConfigError, DataError
 from vaegan.metrics import (
     evaluate_generator,
     frechet_distance,
+    precision_by_confidence,
     precision_recall,
     precision_recall_from_features,
     split_halves,
@@ -114,6 +115,30 @@ def test_precision_recall_sees_mode_collapse() -> None:
     fake = centres[3] + torch.randn(500, 2, generator=g)
     precision, recall = precision_recall_from_features(real, fake, k=3)
     assert precision > 0.95 and 0.05 < recall < 0.15
+
+
+def test_precision_by_confidence_splits_precision_by_the_classifier_s_confidence(
+    tiny_classifier: DigitClassifier,
+) -> None:
+    real, other = smooth_images(200, seed=0) * 0.5, smooth_images(120, seed=1) * 0.5
+    _, confidence = predict_digits(tiny_classifier, other)
+    threshold = float(confidence.median())  # the random classifier is unsure of everything: split it in half
+    split = precision_by_confidence(tiny_classifier, real, other, threshold=threshold)
+    precision, _ = precision_recall(tiny_classifier, real, other, k=3)
+    assert split["precision"] == precision
+    # independently: the classifier's own probabilities pick the ambiguous rows
+    share = float((confidence < threshold).float().mean())
+    assert split["ambiguous_share"] == pytest.approx(share) and 0.4 < share < 0.6
+    mixed = share * split["precision_ambiguous"] + (1 - share) * split["precision_confident"]
+    assert mixed == pytest.approx(precision)
+    # a threshold of 0 calls nothing ambiguous, one above every probability calls everything ambiguous
+    none = precision_by_confidence(tiny_classifier, real, other, threshold=0.0)
+    assert none["ambiguous_share"] == 0.0 and none["precision_ambiguous"] is None
+    assert none["precision_confident"] == precision
+    every = precision_by_confidence(tiny_classifier, real, other, threshold=1.0)
+    assert every["ambiguous_share"] == 1.0 and every["precision_ambiguous"] == precision
+    with pytest.raises(ConfigError, match="threshold"):
+        precision_by_confidence(tiny_classifier, real, other, threshold=1.5)
 
 
 def test_precision_recall_refuses_bad_k() -> None:

@@ -5,7 +5,8 @@
 * `precision_recall` - improved precision/recall (Kynkaenniemi et al., 2019). torchmetrics has no such metric, so
   it is written here: each set is a union of balls, one per sample, whose radius is the distance to that sample's
   k-th nearest neighbour in its own set. Precision = share of fake samples inside the real union (fidelity);
-  recall = share of real samples inside the fake union (diversity).
+  recall = share of real samples inside the fake union (diversity). `precision_by_confidence` splits precision
+  between the images the classifier is sure of and the ambiguous ones (hybrids of two digits).
 * `evaluate_generator`: the numbers of `python cli.py eval wgan`, with a real-vs-real floor measured the same way;
   its parts `generated_images` and `score_images` also score the VAE (`vaegan.compare`) and a training timeline
   (`vaegan.timeline`).
@@ -77,10 +78,14 @@ def _kth_neighbour_radii(features: torch.Tensor, k: int) -> torch.Tensor:
     return torch.cat(radii)
 
 
+def _inside(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    """(M,) bool: which `points` lie in at least one ball (centre_j, radius_j)."""
+    return torch.cat([(torch.cdist(chunk, centres) <= radii[None, :]).any(dim=1) for chunk in chunks(points)])
+
+
 def _share_inside(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> float:
     """Share of `points` that lie in at least one ball (centre_j, radius_j)."""
-    inside = [(torch.cdist(chunk, centres) <= radii[None, :]).any(dim=1) for chunk in chunks(points)]
-    return float(torch.cat(inside).float().mean())
+    return float(_inside(points, centres, radii).float().mean())
 
 
 def precision_recall_from_features(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
@@ -93,6 +98,38 @@ def precision_recall_from_features(real: torch.Tensor, fake: torch.Tensor, k: in
     precision = _share_inside(fake, real, _kth_neighbour_radii(real, k))
     recall = _share_inside(real, fake, _kth_neighbour_radii(fake, k))
     return precision, recall
+
+
+def precision_by_confidence(
+    classifier: DigitClassifier, reference: torch.Tensor, images: torch.Tensor, *, threshold: float = 0.9, k: int = 3
+) -> dict[str, float | None]:
+    """Improved precision of `images` against `reference`, split by the classifier's confidence in its digit.
+
+    Images whose top softmax probability is below `threshold` are *ambiguous*: mostly hybrids between two digit
+    classes, which a generator fed one connected Gaussian must draw somewhere on its way from one class to the
+    next. The keys: `precision` (all images, as `precision_recall`), `ambiguous_share`, and `precision_confident`
+    / `precision_ambiguous` (None for an empty group); precision is their mix weighted by the shares.
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"the confidence threshold is a probability in [0, 1], got {threshold}")
+    reference_features = classifier_features(classifier, reference).double()
+    features = classifier_features(classifier, images).double()
+    if k < 1 or k >= reference_features.shape[0]:
+        raise ConfigError(f"k must lie in 1..{reference_features.shape[0] - 1} for {reference_features.shape[0]} "
+                          f"reference images, got {k}")  # fmt: skip
+    inside = _inside(features, reference_features, _kth_neighbour_radii(reference_features, k)).float()
+    _, confidence = predict_digits(classifier, images)
+    ambiguous = confidence < threshold
+
+    def mean_or_none(values: torch.Tensor) -> float | None:
+        return float(values.mean()) if values.numel() else None
+
+    return {
+        "precision": float(inside.mean()),
+        "ambiguous_share": float(ambiguous.float().mean()),
+        "precision_confident": mean_or_none(inside[~ambiguous]),
+        "precision_ambiguous": mean_or_none(inside[ambiguous]),
+    }
 
 
 def precision_recall(
