@@ -53,7 +53,8 @@ def main() -> None:
     try:
         classifier = load_model(args.classifier, kind="digit-classifier")
         real = load_rgb32(args.holdout).images
-        generators = {path: load_model(path, kind="wgan-generator") for path in args.ckpt or ["checkpoints/wgan.safetensors"]}
+        paths = args.ckpt or ["checkpoints/wgan.safetensors"]
+        generators = {path: load_model(path, kind="wgan-generator") for path in paths}
         rows: dict[str, list[dict[str, float]]] = {"real vs real (baseline)": []}
         rows.update({path: [] for path in generators})
         for seed in range(args.seeds):
