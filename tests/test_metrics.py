@@ -139,6 +139,8 @@ def test_precision_by_confidence_splits_precision_by_the_classifier_s_confidence
     assert every["ambiguous_share"] == 1.0 and every["precision_ambiguous"] == precision
     with pytest.raises(ConfigError, match="threshold"):
         precision_by_confidence(tiny_classifier, real, other, threshold=1.5)
+    with pytest.raises(ConfigError, match="k must lie in 1..199"):  # the reference set bounds k, as for precision
+        precision_by_confidence(tiny_classifier, real, other, k=200)
 
 
 def test_precision_recall_refuses_bad_k() -> None:

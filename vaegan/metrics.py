@@ -78,6 +78,12 @@ def _kth_neighbour_radii(features: torch.Tensor, k: int) -> torch.Tensor:
     return torch.cat(radii)
 
 
+def _check_k(k: int, smallest_set: int) -> None:
+    """k-th neighbour radii need k other points in every set they are taken over."""
+    if k < 1 or k >= smallest_set:
+        raise ConfigError(f"k must lie in 1..{smallest_set - 1} for a set of {smallest_set} points, got {k}")
+
+
 def _inside(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
     """(M,) bool: which `points` lie in at least one ball (centre_j, radius_j)."""
     return torch.cat([(torch.cdist(chunk, centres) <= radii[None, :]).any(dim=1) for chunk in chunks(points)])
@@ -92,8 +98,7 @@ def precision_recall_from_features(real: torch.Tensor, fake: torch.Tensor, k: in
     """Improved precision and recall (Kynkaenniemi et al., 2019) of two feature sets (N, d) and (M, d)."""
     if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
         raise DataError(f"feature sets must be (N, d) and (M, d), got {tuple(real.shape)} and {tuple(fake.shape)}")
-    if k < 1 or k >= min(real.shape[0], fake.shape[0]):
-        raise ConfigError(f"k must lie in 1..{min(real.shape[0], fake.shape[0]) - 1} for these set sizes, got {k}")
+    _check_k(k, min(real.shape[0], fake.shape[0]))
     real, fake = real.double(), fake.double()  # distances of near-duplicates should not flip on float32 rounding
     precision = _share_inside(fake, real, _kth_neighbour_radii(real, k))
     recall = _share_inside(real, fake, _kth_neighbour_radii(fake, k))
@@ -112,11 +117,9 @@ def precision_by_confidence(
     """
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"the confidence threshold is a probability in [0, 1], got {threshold}")
+    _check_k(k, reference.shape[0])
     reference_features = classifier_features(classifier, reference).double()
     features = classifier_features(classifier, images).double()
-    if k < 1 or k >= reference_features.shape[0]:
-        raise ConfigError(f"k must lie in 1..{reference_features.shape[0] - 1} for {reference_features.shape[0]} "
-                          f"reference images, got {k}")  # fmt: skip
     inside = _inside(features, reference_features, _kth_neighbour_radii(reference_features, k)).float()
     _, confidence = predict_digits(classifier, images)
     ambiguous = confidence < threshold
