@@ -60,6 +60,9 @@ LEVERS: dict[str, dict] = {
     "penalty every step": {"gp_every": 1},
     "z 16": {"latent_dim": 16},
     "z 32": {"latent_dim": 32},
+    "simultaneous": {"simultaneous": True},
+    "simultaneous + width 32": {"simultaneous": True, "width": 32},
+    "simultaneous + ema 0.9995": {"simultaneous": True, "ema_decay": 0.9995},
     "augment translation": {"augment": "translation"},
     "augment translation+cutout": {"augment": "translation,cutout"},
 }

@@ -30,6 +30,7 @@ from vaegan.wgan import (
     ema_decay,
     generator_step,
     gradient_penalty,
+    joint_step,
     top_k_share,
     update_ema,
 )
@@ -304,6 +305,56 @@ def test_generator_step_updates_only_the_generator_and_reports_minus_the_mean_sc
     torch.testing.assert_close(loss, expected.detach())
     assert all(torch.equal(a, b) for a, b in zip(c_before, critic.parameters(), strict=True))
     assert any(not torch.equal(a, b) for a, b in zip(before.parameters(), generator.parameters(), strict=True))
+
+
+def test_a_joint_step_is_a_critic_step_and_a_generator_step_against_the_critic_before_it() -> None:
+    """Simultaneous updates: the critic moves as `critic_step` moves it, the generator as `generator_step` moves it
+    against the critic as it was before the step, both on the same z (plain SGD, so the sign flip is visible)."""
+    torch.manual_seed(0)
+    generator, critic = Generator(TINY), Critic(TINY)
+    ref_generator, ref_critic, critic_before = copy.deepcopy(generator), copy.deepcopy(critic), copy.deepcopy(critic)
+    real = tiny_images(16).images
+
+    def sgd(module: nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.SGD(module.parameters(), lr=0.05)
+
+    torch.manual_seed(3)
+    stats, g_loss = joint_step(generator, critic, sgd(generator), sgd(critic), real, penalty_weight=10.0)
+    torch.manual_seed(3)  # z, then the penalty's coefficients: the draws of the joint step, in its order
+    expected = critic_step(copy.deepcopy(ref_generator), ref_critic, sgd(ref_critic), real, penalty_weight=10.0)
+    torch.manual_seed(3)
+    expected_g_loss = generator_step(ref_generator, critic_before, sgd(ref_generator), 16, torch.device("cpu"))
+    torch.testing.assert_close(stats.loss, expected.loss)
+    torch.testing.assert_close(stats.penalty, expected.penalty)
+    torch.testing.assert_close(g_loss, expected_g_loss)
+    for moved, reference in ((critic, ref_critic), (generator, ref_generator)):
+        for a, b in zip(moved.parameters(), reference.parameters(), strict=True):
+            torch.testing.assert_close(a, b)
+    assert any(not torch.equal(a, b) for a, b in zip(generator.parameters(), Generator(TINY).parameters(),
+                                                     strict=True))  # fmt: skip
+
+
+def test_simultaneous_training_runs_resumes_exactly_and_needs_one_critic_step(tmp_path: Path) -> None:
+    data = tiny_images(40)
+    config = WGANTrainConfig(iters=5, batch_size=8, n_critic=1, gp_every=2, simultaneous=True, checkpoint_every=2)
+    full = train_wgan(TINY, data, config, run_dir=tmp_path / "full")
+
+    def crash_at_3(report) -> None:  # noqa: ANN001 - Progress
+        if report.event == "step" and report.done == 3:
+            raise _SimulatedCrashError
+
+    with pytest.raises(_SimulatedCrashError):
+        train_wgan(TINY, data, config, run_dir=tmp_path / "cut", on_progress=crash_at_3)
+    resumed = train_wgan(TINY, data, config, run_dir=tmp_path / "cut", resume=True)
+    a, b = _weights(full), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    alternating = train_wgan(TINY, data, WGANTrainConfig(iters=5, batch_size=8, n_critic=1, gp_every=2))
+    first_layer = "generator.net.0.weight"
+    assert not torch.equal(_weights(alternating)[first_layer], a[first_layer])  # it is another update rule
+    for bad in ({"n_critic": 2}, {"top_k": 0.5}, {"precision": "bf16"}):
+        with pytest.raises(ConfigError, match="simultaneous"):
+            WGANTrainConfig(simultaneous=True, **{"n_critic": 1, **bad})
+    assert "simultaneous" not in WGANTrainConfig().numerics()  # states written before it existed still resume
 
 
 def test_a_top_k_generator_step_scores_only_the_best_fakes() -> None:

@@ -258,6 +258,52 @@ def generator_step(
     return loss.detach()
 
 
+def joint_step(
+    generator: nn.Module,
+    critic: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_c: torch.optim.Optimizer,
+    real: torch.Tensor,
+    options: StepOptions = StepOptions(),
+    penalty_weight: float | None = None,
+) -> tuple[CriticStats, torch.Tensor]:
+    """One simultaneous update of both players from one batch of fakes: a critic step and a generator step that
+    share the generator's forward pass, the critic's pass over [real; fake] and one backward.
+
+    The critic loss E[f(G(z))] - E[f(x)] (+ penalty) has, with respect to the generator's weights, exactly the
+    gradient of E[f(G(z))] = -(generator loss): one backward gives the critic its gradient and the generator the
+    negative of its own, which is flipped before its optimizer steps. Unlike `critic_step` then `generator_step`
+    (alternating), the generator's gradient comes from the critic before this step's update, and one generator
+    forward, one critic pass over the fakes and its backward are saved. fp32 only (no loss scaler), no top-k.
+    Returns the critic's stats and the generator loss -E[f(G(z))], detached.
+    """
+    batch = real.shape[0]
+    weight = options.gp_weight if penalty_weight is None else penalty_weight
+    z = draw_shard(torch.randn, batch, unwrap(generator).config.latent_dim, device=real.device)
+    fake = generator(z).to(real.dtype)
+    if options.augment != "none":  # as in critic_step: each side its own transforms, drawn after z
+        real = augment(real, options.augment).contiguous(memory_format=options.memory_format)
+        fake = augment(fake, options.augment)
+    fake = fake.contiguous(memory_format=options.memory_format)
+    real_score, fake_score = critic(torch.cat([real, fake])).float().split(batch)
+    wasserstein = real_score.mean() - fake_score.mean()
+    if weight > 0:  # the penalty sees the fakes detached: it trains the critic only
+        penalty = gradient_penalty(critic, real, fake, options.autocast_dtype)
+        loss = -wasserstein + weight * penalty
+    else:
+        penalty, loss = torch.full((), float("nan"), device=real.device), -wasserstein
+    opt_g.zero_grad(set_to_none=True)
+    opt_c.zero_grad(set_to_none=True)
+    loss.backward()
+    for parameter in generator.parameters():  # d(critic loss)/d(generator) = -d(generator loss)/d(generator)
+        if parameter.grad is not None:
+            parameter.grad.neg_()
+    opt_c.step()
+    opt_g.step()
+    stats = CriticStats(loss=loss.detach(), wasserstein=wasserstein.detach(), penalty=penalty.detach())
+    return stats, -fake_score.detach().mean()
+
+
 def top_k_share(epoch: int, smallest: float, decay: float = 0.99) -> float:
     """The share of fakes top-k training keeps in `epoch`: all at first, times `decay` per epoch, down to
     `smallest` (the paper's schedule; 1.0 keeps every fake, plain WGAN-GP)."""

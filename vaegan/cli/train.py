@@ -168,6 +168,8 @@ def train_wgan_command(
     ema_decay: float | None = typer.Option(None, min=0.0, max=0.99999),
     top_k: float | None = typer.Option(None, min=0.01, max=1.0, help="Top-k training: the generator step keeps "
                                        "the best-scored fakes, a share falling x0.99 per epoch to this; 1 = off."),
+    simultaneous: bool | None = typer.Option(None, "--simultaneous/--alternating", help="Both players step from "
+                                             "one shared pass (needs --n-critic 1); default: alternating steps."),
     width: int | None = typer.Option(None, min=1, help="Channels of the 16x16 layer (the 8x8 and 4x4: 2x, 4x)."),
     critic_width: int | None = typer.Option(None, min=1, help="The critic's --width, when it differs."),
     latent_dim: int | None = typer.Option(None, min=1, help="Size of z ~ N(0, I)."),
@@ -215,7 +217,7 @@ def train_wgan_command(
         lr_decay=lr_decay, warmup_iters=warmup_iters, ema_decay=ema_decay, top_k=top_k, seed=seed, precision=precision,
         channels_last=channels_last, checkpoint_every=checkpoint_every, sample_every=sample_every,
         timeline_every=timeline_every, time_budget=parse_duration(time_budget) if time_budget else None,
-        sync_bn=sync_bn, augment=augment,
+        sync_bn=sync_bn, augment=augment, simultaneous=simultaneous,
     )  # fmt: skip
     if (classifier is None) != (not holdout):
         raise ConfigError("the timeline's metrics need both --classifier and --holdout (or neither)")

@@ -73,6 +73,7 @@ from vaegan.wgan import (
     critic_step,
     ema_decay,
     generator_step,
+    joint_step,
     top_k_share,
     update_ema,
 )
@@ -96,6 +97,7 @@ class WGANTrainConfig:
     warmup_iters: int = 0  # both learning rates rise linearly from 0 over this many iterations (0: no warm-up)
     ema_decay: float = 0.999
     top_k: float = 1.0  # top-k training: the smallest share of fakes the generator step keeps (1.0: all, off)
+    simultaneous: bool = False  # both players step from one pass (vaegan.wgan.joint_step); needs n_critic 1
     time_budget: float = 0.0  # seconds of training; 0 = run `iters` iterations
     calibration_iters: int = 20  # iterations timed before a budget fixes the iteration count
     seed: int = 0
@@ -121,6 +123,8 @@ class WGANTrainConfig:
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ConfigError("Adam betas must lie in [0, 1)")
         check_augmentation(self.augment)
+        if self.simultaneous and (self.n_critic != 1 or self.top_k < 1 or self.precision != "fp32"):
+            raise ConfigError("simultaneous updates need n_critic 1, no top-k and fp32 (one shared step)")
         if self.lr_decay not in LR_DECAYS:
             raise ConfigError(f"unknown lr_decay {self.lr_decay!r}; choose one of {', '.join(LR_DECAYS)}")
         if self.precision not in PRECISIONS:
@@ -162,6 +166,8 @@ class WGANTrainConfig:
             ignore.append("top_k")
         if self.warmup_iters == 0:  # likewise
             ignore.append("warmup_iters")
+        if not self.simultaneous:  # likewise
+            ignore.append("simultaneous")
         return numerics_of(self, ignore)
 
 
@@ -370,7 +376,13 @@ def train_wgan(
     plan_mark: tuple[float, int] | None = None  # (time, iteration) the speed is measured from
     while iteration < (planned if planned is not None else cfg.iters):
         set_learning_rates(iteration)
-        for k in range(cfg.n_critic):
+        if cfg.simultaneous:  # one shared pass for both players (n_critic is 1)
+            real = distributed.shard(real_batches(iteration)).contiguous(memory_format=options.memory_format)
+            weight = cfg.gp_weight * cfg.gp_every if iteration % cfg.gp_every == 0 else 0.0
+            stats, g_loss = joint_step(ddp_generator, ddp_critic, opt_g, opt_c, real, options, weight)
+            if weight > 0:
+                last_penalty = stats.penalty
+        for k in range(0 if cfg.simultaneous else cfg.n_critic):
             step = iteration * cfg.n_critic + k
             real = distributed.shard(real_batches(step)).contiguous(memory_format=options.memory_format)
             weight = cfg.gp_weight * cfg.gp_every if step % cfg.gp_every == 0 else 0.0
@@ -380,8 +392,9 @@ def train_wgan(
         # Top-k: the share kept shrinks per epoch of real batches, as the paper's schedule does.
         share = top_k_share(iteration * cfg.n_critic // real_batches.per_epoch, cfg.top_k)
         keep = max(1, round(share * local_batch)) if cfg.top_k < 1 else None
-        g_loss = generator_step(ddp_generator, critic, opt_g, local_batch, device, options,
-                                scaler_g if use_scaler else None, keep)  # fmt: skip
+        if not cfg.simultaneous:
+            g_loss = generator_step(ddp_generator, critic, opt_g, local_batch, device, options,
+                                    scaler_g if use_scaler else None, keep)  # fmt: skip
         update_ema(ema, generator, ema_decay(iteration, cfg.ema_decay))
         iteration += 1
         done = iteration
