@@ -2,6 +2,7 @@
 
     python bench/wgan.py                       # width 16 (the shipped model), batch 64, CPU
     python bench/wgan.py --width 64 --device cuda
+    python bench/wgan.py --width 24 --n-critic 1 --rounds 41 --only "+ channels_last,+ simultaneous"
 
 Every variant runs the same architecture, batch size and n_critic on the same random "real" batch; variants are
 timed round-robin (one iteration each, `--rounds` times) and the median is reported, so load from other processes
@@ -25,7 +26,15 @@ from dataclasses import dataclass
 import torch
 
 from vaegan.train.common import make_adam  # noqa: E402
-from vaegan.wgan import Critic, Generator, StepOptions, WGANConfig, critic_step, generator_step  # noqa: E402
+from vaegan.wgan import (  # noqa: E402
+    Critic,
+    Generator,
+    StepOptions,
+    WGANConfig,
+    critic_step,
+    generator_step,
+    joint_step,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,7 @@ class Variant:
     fused_adam: bool = False
     threads: int = 0  # 0: torch's default
     compile_generator: bool = False
+    simultaneous: bool = False  # one joint_step per iteration (n_critic 1 only)
 
 
 def reference_iteration(generator, critic, opt_g, opt_c, real, n_critic: int, gp_weight: float) -> None:  # noqa: ANN001
@@ -76,6 +86,9 @@ def build(variant: Variant, config: WGANConfig, batch: int, n_critic: int, devic
     def one_iteration() -> None:
         if variant.options is None:
             reference_iteration(generator, critic, opt_g, opt_c, real, n_critic, options.gp_weight)
+            return
+        if variant.simultaneous:
+            joint_step(step_generator, critic, opt_g, opt_c, real, options)
             return
         for _ in range(n_critic):
             critic_step(step_generator, critic, opt_c, real, options, scaler)
@@ -155,6 +168,9 @@ def main() -> None:
         Variant("+ fused Adam", fused, fused_adam=True),
         Variant("+ channels_last", dataclasses.replace(fused, channels_last=True), fused_adam=True),
     ]
+    if args.n_critic == 1:  # both players from one shared pass (vaegan.wgan.joint_step)
+        variants.append(Variant("+ simultaneous", dataclasses.replace(fused, channels_last=True), True,
+                                simultaneous=True))  # fmt: skip
     if device.type == "cpu":
         variants.append(Variant("+ bf16 autocast", dataclasses.replace(fused, autocast_dtype=torch.bfloat16), True))
         if torch.get_num_threads() > 1 and not args.threads:

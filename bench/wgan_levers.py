@@ -47,6 +47,8 @@ LEVERS: dict[str, dict] = {
     "top-k 0.75": {"top_k": 0.75},
     "penalty weight 20": {"gp_weight": 20.0},
     "lr x1.5": {"lr": 3e-4, "critic_lr": 9e-4},
+    "lr 4.5e-4 / 1.35e-3": {"lr": 4.5e-4, "critic_lr": 1.35e-3},
+    "beta2 0.9": {"beta2": 0.9},
     "critic lr 4e-4": {"critic_lr": 4e-4},
     "generator lr 2e-4": {"lr": 2e-4},
     "beta1 0.5": {"beta1": 0.5},
