@@ -190,12 +190,36 @@ def critic_step(
     step; 0 skips the penalty and its double backward entirely (lazy regularization applies the penalty every k-th
     step with weight k * lambda).
     """
+    with torch.no_grad(), _autocast(real.device, options.autocast_dtype):
+        fake = generator(draw_latents(generator, real)).to(real.dtype)
+    loss, stats, _ = critic_loss(critic, real, fake, options, penalty_weight)
+    optimizer.zero_grad(set_to_none=True)
+    _backward(loss, scaler)
+    _step(optimizer, scaler)
+    return stats
+
+
+def draw_latents(generator: nn.Module, real: torch.Tensor) -> torch.Tensor:
+    """z ~ N(0, I) for as many fakes as `real` has rows, from the global RNG (under DDP: this rank's rows)."""
+    return draw_shard(torch.randn, real.shape[0], unwrap(generator).config.latent_dim, device=real.device)
+
+
+def critic_loss(
+    critic: nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    options: StepOptions = StepOptions(),
+    penalty_weight: float | None = None,
+) -> tuple[torch.Tensor, CriticStats, torch.Tensor]:
+    """The critic's loss E[f(fake)] - E[f(real)] + weight * penalty (the graph kept), its detached stats and the
+    fakes' scores (graph kept: through them the generator gets its gradient in `joint_step`).
+
+    With `options.augment` both sides get their own transforms, drawn after z (`vaegan.augment`); the penalty
+    sees the fakes detached. `penalty_weight` overrides `options.gp_weight`; 0 skips the penalty.
+    """
     batch = real.shape[0]
     weight = options.gp_weight if penalty_weight is None else penalty_weight
-    with torch.no_grad(), _autocast(real.device, options.autocast_dtype):
-        z = draw_shard(torch.randn, batch, unwrap(generator).config.latent_dim, device=real.device)
-        fake = generator(z).to(real.dtype)
-    if options.augment != "none":  # both sides get their own transforms, drawn after z (vaegan.augment)
+    if options.augment != "none":
         real = augment(real, options.augment).contiguous(memory_format=options.memory_format)
         fake = augment(fake, options.augment)
     fake = fake.contiguous(memory_format=options.memory_format)
@@ -213,10 +237,8 @@ def critic_step(
         loss = -wasserstein + weight * penalty
     else:
         penalty, loss = torch.full((), float("nan"), device=real.device), -wasserstein
-    optimizer.zero_grad(set_to_none=True)
-    _backward(loss, scaler)
-    _step(optimizer, scaler)
-    return CriticStats(loss=loss.detach(), wasserstein=wasserstein.detach(), penalty=penalty.detach())
+    stats = CriticStats(loss=loss.detach(), wasserstein=wasserstein.detach(), penalty=penalty.detach())
+    return loss, stats, fake_score
 
 
 def generator_step(
@@ -277,21 +299,8 @@ def joint_step(
     forward, one critic pass over the fakes and its backward are saved. fp32 only (no loss scaler), no top-k.
     Returns the critic's stats and the generator loss -E[f(G(z))], detached.
     """
-    batch = real.shape[0]
-    weight = options.gp_weight if penalty_weight is None else penalty_weight
-    z = draw_shard(torch.randn, batch, unwrap(generator).config.latent_dim, device=real.device)
-    fake = generator(z).to(real.dtype)
-    if options.augment != "none":  # as in critic_step: each side its own transforms, drawn after z
-        real = augment(real, options.augment).contiguous(memory_format=options.memory_format)
-        fake = augment(fake, options.augment)
-    fake = fake.contiguous(memory_format=options.memory_format)
-    real_score, fake_score = critic(torch.cat([real, fake])).float().split(batch)
-    wasserstein = real_score.mean() - fake_score.mean()
-    if weight > 0:  # the penalty sees the fakes detached: it trains the critic only
-        penalty = gradient_penalty(critic, real, fake, options.autocast_dtype)
-        loss = -wasserstein + weight * penalty
-    else:
-        penalty, loss = torch.full((), float("nan"), device=real.device), -wasserstein
+    loss, stats, fake_score = critic_loss(critic, real, generator(draw_latents(generator, real)).to(real.dtype),
+                                          options, penalty_weight)  # fmt: skip
     opt_g.zero_grad(set_to_none=True)
     opt_c.zero_grad(set_to_none=True)
     loss.backward()
@@ -300,7 +309,6 @@ def joint_step(
             parameter.grad.neg_()
     opt_c.step()
     opt_g.step()
-    stats = CriticStats(loss=loss.detach(), wasserstein=wasserstein.detach(), penalty=penalty.detach())
     return stats, -fake_score.detach().mean()
 
 

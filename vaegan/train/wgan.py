@@ -376,17 +376,15 @@ def train_wgan(
     plan_mark: tuple[float, int] | None = None  # (time, iteration) the speed is measured from
     while iteration < (planned if planned is not None else cfg.iters):
         set_learning_rates(iteration)
-        if cfg.simultaneous:  # one shared pass for both players (n_critic is 1)
-            real = distributed.shard(real_batches(iteration)).contiguous(memory_format=options.memory_format)
-            weight = cfg.gp_weight * cfg.gp_every if iteration % cfg.gp_every == 0 else 0.0
-            stats, g_loss = joint_step(ddp_generator, ddp_critic, opt_g, opt_c, real, options, weight)
-            if weight > 0:
-                last_penalty = stats.penalty
-        for k in range(0 if cfg.simultaneous else cfg.n_critic):
+        for k in range(cfg.n_critic):
             step = iteration * cfg.n_critic + k
             real = distributed.shard(real_batches(step)).contiguous(memory_format=options.memory_format)
             weight = cfg.gp_weight * cfg.gp_every if step % cfg.gp_every == 0 else 0.0
-            stats = critic_step(generator, ddp_critic, opt_c, real, options, scaler_c if use_scaler else None, weight)
+            if cfg.simultaneous:  # both players from one shared pass (n_critic is 1)
+                stats, g_loss = joint_step(ddp_generator, ddp_critic, opt_g, opt_c, real, options, weight)
+            else:
+                stats = critic_step(generator, ddp_critic, opt_c, real, options, scaler_c if use_scaler else None,
+                                    weight)  # fmt: skip
             if weight > 0:
                 last_penalty = stats.penalty
         # Top-k: the share kept shrinks per epoch of real batches, as the paper's schedule does.
