@@ -34,6 +34,7 @@ from vaegan.wgan import (  # noqa: E402
     critic_step,
     generator_step,
     joint_step,
+    lazy_penalty_weight,
 )
 
 
@@ -87,9 +88,8 @@ def build(
     critic_steps = [0]  # the lazy penalty's position, counted over critic steps as the training loop counts them
 
     def penalty_weight() -> float:
-        weight = options.gp_weight * gp_every if critic_steps[0] % gp_every == 0 else 0.0
         critic_steps[0] += 1
-        return weight
+        return lazy_penalty_weight(critic_steps[0] - 1, options.gp_weight, gp_every)
 
     def one_iteration() -> None:
         if variant.options is None:

@@ -191,7 +191,7 @@ def critic_step(
     step with weight k * lambda).
     """
     with torch.no_grad(), _autocast(real.device, options.autocast_dtype):
-        fake = generator(draw_latents(generator, real)).to(real.dtype)
+        fake = generator(draw_latents(generator, real.shape[0], real.device)).to(real.dtype)
     loss, stats, _ = critic_loss(critic, real, fake, options, penalty_weight)
     optimizer.zero_grad(set_to_none=True)
     _backward(loss, scaler)
@@ -199,9 +199,14 @@ def critic_step(
     return stats
 
 
-def draw_latents(generator: nn.Module, real: torch.Tensor) -> torch.Tensor:
-    """z ~ N(0, I) for as many fakes as `real` has rows, from the global RNG (under DDP: this rank's rows)."""
-    return draw_shard(torch.randn, real.shape[0], unwrap(generator).config.latent_dim, device=real.device)
+def draw_latents(generator: nn.Module, batch: int, device: torch.device) -> torch.Tensor:
+    """z ~ N(0, I) for `batch` fakes, from the global RNG (under DDP: this rank's rows of the global batch)."""
+    return draw_shard(torch.randn, batch, unwrap(generator).config.latent_dim, device=device)
+
+
+def lazy_penalty_weight(critic_step_index: int, gp_weight: float, gp_every: int) -> float:
+    """Lazy regularization: the penalty on every `gp_every`-th critic step (0, k, 2k, ...), weighted k * lambda."""
+    return gp_weight * gp_every if critic_step_index % gp_every == 0 else 0.0
 
 
 def critic_loss(
@@ -261,7 +266,7 @@ def generator_step(
     DistributedDataParallel generator, `critic` the plain module (DDP would wait for critic gradients that the
     frozen critic never produces) and `batch_size` this rank's share.
     """
-    z = draw_shard(torch.randn, batch_size, unwrap(generator).config.latent_dim, device=device)
+    z = draw_latents(generator, batch_size, device)
     # The critic's weights are frozen for this step: backward then skips their gradients (about a third of the
     # critic's backward cost) and leaves no stale .grad behind.
     critic.requires_grad_(False)
@@ -299,8 +304,8 @@ def joint_step(
     forward, one critic pass over the fakes and its backward are saved. fp32 only (no loss scaler), no top-k.
     Returns the critic's stats and the generator loss -E[f(G(z))], detached.
     """
-    loss, stats, fake_score = critic_loss(critic, real, generator(draw_latents(generator, real)).to(real.dtype),
-                                          options, penalty_weight)  # fmt: skip
+    fake = generator(draw_latents(generator, real.shape[0], real.device)).to(real.dtype)
+    loss, stats, fake_score = critic_loss(critic, real, fake, options, penalty_weight)
     opt_g.zero_grad(set_to_none=True)
     opt_c.zero_grad(set_to_none=True)
     loss.backward()

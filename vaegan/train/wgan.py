@@ -74,6 +74,7 @@ from vaegan.wgan import (
     ema_decay,
     generator_step,
     joint_step,
+    lazy_penalty_weight,
     top_k_share,
     update_ema,
 )
@@ -379,7 +380,7 @@ def train_wgan(
         for k in range(cfg.n_critic):
             step = iteration * cfg.n_critic + k
             real = distributed.shard(real_batches(step)).contiguous(memory_format=options.memory_format)
-            weight = cfg.gp_weight * cfg.gp_every if step % cfg.gp_every == 0 else 0.0
+            weight = lazy_penalty_weight(step, cfg.gp_weight, cfg.gp_every)
             if cfg.simultaneous:  # both players from one shared pass (n_critic is 1)
                 stats, g_loss = joint_step(ddp_generator, ddp_critic, opt_g, opt_c, real, options, weight)
             else:
